@@ -1,0 +1,36 @@
+"""meshlearn: geometric deep learning on surfaces.
+
+The pipeline: ``load`` -> ``compute_operators`` (cached) -> datasets -> nets -> train -> viz.
+"""
+
+from . import geometry
+from .errors import (
+    CacheError,
+    ConfigError,
+    DatasetError,
+    InvalidMeshError,
+    MeshlearnError,
+    SolverError,
+    UnsupportedFormatError,
+)
+from .geometry.operators import OperatorSpec, Operators, compute_operators
+from .io import load
+from .shape import Shape
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CacheError",
+    "ConfigError",
+    "DatasetError",
+    "InvalidMeshError",
+    "MeshlearnError",
+    "OperatorSpec",
+    "Operators",
+    "Shape",
+    "SolverError",
+    "UnsupportedFormatError",
+    "compute_operators",
+    "geometry",
+    "load",
+]
