@@ -6,12 +6,11 @@ from meshlearn import OperatorSpec, compute_operators
 from meshlearn.cache import OperatorCache
 from meshlearn.errors import ConfigError
 
-from conftest import icosphere
+from meshlearn.testing import icosphere
 
 
 def _sphere_shape():
-    v, f = icosphere(2)
-    return meshlearn.Shape(v, f, name="ico2")
+    return icosphere(2)
 
 
 def test_spec_dependencies_and_key():

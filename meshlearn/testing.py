@@ -1,0 +1,76 @@
+"""Small analytic shapes and helpers for tests, examples and benchmarks.
+
+Letters: V vertices, F faces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .shape import Shape
+
+__all__ = ["icosphere", "grid", "bumpy_sphere", "sphere_points", "random_rotation", "random_rigid_motion"]
+
+
+def icosphere(subdivisions: int = 3, radius: float = 1.0) -> Shape:
+    """Icosphere with ``10 * 4**subdivisions + 2`` vertices. verts (V, 3), faces (F, 3) outward."""
+    import trimesh
+
+    m = trimesh.creation.icosphere(subdivisions=subdivisions, radius=radius)
+    return Shape(np.asarray(m.vertices), np.asarray(m.faces), source=f"icosphere({subdivisions})", name=f"icosphere{subdivisions}")
+
+
+def grid(n: int = 20, size: float = 1.0, jitter: float = 0.0, seed: int = 0) -> Shape:
+    """Flat ``n x n`` vertex grid in the z = 0 plane (normal +z); interior vertices optionally jittered
+    by up to ``jitter`` grid spacings."""
+    xs = np.linspace(0.0, size, n)
+    X, Y = np.meshgrid(xs, xs, indexing="ij")
+    verts = np.stack([X.ravel(), Y.ravel(), np.zeros(n * n)], 1)
+    if jitter:
+        rng = np.random.default_rng(seed)
+        x, y = X.ravel(), Y.ravel()
+        interior = (x > 0) & (x < size) & (y > 0) & (y < size)
+        verts[interior, :2] += rng.uniform(-jitter, jitter, (int(interior.sum()), 2)) * size / (n - 1)
+    idx = np.arange(n * n).reshape(n, n)
+    a, b, c, d = idx[:-1, :-1].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel(), idx[:-1, 1:].ravel()
+    faces = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])
+    return Shape(verts, faces, source=f"grid({n})", name=f"grid{n}")
+
+
+def bumpy_sphere(subdivisions: int = 3, amplitude: float = 0.1, seed: int = 0) -> Shape:
+    """Icosphere displaced radially by a smooth random function (a few low-order harmonics)."""
+    base = icosphere(subdivisions)
+    rng = np.random.default_rng(seed)
+    v = base.verts
+    dirs = rng.normal(size=(6, 3))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    r = 1.0 + amplitude * np.sin(3.0 * v @ dirs.T + rng.uniform(0, 2 * np.pi, 6)).mean(1)
+    return Shape(v * r[:, None], base.faces, source=f"bumpy_sphere({subdivisions})", name=f"bumpy{subdivisions}")
+
+
+def sphere_points(n: int = 2000, radius: float = 1.0, seed: int = 0) -> Shape:
+    """A point cloud of ``n`` points spread evenly (Fibonacci lattice, random rotation) on a sphere."""
+    i = np.arange(n) + 0.5
+    phi = np.arccos(1 - 2 * i / n)
+    theta = np.pi * (1 + 5**0.5) * i
+    pts = np.stack([np.cos(theta) * np.sin(phi), np.sin(theta) * np.sin(phi), np.cos(phi)], 1)
+    pts = pts @ random_rotation(seed).T
+    return Shape(radius * pts, None, source=f"sphere_points({n})", name="sphere_points")
+
+
+def random_rotation(seed: int | np.random.Generator = 0) -> np.ndarray:
+    """A uniformly random rotation matrix (3, 3) with determinant +1."""
+    rng = np.random.default_rng(seed)
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q *= np.sign(np.diag(r))
+    if np.linalg.det(q) < 0:
+        q[:, 0] *= -1
+    return q
+
+
+def random_rigid_motion(shape: Shape, seed: int = 0) -> Shape:
+    """``shape`` rotated by a random rotation and translated by a random offset."""
+    rng = np.random.default_rng(seed)
+    R = random_rotation(rng)
+    t = rng.normal(size=3)
+    return shape.with_(verts=shape.verts @ R.T + t)
