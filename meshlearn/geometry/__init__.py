@@ -3,6 +3,7 @@
 numpy / scipy only (float64); nothing here imports torch.nn.
 """
 
+from .frames import gradient_operators, normals, tangent_frames
 from .laplacian import cotan_laplacian, laplacian
 from .operators import (
     GEOMETRY_VERSION,
@@ -14,6 +15,7 @@ from .operators import (
     compute_operators,
 )
 from .spectral import eigenbasis, hks, hks_times, wks, wks_energies
+from .transport import gauge_data
 
 __all__ = [
     "GEOMETRY_VERSION",
@@ -25,9 +27,13 @@ __all__ = [
     "compute_operators",
     "cotan_laplacian",
     "eigenbasis",
+    "gauge_data",
+    "gradient_operators",
     "hks",
     "hks_times",
     "laplacian",
+    "normals",
+    "tangent_frames",
     "wks",
     "wks_energies",
 ]

@@ -1,0 +1,278 @@
+"""Normals, tangent frames and per-vertex tangent gradient operators.
+
+Letters: V vertices, F faces, E directed edges (neighbour pairs), K neighbours per point.
+
+Conventions
+-----------
+- ``frames[v]`` is a (3, 3) matrix whose *rows* are ``x``, ``y``, ``n``: an orthonormal,
+  right-handed basis (``x cross y = n``) with ``n`` the outward unit normal at vertex ``v``.
+- Tangent vectors at ``v`` are written as two numbers ``(a, b)`` meaning ``a * x + b * y``;
+  angles are radians, counter-clockwise about ``n`` from ``x``.
+- ``grad_x @ f`` and ``grad_y @ f`` are the two components of the tangent gradient of the
+  per-vertex scalar ``f`` in each vertex's own frame.
+
+Everything here is vectorised over vertices: there is no Python loop over vertices.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import ConfigError, InvalidMeshError, where
+from ..shape import Shape
+
+__all__ = ["normals", "tangent_frames", "gradient_operators", "neighbor_pairs", "knn_pairs"]
+
+log = logging.getLogger(__name__)
+
+
+def _check_shape(shape: Shape) -> None:
+    if not isinstance(shape, Shape):
+        raise ConfigError(f"expected a meshlearn.Shape (got {type(shape).__name__}); use meshlearn.load(path)")
+    if shape.n_verts == 0:
+        raise InvalidMeshError(f"{where(shape.source)}the shape has no vertices; load a non-empty file")
+    if not np.all(np.isfinite(shape.verts)):
+        raise InvalidMeshError(
+            f"{where(shape.source)}{int((~np.isfinite(shape.verts)).any(1).sum())} vertices have NaN or "
+            "infinite coordinates; load with clean=True to drop them"
+        )
+    if shape.is_mesh and shape.n_faces:
+        f = shape.faces
+        if f.ndim != 2 or f.shape[1] != 3:
+            raise InvalidMeshError(f"{where(shape.source)}faces must be (F, 3) triangles (got shape {f.shape})")
+        if f.min() < 0 or f.max() >= shape.n_verts:
+            raise InvalidMeshError(
+                f"{where(shape.source)}faces reference vertex {int(f.max())} but the mesh has "
+                f"{shape.n_verts} vertices; load with clean=True to drop bad faces"
+            )
+
+
+def _check_knn(knn: int) -> int:
+    if int(knn) < 2:
+        raise ConfigError(f"knn must be an integer >= 2 (got {knn!r})")
+    return int(knn)
+
+
+def knn_pairs(verts: np.ndarray, knn: int) -> tuple[np.ndarray, np.ndarray]:
+    """Directed k-nearest-neighbour pairs of a point set (each point to its ``knn`` nearest others).
+
+    Returns ``(src, dst)``, each (V * K',) int64 with ``K' = min(knn, V - 1)``, sorted by ``src``.
+    """
+    from scipy.spatial import cKDTree
+
+    V = verts.shape[0]
+    k = int(min(knn, V - 1))
+    if k < 1:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    _, idx = cKDTree(verts).query(verts, k=k + 1)
+    idx = np.asarray(idx, dtype=np.int64).reshape(V, k + 1)
+    # Drop each point itself (usually column 0; with duplicates it may sit elsewhere).
+    own = idx == np.arange(V)[:, None]
+    drop = np.where(own.any(1), own.argmax(1), k)
+    keep = np.ones_like(idx, dtype=bool)
+    keep[np.arange(V), drop] = False
+    dst = idx[keep].reshape(V, k).ravel()
+    src = np.repeat(np.arange(V, dtype=np.int64), k)
+    return src, dst
+
+
+def neighbor_pairs(shape: Shape, knn: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Directed neighbour pairs: every mesh edge in both directions, or kNN pairs on a point cloud.
+
+    Returns ``(src, dst)`` (E,) int64, sorted by ``src`` then ``dst``, without duplicates or
+    self-pairs. On a mesh these are the one-rings.
+    """
+    V = shape.n_verts
+    if shape.is_mesh:
+        f = shape.faces
+        src = np.concatenate([f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]])
+        dst = np.concatenate([f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]])
+    else:
+        src, dst = knn_pairs(shape.verts, knn)
+    keys = np.unique(src * V + dst)
+    src, dst = keys // V, keys % V
+    ok = src != dst
+    return src[ok], dst[ok]
+
+
+def _mesh_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    tri = verts[faces]
+    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # length = 2 * area
+    n = np.zeros_like(verts)
+    for i in range(3):
+        np.add.at(n, faces[:, i], fn)
+    return n
+
+
+def _point_normals(verts: np.ndarray, knn: int) -> np.ndarray:
+    import open3d as o3d
+
+    V = verts.shape[0]
+    k = int(max(3, min(knn, V - 1)))
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(verts))
+    pcd.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(knn=k))
+    if V > k + 1:
+        try:
+            pcd.orient_normals_consistent_tangent_plane(k)
+        except RuntimeError as e:  # pragma: no cover - open3d failure on degenerate input
+            log.warning("consistent normal orientation failed (%s); normals point away from the centroid", e)
+            pcd.orient_normals_towards_camera_location(verts.mean(0))
+            return -np.asarray(pcd.normals)
+    n = np.asarray(pcd.normals).copy()
+    # Outward: the consistent orientation is defined up to one global sign.
+    if np.einsum("ij,ij->", n, verts - verts.mean(0)) < 0:
+        n = -n
+    return n
+
+
+def normals(shape: Shape, knn: int = 16) -> np.ndarray:
+    """Unit vertex normals, pointing outward.
+
+    Parameters
+    ----------
+    shape : Shape
+        A mesh (faces counter-clockwise seen from outside) or a point cloud.
+    knn : int
+        Neighbourhood size for point-cloud normals (and for mesh vertices in no face). default: 16
+
+    Returns
+    -------
+    (V, 3) float64
+        On meshes, the area-weighted mean of the incident face normals (so outward when the faces
+        are counter-clockwise seen from outside). On point clouds, the plane fitted to the ``knn``
+        nearest neighbours (open3d), oriented consistently over the neighbour graph and then
+        flipped as a whole so that normals point away from the centroid on average.
+    """
+    _check_shape(shape)
+    knn = _check_knn(knn)
+    verts = shape.verts
+    if shape.is_mesh and shape.n_faces:
+        n = _mesh_normals(verts, shape.faces)
+        length = np.linalg.norm(n, axis=1)
+        bad = length <= 1e-300
+        if bad.any():
+            if shape.n_verts - int(bad.sum()) >= 3 and shape.n_verts > 3:
+                n[bad] = _point_normals(verts, knn)[bad]
+            else:
+                n[bad] = (0.0, 0.0, 1.0)
+            length = np.linalg.norm(n, axis=1)
+        return n / length[:, None]
+    if shape.n_verts < 3:
+        raise InvalidMeshError(
+            f"{where(shape.source)}a point cloud needs at least 3 points for normals (got {shape.n_verts})"
+        )
+    n = _point_normals(verts, knn)
+    length = np.linalg.norm(n, axis=1)
+    n[length <= 1e-300] = (0.0, 0.0, 1.0)
+    return n / np.linalg.norm(n, axis=1, keepdims=True)
+
+
+def frames_from_normals(n: np.ndarray) -> np.ndarray:
+    """Right-handed orthonormal frames (V, 3, 3), rows ``[x, y, n]``, from unit normals (V, 3).
+
+    ``x`` is the coordinate axis least aligned with ``n``, projected onto the tangent plane and
+    normalised; ``y = n cross x``.
+    """
+    n = np.asarray(n, dtype=np.float64)
+    axis = np.eye(3)[np.argmin(np.abs(n), axis=1)]
+    x = axis - np.einsum("ij,ij->i", axis, n)[:, None] * n
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = np.cross(n, x)
+    return np.stack([x, y, n], axis=1)
+
+
+def tangent_frames(shape: Shape, knn: int = 16) -> np.ndarray:
+    """Orthonormal right-handed tangent frames at every vertex.
+
+    Parameters
+    ----------
+    shape : Shape
+        A mesh or a point cloud.
+    knn : int
+        Neighbourhood size for point-cloud normals. default: 16
+
+    Returns
+    -------
+    frames : (V, 3, 3) float64
+        ``frames[v]`` has rows ``x, y, n``: ``n`` the outward unit normal (see :func:`normals`),
+        ``x`` the coordinate axis least aligned with ``n`` projected to the tangent plane,
+        ``y = n cross x``; so ``det(frames[v]) = +1``. Any tangent frame is a valid gauge: the
+        choice only fixes where angle 0 lies.
+    """
+    return frames_from_normals(normals(shape, knn=knn))
+
+
+def _check_frames(shape: Shape, frames: np.ndarray) -> np.ndarray:
+    frames = np.asarray(frames, dtype=np.float64)
+    if frames.shape != (shape.n_verts, 3, 3):
+        raise ConfigError(
+            f"{where(shape.source)}frames must be (V, 3, 3) = ({shape.n_verts}, 3, 3) (got {frames.shape}); "
+            "compute them with tangent_frames(shape)"
+        )
+    return frames
+
+
+def gradient_operators(shape: Shape, frames: np.ndarray | None = None, knn: int = 16) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Sparse operators giving the tangent gradient of a per-vertex scalar in each vertex's frame.
+
+    At vertex ``p`` with neighbours ``q`` (the one-ring on a mesh, the ``knn`` nearest points on
+    a point cloud), the offsets ``v_q - v_p`` are projected onto p's frame, giving 2-vectors
+    ``e_q``; the gradient ``g`` is the least-squares solution of ``e_q . g = f_q - f_p``. The
+    2 x 2 normal equations of all vertices are formed and solved at once (no loop over
+    vertices); where the neighbours are (nearly) collinear a relative Tikhonov term of 1e-6 keeps
+    the answer finite (it then is the minimum-norm-like fit along the neighbours' line).
+
+    Parameters
+    ----------
+    shape : Shape
+        A mesh or a point cloud.
+    frames : (V, 3, 3) float64, optional
+        Tangent frames (rows x, y, n); default: :func:`tangent_frames`.
+    knn : int
+        Neighbours per point on point clouds. default: 16
+
+    Returns
+    -------
+    grad_x, grad_y : (V, V) scipy.sparse.csr_matrix, float64
+        ``(grad_x @ f)[p]`` and ``(grad_y @ f)[p]`` are the x and y components of the gradient
+        of ``f`` (V,) at ``p``. Exact for linear functions on a flat mesh; rows sum to zero.
+        A vertex with no neighbours gets an all-zero row.
+    """
+    _check_shape(shape)
+    knn = _check_knn(knn)
+    if frames is None:
+        frames = tangent_frames(shape, knn=knn)
+    frames = _check_frames(shape, frames)
+    V = shape.n_verts
+    src, dst = neighbor_pairs(shape, knn=knn)
+    d = shape.verts[dst] - shape.verts[src]  # (E, 3)
+    fx, fy = frames[src, 0], frames[src, 1]
+    a = np.einsum("ij,ij->i", d, fx)
+    b = np.einsum("ij,ij->i", d, fy)
+    # Per-vertex normal equations A = sum e e^T (2 x 2, symmetric).
+    Aaa = np.bincount(src, a * a, minlength=V)
+    Aab = np.bincount(src, a * b, minlength=V)
+    Abb = np.bincount(src, b * b, minlength=V)
+    # Tikhonov term only where the neighbours are (nearly) collinear, so that flat, well-spread
+    # neighbourhoods stay exact.
+    tr = Aaa + Abb
+    det = Aaa * Abb - Aab * Aab
+    reg = np.where(det <= 1e-8 * tr * tr, 1e-6 * tr + 1e-300, 0.0)
+    Aaa, Abb = Aaa + reg, Abb + reg
+    det = Aaa * Abb - Aab * Aab
+    inv_det = np.where(det > 0, 1.0 / np.where(det > 0, det, 1.0), 0.0)
+    # Coefficients c_e = A^{-1} e for each neighbour; the centre gets minus their sum.
+    s = src
+    cx = (Abb[s] * a - Aab[s] * b) * inv_det[s]
+    cy = (Aaa[s] * b - Aab[s] * a) * inv_det[s]
+    rows = np.concatenate([src, src])
+    cols = np.concatenate([dst, src])
+
+    def assemble(c: np.ndarray) -> sp.csr_matrix:
+        vals = np.concatenate([c, -c])
+        return sp.csr_matrix((vals, (rows, cols)), shape=(V, V))
+
+    return assemble(cx), assemble(cy)
