@@ -114,18 +114,44 @@ def _point_normals(verts: np.ndarray, knn: int) -> np.ndarray:
     k = int(max(3, min(knn, V - 1)))
     pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(verts))
     pcd.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(knn=k))
+    n = np.asarray(pcd.normals).copy()
     if V > k + 1:
         try:
             pcd.orient_normals_consistent_tangent_plane(k)
-        except RuntimeError as e:  # pragma: no cover - open3d failure on degenerate input
-            log.warning("consistent normal orientation failed (%s); normals point away from the centroid", e)
-            pcd.orient_normals_towards_camera_location(verts.mean(0))
-            return -np.asarray(pcd.normals)
-    n = np.asarray(pcd.normals).copy()
+            n = np.asarray(pcd.normals).copy()
+        except RuntimeError as e:
+            # open3d needs a non-degenerate hull (fails on exactly planar clouds, for instance)
+            log.info("open3d normal orientation failed (%s); orienting along a spanning tree", str(e).splitlines()[0])
+            n = _orient_along_tree(verts, n, k)
     # Outward: the consistent orientation is defined up to one global sign.
     if np.einsum("ij,ij->", n, verts - verts.mean(0)) < 0:
         n = -n
     return n
+
+
+def _orient_along_tree(verts: np.ndarray, n: np.ndarray, knn: int) -> np.ndarray:
+    """Flip unoriented normals (V, 3) to agree along a minimum spanning tree of the kNN graph,
+    weighted by ``1 - |n_i . n_j|`` (Hoppe et al. 1992), one tree per connected component."""
+    from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
+
+    V = verts.shape[0]
+    src, dst = knn_pairs(verts, knn)
+    w = 1.0 - np.abs(np.einsum("ij,ij->i", n[src], n[dst])) + 1e-9
+    graph = sp.csr_matrix((w, (src, dst)), shape=(V, V))
+    tree = minimum_spanning_tree(graph.maximum(graph.T))
+    tree = tree.maximum(tree.T)
+    _, label = connected_components(tree, directed=False)
+    pred = np.arange(V)
+    for root in np.unique(label, return_index=True)[1]:
+        _, pr = breadth_first_order(tree, int(root), directed=False)
+        has = pr >= 0
+        pred[has] = pr[has]
+    # parity of the number of sign flips on the tree path to the root (pointer jumping)
+    flip = np.einsum("ij,ij->i", n, n[pred]) < 0
+    for _ in range(int(np.ceil(np.log2(max(V, 2)))) + 1):
+        flip = flip ^ flip[pred]
+        pred = pred[pred]
+    return np.where(flip[:, None], -n, n)
 
 
 def normals(shape: Shape, knn: int = 16) -> np.ndarray:
