@@ -15,6 +15,7 @@ from .errors import (
 )
 from .geometry.operators import OperatorSpec, Operators, compute_operators
 from .io import load
+from .preprocess import preprocess
 from .shape import Shape
 
 __version__ = "0.1.0"
@@ -33,4 +34,5 @@ __all__ = [
     "compute_operators",
     "geometry",
     "load",
+    "preprocess",
 ]
