@@ -1,0 +1,124 @@
+"""Several shapes side by side in one window, with linked cameras.
+
+Letters: V vertices (of each shape), F faces.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+from .errors import FeatureError
+from .labels import label_colors
+from .render import add_shape, as_shape, finish, frame_camera, make_plotter, per_element
+from .scalars import robust_range
+
+__all__ = ["plot_shapes"]
+
+
+def plot_shapes(
+    shapes: Sequence[Any],
+    *,
+    scalars: Sequence[Any] | None = None,
+    labels: Sequence[Any] | None = None,
+    colors: Sequence[Any] | None = None,
+    titles: Sequence[str] | None = None,
+    cmap: str | None = None,
+    clim: Sequence[float] | None = None,
+    n_classes: int | None = None,
+    link_cameras: bool = True,
+    colorbar: bool = True,
+    colorbar_title: str = "",
+    view: str | None = None,
+    zoom: float = 1.0,
+    size: Sequence[int] | None = None,
+    screenshot: str | os.PathLike | None = None,
+) -> Any:
+    """Draw shapes in a row of subplots; turning one turns them all (``link_cameras``).
+
+    Give at most one of ``scalars``, ``labels`` and ``colors`` (each a list with one entry per
+    shape; an entry may be None for a plain grey shape).
+
+    Parameters
+    ----------
+    shapes : list of Shape (or paths or (verts, faces))
+    scalars : list of (V_i,) or (F_i,) float, optional
+        One field per shape, drawn with one shared colour range (``clim``) so colours compare.
+    labels : list of (V_i,) or (F_i,) int, optional
+        Classes per shape, one palette for all.
+    colors : list of (V_i, 3) uint8, optional
+        Explicit RGB colours per vertex (or face).
+    titles : list of str, optional
+        A caption above each subplot.
+    cmap : str, optional
+        default: "viridis" ("RdBu_r" when the fields take both signs)
+    clim : (low, high), optional
+        default: the 1st to 99th percentile over all shapes.
+    n_classes : int, optional
+        Number of classes for ``labels``. default: the largest label + 1 over all shapes
+    link_cameras : bool
+        One camera for every subplot. default: True
+    colorbar : bool
+        One colour bar (in the last subplot) for ``scalars``. default: True
+    colorbar_title : str
+    view, zoom, size, screenshot
+        As in :func:`meshlearn.viz.plot_scalars`. default size: 400 x 400 pixels per shape
+
+    Returns
+    -------
+    pyvista.Plotter, or the PNG's Path when ``screenshot`` is given.
+    """
+    shapes = [as_shape(s) for s in shapes]
+    n = len(shapes)
+    if n == 0:
+        raise ConfigError("plot_shapes needs at least one shape")
+    given = [x is not None for x in (scalars, labels, colors)]
+    if sum(given) > 1:
+        raise ConfigError("give at most one of scalars, labels and colors")
+    for name, seq in (("scalars", scalars), ("labels", labels), ("colors", colors), ("titles", titles)):
+        if seq is not None and len(seq) != n:
+            raise ConfigError(f"{name} has {len(seq)} entries for {n} shapes; give one per shape (None for none)")
+    if size is None:
+        size = (400 * n, 400)
+    fields: list[tuple[np.ndarray | None, str]] = [(None, "vertex")] * n
+    if scalars is not None:
+        fields = [(None, "vertex") if s is None else per_element(sh, s, what=f"scalars[{i}]")
+                  for i, (sh, s) in enumerate(zip(shapes, scalars))]
+        pooled = np.concatenate([f.astype(np.float64).ravel() for f, _ in fields if f is not None] or [np.zeros(1)])
+        signed = bool(np.nanmin(pooled) < 0 < np.nanmax(pooled))
+        clim = clim or robust_range(pooled, symmetric=signed and cmap is None)
+        cmap = cmap or ("RdBu_r" if signed else "viridis")
+    elif labels is not None:
+        checked = [(None, "vertex") if s is None else per_element(sh, s, what=f"labels[{i}]")
+                   for i, (sh, s) in enumerate(zip(shapes, labels))]
+        k = n_classes or 1 + max((int(np.max(f)) for f, _ in checked if f is not None and f.size), default=0)
+        fields = [(None, loc) if f is None else (label_colors(f, n_classes=k)[0], loc) for f, loc in checked]
+    elif colors is not None:
+        fields = []
+        for i, (sh, c) in enumerate(zip(shapes, colors)):
+            if c is None:
+                fields.append((None, "vertex"))
+                continue
+            arr, loc = per_element(sh, c, what=f"colors[{i}]")
+            if arr.ndim != 2 or arr.shape[1] != 3:
+                raise FeatureError(f"colors[{i}] must be (N, 3) RGB (got {arr.shape})")
+            fields.append((np.asarray(arr, dtype=np.uint8), loc))
+    plotter = make_plotter(size=size, screenshot=screenshot, grid=(1, n))
+    rgb = scalars is None
+    for i, (shape, (field, loc)) in enumerate(zip(shapes, fields)):
+        plotter.subplot(0, i)
+        add_shape(
+            plotter, shape, scalars=field, location=loc, rgb=rgb and field is not None, cmap=cmap, clim=clim,
+            name=colorbar_title or "value", colorbar=colorbar and not rgb and i == n - 1, colorbar_title=colorbar_title,
+        )
+        if titles is not None and titles[i]:
+            plotter.add_text(str(titles[i]), position="upper_edge", font_size=12, color="black")
+        frame_camera(plotter, view=view, zoom=zoom)
+    if link_cameras and n > 1:
+        plotter.link_views()
+        plotter.subplot(0, 0)
+        frame_camera(plotter, view=view, zoom=zoom)
+    return finish(plotter, screenshot)
