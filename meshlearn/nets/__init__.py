@@ -1,0 +1,29 @@
+"""Networks on surfaces: every net maps per-vertex features and a shape's Operators to outputs.
+
+``y = net(x, ops)``; lists of features and operators give lists of outputs (see :class:`MeshNet`).
+Each class declares the operator kinds it reads in ``requires``
+(``OperatorSpec.for_net(net)`` turns that into what to precompute).
+"""
+
+from . import heads
+from .base import MeshNet
+from .cheb import ChebConv, ChebNet
+from .diffusion import DiffusionNet
+from .diffusion_block import DiffusionBlock, LearnedTimeDiffusion, SpatialGradientFeatures
+from .patch import PatchConv, PatchConvNet
+from .spectral_filter import SpectralFilterConv, SpectralFilterNet
+
+__all__ = [
+    "ChebConv",
+    "ChebNet",
+    "DiffusionBlock",
+    "DiffusionNet",
+    "LearnedTimeDiffusion",
+    "MeshNet",
+    "PatchConv",
+    "PatchConvNet",
+    "SpatialGradientFeatures",
+    "SpectralFilterConv",
+    "SpectralFilterNet",
+    "heads",
+]
