@@ -1,0 +1,28 @@
+"""Datasets: procedural bodies with ground truth, readers for public layouts, a torch Dataset."""
+
+from .body import PART_NAMES, Body
+from .dataset import Item, MeshDataset, normalize_shape
+from .readers import LAYOUTS, Record, Sample, Split, detect_layout, load_sample, read_dataset, read_split
+from .synthetic import SyntheticShape, Template, generate_shape, generate_shapes, make_template, write_dataset
+
+__all__ = [
+    "LAYOUTS",
+    "PART_NAMES",
+    "Body",
+    "Item",
+    "MeshDataset",
+    "Record",
+    "Sample",
+    "Split",
+    "SyntheticShape",
+    "Template",
+    "detect_layout",
+    "generate_shape",
+    "generate_shapes",
+    "load_sample",
+    "make_template",
+    "normalize_shape",
+    "read_dataset",
+    "read_split",
+    "write_dataset",
+]
