@@ -74,3 +74,39 @@ def random_rigid_motion(shape: Shape, seed: int = 0) -> Shape:
     R = random_rotation(rng)
     t = rng.normal(size=3)
     return shape.with_(verts=shape.verts @ R.T + t)
+
+
+def mirror_symmetric_sphere(subdivisions: int = 3, amplitude: float = 0.15, seed: int = 0) -> tuple[Shape, np.ndarray]:
+    """A bumpy sphere exactly symmetric under the reflection x -> -x, and that reflection.
+
+    The icosphere's vertex set is closed under x -> -x; the radial bump depends on x only through
+    x**2, so positions stay exactly mirrored. Returns ``(shape, T)`` with ``T`` (V,) int64 the
+    reflection as a vertex permutation.
+    """
+    from scipy.spatial import cKDTree
+
+    base = icosphere(subdivisions)
+    v = base.verts
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(5, 3))
+    phase = rng.uniform(0, 2 * np.pi, 5)
+    feats = np.stack([v[:, 0] ** 2, v[:, 1], v[:, 2]], 1)
+    r = 1.0 + amplitude * np.sin(2.0 * feats @ w.T + phase).mean(1)
+    verts = v * r[:, None]
+    _, T = cKDTree(v).query(v * np.array([-1.0, 1.0, 1.0]))
+    return Shape(verts, base.faces, source=f"mirror_symmetric_sphere({subdivisions})", name="mirror_sphere"), T.astype(np.int64)
+
+
+def mirror_symmetric_components(n: int = 3, subdivisions: int = 2) -> tuple[Shape, list[np.ndarray]]:
+    """``n`` copies of :func:`mirror_symmetric_sphere` side by side, and ``n`` commuting reflections,
+    each acting on one component: generators of a group of ``2**n`` symmetries."""
+    s, T = mirror_symmetric_sphere(subdivisions)
+    V = s.n_verts
+    verts = np.concatenate([s.verts + [3.0 * i, 0.0, 0.0] for i in range(n)])
+    faces = np.concatenate([s.faces + V * i for i in range(n)])
+    gens = []
+    for i in range(n):
+        g = np.arange(n * V)
+        g[i * V:(i + 1) * V] = T + i * V
+        gens.append(g)
+    return Shape(verts, faces, source=f"mirror_symmetric_components({n})", name="components"), gens
