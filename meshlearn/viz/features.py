@@ -98,7 +98,7 @@ def compute_feature(shape: Shape, name: str, *, k: int = 64) -> np.ndarray:
         return np.asarray(shape.verts, dtype=np.float64)
     raise FeatureError(
         f"unknown feature {name!r}: expected one of {', '.join(FEATURE_NAMES)} "
-        "(or a name stored in the --cache file)"
+        "(or an array of an operator cache file)"
     )
 
 

@@ -1,0 +1,223 @@
+"""`meshlearn view`: look at a shape with a feature, labels or predictions; window, PNG or file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
+
+import typer
+
+from ._app import app, setup_logging
+
+
+def _load_cache(path: Path, shape: Any) -> dict:
+    """The per-vertex arrays of an operator cache file, checked against the shape."""
+    import json
+    import logging
+    import zipfile
+
+    from ..cache import load_operators
+    from ..errors import CacheError
+    from ..viz.features import check_length, operator_features
+
+    if not path.is_file():
+        raise CacheError(f"{path}: no such cache file; give a .npz written by `meshlearn preprocess`")
+    try:
+        ops, _ = load_operators(path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as e:
+        raise CacheError(f"{path}: not a readable operator cache file ({e}); recompute it with `meshlearn preprocess`") from e
+    feats = operator_features(ops)
+    if not feats:
+        raise CacheError(f"{path}: holds no per-vertex arrays (hks, wks, evecs, ...) to show")
+    if ops.shape_hash and ops.shape_hash != shape.content_hash():
+        logging.getLogger(__name__).warning(
+            "%s: written for a shape with other vertex coordinates than %s; showing it anyway", path, shape.source
+        )
+    return {name: check_length(shape, arr, name=name, origin=str(path)) for name, arr in feats.items()}
+
+
+def _labels_per_vertex(shape: Any, labels: Any, origin: str) -> Any:
+    import numpy as np
+
+    from ..viz.errors import FeatureError
+
+    labels = np.asarray(labels)
+    if labels.shape[0] == shape.n_verts:
+        return labels
+    if shape.is_mesh and labels.shape[0] == shape.n_faces:
+        out = np.full(shape.n_verts, -1, dtype=np.int64)
+        out[shape.faces.ravel()] = np.repeat(labels, 3)  # each vertex takes the label of one of its faces
+        return out
+    faces = f" or {shape.n_faces} faces" if shape.is_mesh else ""
+    raise FeatureError(
+        f"{origin}: has {labels.shape[0]} labels but {shape.source} has {shape.n_verts} vertices{faces}; "
+        "give one label per vertex (or per face) of this file"
+    )
+
+
+@app.command()
+def view(
+    path: Path = typer.Argument(..., help="A mesh or point cloud file (.obj .ply .off .stl .xyz ...)."),
+    cache: Optional[Path] = typer.Option(
+        None, "--cache", help="An operator cache file (.npz): its arrays (hks, wks, evecs, mass, ...) become features."
+    ),
+    feature: List[str] = typer.Option(
+        [], "--feature", "-f",
+        help="Feature to show (repeatable): hks, wks, eig, geodesic:<i>, mean, gaussian, normals, xyz, "
+        "or an array of the --cache file. default: hks (when nothing else is asked for)",
+    ),
+    channel: int = typer.Option(0, "--channel", "-c", help="Channel of the (first) feature to show."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="Per-vertex (or per-face) integer labels: .txt, .npy or .npz."),
+    predictions: Optional[Path] = typer.Option(
+        None, "--predictions", help="A run folder: shows RUN_DIR/predictions/<shape name>.npz|txt (segmentation or correspondence)."
+    ),
+    screenshot: Optional[Path] = typer.Option(None, "--screenshot", help="Render off screen to this PNG (no display needed)."),
+    export: Optional[Path] = typer.Option(
+        None, "--export", help="Write the shape with every array: .vtp (ParaView), .ply (MeshLab) or .html (a web page)."
+    ),
+    size: Tuple[int, int] = typer.Option((800, 600), "--size", help="Width and height in pixels."),
+    k: int = typer.Option(64, "--k", help="Eigenpairs for hks, wks and eig."),
+    camera: str = typer.Option("front", "--view", help="Camera: front, back, side, iso, top, xy, xz, yz."),
+    clean: bool = typer.Option(False, "--clean", help="Load with clean=True (repair what can be repaired)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Look at a shape: a feature channel, labels, or a run's predictions.
+
+    Opens a window with a slider over the channels (click a vertex to print its values), or, with
+    --screenshot / --export, writes a PNG / a mesh file / an HTML page without any display.
+
+    \b
+    Examples:
+      meshlearn view scan.ply --feature hks --channel 3
+      meshlearn view scan.ply --feature geodesic:0 --screenshot dist.png
+      meshlearn view scan.ply --cache cache/ab12.npz --feature wks --export scan.vtp
+      meshlearn view shape.obj --predictions runs/seg --screenshot seg.png
+    """
+    import numpy as np
+    from tqdm import tqdm
+
+    from .. import load
+    from ..errors import ConfigError
+    from ..viz import render
+    from ..viz.errors import FeatureError
+    from ..viz.export import EXPORT_FORMATS
+    from ..viz.features import FEATURE_NAMES, channel as take_channel, compute_feature
+    from ..viz.predictions import read_labels, read_predictions
+
+    setup_logging(quiet)
+    if export is not None and export.suffix.lower() not in EXPORT_FORMATS:
+        raise ConfigError(f"{export}: --export writes {', '.join(EXPORT_FORMATS)} (got {export.suffix or 'no extension'})")
+    if screenshot is not None and screenshot.suffix.lower() != ".png":
+        raise ConfigError(f"{screenshot}: --screenshot writes a PNG; give a file name ending in .png")
+    if camera not in render.VIEWS:
+        raise ConfigError(f"--view must be one of {', '.join(render.VIEWS)} (got {camera!r})")
+    interactive = screenshot is None and export is None
+    if interactive:
+        render.require_display()
+
+    shape = load(path, clean=clean)
+    features: dict[str, np.ndarray] = {}
+    if cache is not None:
+        features.update(_load_cache(cache, shape))
+    gt = None if labels is None else _labels_per_vertex(shape, read_labels(labels), str(labels))
+    pred = None if predictions is None else read_predictions(predictions, shape.name)
+    if pred is not None and pred.kind == "labels":
+        pred_labels = _labels_per_vertex(shape, pred.values, str(pred.path))
+    else:
+        pred_labels = None
+    if pred is not None and pred.kind == "match" and pred.values.shape != (shape.n_verts,):
+        raise FeatureError(
+            f"{pred.path}: has {pred.values.shape[0]} matches but {shape.source} has {shape.n_verts} vertices; "
+            "was it written for another version of this shape?"
+        )
+
+    wanted = list(feature)
+    if not wanted and not features and gt is None and pred is None:
+        wanted = ["hks"]
+    todo = [name for name in wanted if name not in features]
+    for name in tqdm(todo, desc="features", disable=quiet or not todo, leave=False):
+        try:
+            features[name] = compute_feature(shape, name, k=k)
+        except FeatureError as e:
+            if cache is not None and str(e).startswith("unknown feature"):
+                raise FeatureError(
+                    f"unknown feature {name!r}: {cache} holds {', '.join(features)}; "
+                    f"meshlearn computes {', '.join(FEATURE_NAMES)}"
+                ) from None
+            raise
+    active = wanted[0] if wanted else (next(iter(features)) if features else None)
+    if active is not None:
+        take_channel(features[active], channel, name=active)  # a clear error for a channel out of range
+
+    if screenshot is not None or (export is not None and export.suffix.lower() == ".html"):
+        import pyvista as pv
+
+        pv.OFF_SCREEN = True
+    common = {"size": size, "view": camera}
+
+    def picture(out: Optional[Path]) -> Any:
+        from .. import viz
+
+        if pred is not None and pred.kind == "match":
+            return viz.plot_correspondence(pred.template, shape, pred.values, titles=("template", shape.name), screenshot=out, **common)
+        if pred_labels is not None and gt is not None:
+            return viz.plot_shapes([shape, shape], labels=[gt, pred_labels], titles=["labels", "prediction"], screenshot=out, **common)
+        if pred_labels is not None or gt is not None:
+            return viz.plot_labels(shape, pred_labels if pred_labels is not None else gt, screenshot=out, **common)
+        values = take_channel(features[active], channel, name=active)
+        C = features[active].shape[1]
+        title = f"{active} channel {channel}" if C > 1 else active
+        if active.startswith("geodesic") and shape.is_mesh:
+            return viz.plot_isolines(shape, values, title=title, source=int(active.partition(":")[2]), screenshot=out, **common)
+        return viz.plot_scalars(shape, values, title=title, screenshot=out, **common)
+
+    if screenshot is not None:
+        out = picture(screenshot)
+        typer.echo(f"wrote {out}")
+    if export is not None:
+        _export(export, shape, features, active, channel, gt, pred_labels, pred, picture)
+        typer.echo(f"wrote {export}")
+    if interactive:
+        _interactive(shape, features, active, channel, gt, pred_labels, pred, size)
+
+
+def _export(export: Path, shape: Any, features: dict, active: Any, channel: int, gt: Any, pred_labels: Any, pred: Any, picture: Any) -> None:
+    from .. import viz
+
+    if export.suffix.lower() == ".html":
+        viz.export_html(picture(None), export)
+        return
+    arrays = dict(features)
+    colors = None
+    if gt is not None:
+        arrays["labels"] = gt
+        colors = viz.label_colors(gt)[0]
+    if pred_labels is not None:
+        arrays["pred"] = pred_labels
+        colors = viz.label_colors(pred_labels)[0]
+    if pred is not None and pred.kind == "match":
+        arrays["match"] = pred.values
+        colors = viz.transfer_colors(viz.position_colors(pred.template.verts), pred.values)
+    if colors is None and active is not None:
+        from ..viz.features import channel as take_channel
+
+        colors = viz.scalar_colors(take_channel(features[active], channel, name=active))
+    viz.export_mesh(shape, export, arrays=arrays, colors=colors)
+
+
+def _interactive(shape: Any, features: dict, active: Any, channel: int, gt: Any, pred_labels: Any, pred: Any, size: Any) -> None:
+    import numpy as np
+
+    from .. import viz
+
+    if pred is not None and pred.kind == "match":
+        viz.plot_correspondence(pred.template, shape, pred.values, titles=("template", shape.name), size=size).show()
+        return
+
+    def echo(vertex: int, values: dict) -> None:
+        parts = [f"{name} = {np.array2string(np.asarray(v), precision=4, max_line_width=200)}" for name, v in values.items()]
+        typer.echo(f"vertex {vertex}: " + "; ".join(parts))
+
+    labels = pred_labels if pred_labels is not None else gt
+    viewer = viz.FeatureViewer(shape, features, feature=active, channel=channel, labels=labels, on_pick=echo, size=size)
+    viewer.show()
