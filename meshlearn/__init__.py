@@ -14,9 +14,10 @@ from .errors import (
     UnsupportedFormatError,
 )
 from .geometry.operators import OperatorSpec, Operators, compute_operators
-from .io import load
+from .io import load, save
 from .preprocess import preprocess
 from .shape import Shape
+from .validate import ValidationReport, validate
 
 __version__ = "0.1.0"
 
@@ -31,8 +32,11 @@ __all__ = [
     "Shape",
     "SolverError",
     "UnsupportedFormatError",
+    "ValidationReport",
     "compute_operators",
     "geometry",
     "load",
     "preprocess",
+    "save",
+    "validate",
 ]

@@ -547,7 +547,7 @@ def _compact(verts: np.ndarray, faces: np.ndarray | None, keep: np.ndarray, vmap
 def _orient_outward(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, int]:
     """Reverse every closed, consistently wound component whose signed volume is negative."""
     edges, counts, half_to_edge = edge_topology(faces)
-    _, flab = face_components(len(faces), half_to_edge)
+    _, flab = face_components(len(faces), half_to_edge, counts)
     open_edge = (counts != 2)[half_to_edge].reshape(-1, 3).any(axis=1)
     n_lab = int(flab.max()) + 1
     is_open = np.bincount(flab, weights=open_edge, minlength=n_lab) > 0

@@ -32,8 +32,8 @@ non-manifold vertex
 unreferenced vertex
     A vertex that no face uses (an isolated vertex).
 component
-    A set of faces connected through shared edges (two cones touching at their tips are two
-    components, joined by a non-manifold vertex).
+    A set of faces connected through manifold edges (edges with exactly two faces): two cones
+    touching at their tips are two components, and so are the sheets of a non-manifold edge.
 boundary loop
     A connected chain of boundary edges (edges with exactly one face).
 inconsistent winding
@@ -284,12 +284,16 @@ def count_components(edges: np.ndarray, n_verts: int, referenced: np.ndarray) ->
     return int(n - (n_verts - int(referenced.sum())))
 
 
-def face_components(n_faces: int, half_to_edge: np.ndarray) -> tuple[int, np.ndarray]:
-    """Components of faces linked through shared edges (faces touching at a vertex only are apart).
+def face_components(n_faces: int, half_to_edge: np.ndarray, counts: np.ndarray) -> tuple[int, np.ndarray]:
+    """Components of faces linked through manifold edges (edges of exactly two faces); faces that
+    meet only at a vertex or along a non-manifold edge are in different components.
 
     Returns the number of components and the (F,) int64 component of each face.
     """
     face_of_half = np.arange(len(half_to_edge)) // 3
+    manifold = counts[half_to_edge] == 2
+    face_of_half = face_of_half[manifold]
+    half_to_edge = half_to_edge[manifold]
     order = np.argsort(half_to_edge, kind="stable")
     e_s = half_to_edge[order]
     new = np.ones(len(order), dtype=bool)
@@ -426,7 +430,7 @@ def validate(shape: Shape) -> ValidationReport:
             "(inconsistent winding)"
         )
 
-    report.components, _ = face_components(len(tri), half_to_edge)
+    report.components, _ = face_components(len(tri), half_to_edge, counts)
     if report.components > 1:
         notes.append(f"{report.components} connected components")
     boundary = edges[counts == 1]
