@@ -2,7 +2,7 @@
 
 The file is append-only. Each record is written as one line and flushed at once, so a process
 killed at any moment loses at most the line it was writing. Reading tolerates such a torn last
-line, and the next writer starts on a fresh line. A rerun appends new records; the latest record
+line, and the next writer cuts it off before appending. A rerun appends new records; the latest record
 of a source (:func:`latest_by_source`) is its current state.
 
 Record fields
@@ -68,11 +68,9 @@ class ManifestWriter:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        if self.path.exists():
+            _drop_torn_tail(self.path)
         self._fh = open(self.path, "ab")
-        if self._fh.tell() > 0 and not _ends_with_newline(self.path):
-            # A previous run was killed while writing its last line: end it so ours stays whole.
-            self._fh.write(b"\n")
-            self._fh.flush()
 
     def write(self, record: dict[str, Any]) -> None:
         """Append ``record`` as one line and flush it to the operating system."""
@@ -92,10 +90,25 @@ class ManifestWriter:
         self.close()
 
 
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
+def _drop_torn_tail(path: Path, block: int = 1 << 16) -> None:
+    """Cut an unfinished last line (a run killed while writing it) so that appends start whole."""
+    with open(path, "r+b") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        pos = end
+        while pos > 0:
+            start = max(0, pos - block)
+            fh.seek(start)
+            chunk = fh.read(pos - start)
+            nl = chunk.rfind(b"\n")
+            if nl >= 0:
+                cut = start + nl + 1
+                break
+            pos = start
+        else:
+            cut = 0
+        if cut < end:
+            log.info("%s: dropping an unfinished last line left by an interrupted run", path)
+            fh.truncate(cut)
 
 
 def read_manifest(path: str | os.PathLike) -> list[dict[str, Any]]:

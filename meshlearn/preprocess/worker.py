@@ -6,7 +6,8 @@ record, never the operators, so the parent process holds no arrays.
 
 Process-pool workers are started with :func:`init_worker`: one BLAS / OpenMP / torch thread each
 (the pool supplies the parallelism), and a SIGINT handler that interrupts a shape in progress but
-leaves an idle worker alone, so that Ctrl-C stops a run without tracebacks from idle processes.
+leaves an idle worker alone, so that Ctrl-C stops a run without tracebacks from idle processes; and
+a watch on the parent process, so that a worker whose parent was killed stops instead of lingering.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import datetime as _dt
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -154,8 +156,20 @@ def _on_sigint(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
 
+def _watch_parent(parent: int, every: float = 0.5) -> None:
+    """Exit this worker once its parent is gone (e.g. SIGKILLed), after stopping the shape in progress."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    if _busy:
+        os.kill(os.getpid(), signal.SIGINT)  # the handler stops the shape; its cache write cleans up
+    while _busy:
+        time.sleep(0.05)
+    os._exit(1)
+
+
 def init_worker(threads: int = 1) -> None:
-    """Initialiser for pool workers: ``threads`` compute threads, and Ctrl-C only while busy."""
+    """Initialiser for pool workers: ``threads`` compute threads, Ctrl-C only while busy, and an exit
+    of the worker when the parent process dies (an orphaned worker would otherwise wait forever)."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
         os.environ[var] = str(threads)
     from threadpoolctl import threadpool_limits
@@ -164,3 +178,4 @@ def init_worker(threads: int = 1) -> None:
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     signal.signal(signal.SIGINT, _on_sigint)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True, name="watch-parent").start()
