@@ -494,7 +494,7 @@ def _from_pyvista(obj: Any):
     verts = np.asarray(obj.points, dtype=np.float64).reshape(-1, 3)
     if obj.n_strips:
         obj = obj.triangulate()
-    if obj.n_faces_strict == 0:
+    if obj.GetNumberOfPolys() == 0:
         return verts, None, None
     cells = obj.GetPolys()
     offsets = pv.convert_array(cells.GetOffsetsArray()).astype(np.int64)
@@ -542,6 +542,53 @@ def _compact(verts: np.ndarray, faces: np.ndarray | None, keep: np.ndarray, vmap
     new_index = np.cumsum(keep) - 1
     faces = None if faces is None else new_index[faces]
     return verts[keep], faces, vmap[keep]
+
+
+def _fix_winding(faces: np.ndarray) -> np.ndarray:
+    """Flip faces so that neighbours across manifold edges agree, one spanning tree per component.
+
+    Each face is compared with its parent in a breadth-first tree of the face graph (faces linked
+    through edges with exactly two faces) and reversed when the two traverse their shared edge the
+    same way. On an orientable component every edge then agrees; on a non-orientable one (a Moebius
+    strip) the disagreement is left on the edges that close the tree's cycles.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import breadth_first_order, connected_components
+
+    F = len(faces)
+    _, counts, half_to_edge = edge_topology(faces)
+    half = np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)
+    manifold = np.flatnonzero(counts[half_to_edge] == 2)
+    pairs = manifold[np.argsort(half_to_edge[manifold], kind="stable")].reshape(-1, 2)
+    fa, fb = pairs[:, 0] // 3, pairs[:, 1] // 3
+    disagree = half[pairs[:, 0], 0] == half[pairs[:, 1], 0]
+    graph = coo_matrix((np.ones(len(fa)), (fa, fb)), shape=(F, F))
+    _, labels = connected_components(graph, directed=False)
+    _, roots = np.unique(labels, return_index=True)
+    # one breadth-first search from a virtual node F linked to one face of every component
+    rows = np.concatenate([fa, np.full(len(roots), F)])
+    cols = np.concatenate([fb, roots])
+    tree_graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(F + 1, F + 1)).tocsr()
+    order, pred = breadth_first_order(tree_graph, F, directed=False, return_predecessors=True)
+    # relation of each face with its parent: look the pair up among the manifold-edge pairs
+    key = np.minimum(fa, fb) * (F + 1) + np.maximum(fa, fb)
+    srt = np.argsort(key)
+    key_s, dis_s = key[srt], disagree[srt]
+    child = order[1:]
+    parent = pred[child]
+    rel = np.zeros(F + 1, dtype=bool)
+    inner = parent != F
+    c, p = child[inner], parent[inner]
+    q = np.minimum(c, p) * (F + 1) + np.maximum(c, p)
+    rel[c] = dis_s[np.searchsorted(key_s, q)]
+    flip = [False] * (F + 1)
+    pred_l, rel_l = pred.tolist(), rel.tolist()
+    for f in child.tolist():
+        flip[f] = flip[pred_l[f]] ^ rel_l[f]
+    flip_arr = np.array(flip[:F], dtype=bool)
+    out = faces.copy()
+    out[flip_arr] = out[flip_arr][:, ::-1]
+    return out
 
 
 def _orient_outward(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, int]:
@@ -623,11 +670,7 @@ def _clean(verts: np.ndarray, faces: np.ndarray | None, source: str | None):
 
     n_bad = inconsistent_winding_count(faces)
     if n_bad:
-        import trimesh
-
-        mesh = trimesh.Trimesh(verts, faces, process=False, validate=False)
-        trimesh.repair.fix_winding(mesh)
-        fixed = np.asarray(mesh.faces, dtype=np.int64)
+        fixed = _fix_winding(faces)
         left = inconsistent_winding_count(fixed)
         if left < n_bad:
             faces = fixed

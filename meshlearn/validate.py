@@ -253,7 +253,7 @@ def inconsistent_winding_count(faces: np.ndarray) -> int:
     return int((counts > 1).sum())
 
 
-def _fans_per_vertex(faces: np.ndarray, n_verts: int, half_to_edge: np.ndarray) -> np.ndarray:
+def _fans_per_vertex(faces: np.ndarray, n_verts: int, edges: np.ndarray, half_to_edge: np.ndarray) -> np.ndarray:
     """(V,) int64: how many fans (groups of faces linked through edges at the vertex) meet at each
     vertex; 0 for unreferenced vertices."""
     n_corners = 3 * len(faces)
@@ -266,10 +266,11 @@ def _fans_per_vertex(faces: np.ndarray, n_verts: int, half_to_edge: np.ndarray) 
     rec_edge = np.concatenate([half_to_edge, half_to_edge])
     rec_vert = np.concatenate([flat[start_corner], flat[end_corner]])
     rec_corner = np.concatenate([start_corner, end_corner])
-    order = np.lexsort((rec_vert, rec_edge))
-    e_s, v_s, c_s = rec_edge[order], rec_vert[order], rec_corner[order]
+    slot = 2 * rec_edge + (rec_vert != edges[rec_edge, 0])  # (edge, which end) as one integer
+    order = np.argsort(slot, kind="stable")
+    slot_s, c_s = slot[order], rec_corner[order]
     new_group = np.ones(len(order), dtype=bool)
-    new_group[1:] = (e_s[1:] != e_s[:-1]) | (v_s[1:] != v_s[:-1])
+    new_group[1:] = slot_s[1:] != slot_s[:-1]
     group_first = c_s[np.maximum.accumulate(np.where(new_group, np.arange(len(order)), 0))]
     graph = sp.coo_matrix((np.ones(len(order)), (c_s, group_first)), shape=(n_corners, n_corners))
     _, labels = connected_components(graph, directed=False)
@@ -414,7 +415,7 @@ def validate(shape: Shape) -> ValidationReport:
     report.non_manifold_edges = int(nm_edge.sum())
     if report.non_manifold_edges:
         problems.append(f"{report.non_manifold_edges} edges are shared by more than two faces (non-manifold)")
-    fans = _fans_per_vertex(tri, V, half_to_edge)
+    fans = _fans_per_vertex(tri, V, edges, half_to_edge)
     nm_vert = fans > 1
     nm_vert[edges[nm_edge].ravel()] = True
     report.non_manifold_verts = int(nm_vert.sum())
