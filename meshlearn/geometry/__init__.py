@@ -4,6 +4,7 @@ numpy / scipy only (float64); nothing here imports torch.nn.
 """
 
 from .frames import gradient_operators, normals, tangent_frames
+from .geodesics import GeodesicSolver, geodesic_distance, pairwise_geodesics
 from .laplacian import cotan_laplacian, laplacian
 from .operators import (
     GEOMETRY_VERSION,
@@ -15,12 +16,14 @@ from .operators import (
     compute_operators,
 )
 from .spectral import eigenbasis, hks, hks_times, wks, wks_energies
-from .transport import gauge_data
+from .transport import LogMapSolver, gauge_data, geodesic_patches, log_map
 
 __all__ = [
     "GEOMETRY_VERSION",
     "OPERATOR_KINDS",
     "GaugeData",
+    "GeodesicSolver",
+    "LogMapSolver",
     "OperatorSpec",
     "Operators",
     "PatchData",
@@ -28,11 +31,15 @@ __all__ = [
     "cotan_laplacian",
     "eigenbasis",
     "gauge_data",
+    "geodesic_distance",
+    "geodesic_patches",
     "gradient_operators",
     "hks",
     "hks_times",
     "laplacian",
+    "log_map",
     "normals",
+    "pairwise_geodesics",
     "tangent_frames",
     "wks",
     "wks_energies",

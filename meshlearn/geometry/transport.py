@@ -41,12 +41,20 @@ import logging
 
 import numpy as np
 
-from ..errors import ConfigError, InvalidMeshError, where
+from ..errors import ConfigError, InvalidMeshError, SolverError, where
 from ..shape import Shape
 from .frames import _check_frames, _check_knn, _check_shape, knn_pairs, tangent_frames
-from .operators import GaugeData
+from .operators import GaugeData, PatchData
 
-__all__ = ["gauge_data", "wrap_angle", "corner_angles", "halfedge_polar_angles"]
+__all__ = [
+    "gauge_data",
+    "log_map",
+    "LogMapSolver",
+    "geodesic_patches",
+    "wrap_angle",
+    "corner_angles",
+    "halfedge_polar_angles",
+]
 
 log = logging.getLogger(__name__)
 
@@ -264,3 +272,205 @@ def gauge_data(shape: Shape, frames: np.ndarray | None = None, knn: int = 16) ->
     if shape.n_verts < 3:
         raise InvalidMeshError(f"{where(shape.source)}a point cloud needs at least 3 points (got {shape.n_verts})")
     return _cloud_gauge(shape, frames, knn)
+
+
+def _to_frame_2x2(basis_x: np.ndarray, basis_y: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """(2, 2) orthogonal matrix taking 2-D coordinates in the tangent basis ``(basis_x, basis_y)``
+    to coordinates in ``frame`` (rows x, y, n): the nearest orthogonal matrix to the projection
+    (the two tangent planes differ slightly when the normals do)."""
+    B = np.array([[basis_x @ frame[0], basis_y @ frame[0]], [basis_x @ frame[1], basis_y @ frame[1]]])
+    U, _, Vt = np.linalg.svd(B)
+    return U @ Vt
+
+
+class LogMapSolver:
+    """Logarithmic maps from any source vertex, with the vector heat method set up once.
+
+    Uses potpourri3d's vector heat method (Sharp, Soliman & Crane 2019; ``MeshVectorHeatSolver``
+    on meshes, ``PointCloudHeatSolver`` on point clouds) and converts its answer from
+    potpourri3d's tangent basis at the source to meshlearn's frame at the source.
+
+    Parameters
+    ----------
+    shape : Shape
+        A manifold mesh or a point cloud.
+    frames : (V, 3, 3) float64, optional
+        Tangent frames (rows x, y, n); default: :func:`~meshlearn.geometry.tangent_frames`.
+    knn : int
+        Neighbours for point-cloud normals when ``frames`` is not given. default: 16
+    """
+
+    def __init__(self, shape: Shape, frames: np.ndarray | None = None, *, knn: int = 16) -> None:
+        import potpourri3d as pp3d
+
+        _check_shape(shape)
+        knn = _check_knn(knn)
+        self.shape = shape
+        self.frames = _check_frames(shape, tangent_frames(shape, knn=knn) if frames is None else frames)
+        try:
+            if shape.is_mesh:
+                if shape.n_faces == 0:
+                    raise InvalidMeshError(f"{where(shape.source)}the mesh has no faces; load it as a point cloud")
+                self.solver_ = pp3d.MeshVectorHeatSolver(shape.verts, shape.faces)
+            else:
+                self.solver_ = pp3d.PointCloudHeatSolver(shape.verts)
+            bx, by, _ = self.solver_.get_tangent_frames()
+        except (RuntimeError, ValueError) as e:
+            if isinstance(e, InvalidMeshError):
+                raise
+            raise SolverError(
+                f"{where(shape.source)}the vector heat method could not be set up ({e}); it needs a manifold "
+                "mesh: load with clean=True to repair it"
+            ) from e
+        self.basis_x_ = np.asarray(bx, dtype=np.float64)
+        self.basis_y_ = np.asarray(by, dtype=np.float64)
+
+    def log_map(self, source: int) -> np.ndarray:
+        """(V, 2) float64 log map at ``source`` in the source's frame (see :func:`log_map`)."""
+        V = self.shape.n_verts
+        if not isinstance(source, (int, np.integer)) or not 0 <= int(source) < V:
+            raise ConfigError(f"{where(self.shape.source)}source must be a vertex index in [0, {V}) (got {source!r})")
+        source = int(source)
+        logmap = np.asarray(self.solver_.compute_log_map(source), dtype=np.float64)
+        R = _to_frame_2x2(self.basis_x_[source], self.basis_y_[source], self.frames[source])
+        return logmap @ R.T
+
+
+def log_map(shape: Shape, source: int, frames: np.ndarray | None = None, *, knn: int = 16) -> np.ndarray:
+    """Logarithmic map at ``source``: geodesic polar coordinates of every vertex.
+
+    Parameters
+    ----------
+    shape : Shape
+        A manifold mesh or a point cloud.
+    source : int
+        The centre vertex.
+    frames : (V, 3, 3) float64, optional
+        Tangent frames (rows x, y, n); default: :func:`~meshlearn.geometry.tangent_frames`.
+    knn : int
+        Neighbours for point-cloud normals when ``frames`` is not given. default: 16
+
+    Returns
+    -------
+    (V, 2) float64
+        ``out[v] = r (cos a, sin a)`` with ``r`` the geodesic distance from ``source`` to ``v``
+        and ``a`` the direction (counter-clockwise from ``x``) in which the geodesic leaves the
+        source, in the source's frame. On a plane this is ``v - source`` in that frame.
+        For several sources on one shape use :class:`LogMapSolver`.
+    """
+    return LogMapSolver(shape, frames, knn=knn).log_map(source)
+
+
+def geodesic_patches(
+    shape: Shape,
+    radius: float,
+    frames: np.ndarray | None = None,
+    max_neighbors: int = 32,
+    *,
+    gauge: GaugeData | None = None,
+    knn: int = 16,
+) -> PatchData:
+    """Local geodesic polar coordinates of the neighbours within ``radius`` of every vertex.
+
+    A discrete exponential map (Schmidt, Grimm & Wyvill 2006) grown from all vertices at once:
+    each round extends every patch by one ring, carrying each reached vertex's position ``u`` (in
+    the centre's frame) and the rotation ``rho`` from its own frame to the centre's. A vertex
+    ``q`` reached from ``p`` gets ``u_q = u_p + |pq| (cos, sin)(angle[(p, q)] + rho_p)`` and
+    ``rho_q = rho_p + transport[(p, q)]``, averaged over all the previous ring's vertices that
+    reach it. A patch stops growing once it holds ``max_neighbors`` vertices nearer than its
+    frontier, so the cost is about ``V * max_neighbors * valence`` whatever the radius. Work is
+    vectorised over all patches (a loop only over rounds, about the patch's number of rings).
+
+    Accuracy against the vector-heat log map (:func:`log_map`), measured on a bumpy sphere of
+    10k vertices with patches of 32 neighbours: see :data:`PATCH_ERROR`.
+
+    Parameters
+    ----------
+    shape : Shape
+        A mesh or a point cloud.
+    radius : float
+        Patch radius in the shape's units (geodesic).
+    frames : (V, 3, 3) float64, optional
+        Tangent frames; default: :func:`~meshlearn.geometry.tangent_frames`.
+    max_neighbors : int
+        At most this many neighbours per patch (the nearest ones), plus the centre. default: 32
+    gauge : GaugeData, optional
+        Precomputed :func:`gauge_data` for the same frames (saves recomputing it).
+    knn : int
+        Neighbours per point on point clouds. default: 16
+
+    Returns
+    -------
+    PatchData
+        ``edge_index`` (2, P) int64 pairs (centre, neighbour), sorted by centre then radius, the
+        centre first with radius 0 and angle 0; ``radius`` (P,) float64 geodesic distance;
+        ``angle`` (P,) float64 direction of the neighbour in the centre's frame, radians in
+        ``(-pi, pi]``, counter-clockwise; ``max_radius`` the radius used.
+    """
+    _check_shape(shape)
+    if not (np.isfinite(radius) and radius > 0):
+        raise ConfigError(f"patch radius must be a positive number (got {radius!r})")
+    if int(max_neighbors) < 1:
+        raise ConfigError(f"max_neighbors must be a positive integer (got {max_neighbors!r})")
+    max_neighbors = int(max_neighbors)
+    if gauge is None:
+        gauge = gauge_data(shape, frames, knn=knn)
+    V = shape.n_verts
+    src, dst = np.asarray(gauge.edge_index[0]), np.asarray(gauge.edge_index[1])
+    e_angle = np.asarray(gauge.angle, dtype=np.float64)
+    e_transport = np.asarray(gauge.transport, dtype=np.float64)
+    e_len = np.linalg.norm(shape.verts[dst] - shape.verts[src], axis=1)
+    indptr = np.searchsorted(src, np.arange(V + 1))
+    deg = np.diff(indptr)
+
+    ids = np.arange(V, dtype=np.int64)
+    # accepted entries, kept as lists of per-round chunks
+    acc_c, acc_v, acc_u = [ids], [ids], [np.zeros((V, 2))]
+    acc_keys = ids * V + ids
+    # frontier
+    fc, fv, fu, frho = ids, ids, np.zeros((V, 2)), np.zeros(V)
+    while len(fc):
+        n = deg[fv]
+        rep = np.repeat(np.arange(len(fc)), n)
+        e = indptr[fv][rep] + (np.arange(len(rep)) - np.repeat(np.cumsum(n) - n, n))
+        c, q = fc[rep], dst[e]
+        phi = e_angle[e] + frho[rep]
+        u = fu[rep] + e_len[e][:, None] * np.stack([np.cos(phi), np.sin(phi)], 1)
+        rho = frho[rep] + e_transport[e]
+        keys = c * V + q
+        pos = np.minimum(np.searchsorted(acc_keys, keys), len(acc_keys) - 1)
+        ok = (acc_keys[pos] != keys) & (np.einsum("ij,ij->i", u, u) <= radius * radius)
+        if not ok.any():
+            break
+        keys, u, rho = keys[ok], u[ok], rho[ok]
+        ukeys, inv = np.unique(keys, return_inverse=True)
+        cnt = np.bincount(inv)
+        u_new = np.stack([np.bincount(inv, u[:, 0]), np.bincount(inv, u[:, 1])], 1) / cnt[:, None]
+        rho_new = np.arctan2(np.bincount(inv, np.sin(rho)), np.bincount(inv, np.cos(rho)))
+        c_new, v_new = ukeys // V, ukeys % V
+        d_new = np.linalg.norm(u_new, axis=1)
+        acc_c.append(c_new)
+        acc_v.append(v_new)
+        acc_u.append(u_new)
+        acc_keys = np.sort(np.concatenate([acc_keys, ukeys]))
+        # stop a patch once max_neighbors entries are nearer than everything on its frontier
+        front_min = np.full(V, np.inf)
+        np.minimum.at(front_min, c_new, d_new)
+        all_c = np.concatenate(acc_c[1:])
+        all_d = np.linalg.norm(np.concatenate(acc_u[1:]), axis=1)
+        nearer = np.bincount(all_c, all_d <= front_min[all_c], minlength=V)
+        grow = (nearer < max_neighbors)[c_new]
+        fc, fv, fu, frho = c_new[grow], v_new[grow], u_new[grow], rho_new[grow]
+    c = np.concatenate(acc_c)
+    v = np.concatenate(acc_v)
+    u = np.concatenate(acc_u)
+    d = np.linalg.norm(u, axis=1)
+    is_centre = c == v
+    order = np.lexsort((d, ~is_centre, c))
+    c, v, u, d = c[order], v[order], u[order], d[order]
+    start = np.searchsorted(c, np.arange(V))
+    rank = np.arange(len(c)) - start[c]
+    keep = rank <= max_neighbors
+    c, v, u, d = c[keep], v[keep], u[keep], d[keep]
+    angle = np.where(c == v, 0.0, wrap_angle(np.arctan2(u[:, 1], u[:, 0])))
+    return PatchData(np.stack([c, v]), d, angle, float(radius))

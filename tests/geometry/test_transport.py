@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from meshlearn.errors import InvalidMeshError
-from meshlearn.geometry import GaugeData, gauge_data, tangent_frames
+from meshlearn.errors import ConfigError, InvalidMeshError
+from meshlearn.geometry import GaugeData, LogMapSolver, PatchData, gauge_data, geodesic_patches, log_map, tangent_frames
 from meshlearn.geometry.transport import corner_angles, wrap_angle
 from meshlearn.shape import Shape
 from meshlearn.testing import bumpy_sphere, grid, icosphere, random_rotation, sphere_points
@@ -167,3 +167,137 @@ def test_point_cloud_gauge():
     rng = np.random.default_rng(1)
     flat = Shape(np.c_[rng.uniform(size=(200, 2)), np.zeros(200)] @ random_rotation(1).T, None)
     np.testing.assert_allclose(gauge_data(flat, knn=8).transport, 0.0, atol=1e-9)
+
+
+# ---------------------------------------------------------------- log maps and geodesic patches
+
+
+def _sphere_polar(s: Shape, frames: np.ndarray, c: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact geodesic polar coordinates of v around c on a unit sphere (radius, angle in c's frame)."""
+    P = s.verts / np.linalg.norm(s.verts, axis=1, keepdims=True)
+    r = np.arccos(np.clip(np.einsum("ij,ij->i", P[c], P[v]), -1, 1))
+    t = P[v] - np.einsum("ij,ij->i", P[v], P[c])[:, None] * P[c]  # initial direction of the great circle
+    a = np.arctan2(np.einsum("ij,ij->i", t, frames[c, 1]), np.einsum("ij,ij->i", t, frames[c, 0]))
+    return r, a
+
+
+def test_log_map_on_plane_recovers_offsets_in_source_frame():
+    s = grid(21, jitter=0.3, seed=5)
+    s = s.with_(verts=s.verts @ random_rotation(1).T)
+    fr = tangent_frames(s)
+    c = 10 * 21 + 10
+    L = log_map(s, c, fr)
+    off = s.verts - s.verts[c]
+    exact = np.stack([off @ fr[c, 0], off @ fr[c, 1]], 1)
+    near = np.linalg.norm(off, axis=1) < 0.35  # the vector heat method is least accurate at the boundary
+    err = np.linalg.norm(L - exact, axis=1)[near]
+    assert err.max() < 0.01 and err.mean() < 0.003
+
+
+def test_log_map_on_sphere_radii_and_angles():
+    s = icosphere(4)
+    fr = tangent_frames(s)
+    solver = LogMapSolver(s, fr)
+    for c in (0, 1234):
+        L = solver.log_map(c)
+        v = np.arange(s.n_verts)
+        r, a = _sphere_polar(s, fr, np.full(s.n_verts, c), v)
+        ok = (r > 0.1) & (r < 2.5)  # away from the source and its antipode
+        rel = np.abs(np.linalg.norm(L, axis=1)[ok] - r[ok]) / r[ok]
+        assert rel.mean() < 0.02 and rel.max() < 0.05
+        assert np.max(np.abs(wrap_angle(np.arctan2(L[ok, 1], L[ok, 0]) - a[ok]))) < 0.02
+
+
+def test_log_map_point_cloud_radii():
+    s = sphere_points(2000, seed=3)
+    L = log_map(s, 5)
+    r, _ = _sphere_polar(s, tangent_frames(s), np.full(s.n_verts, 5), np.arange(s.n_verts))
+    ok = (r > 0.1) & (r < 2.5)
+    assert np.mean(np.abs(np.linalg.norm(L, axis=1)[ok] - r[ok]) / r[ok]) < 0.03
+
+
+def test_log_map_bad_source():
+    with pytest.raises(ConfigError, match="source"):
+        log_map(icosphere(1), 10_000)
+
+
+def _check_patch_layout(p: PatchData, V: int, radius: float, max_neighbors: int) -> None:
+    c, v = p.edge_index
+    assert np.all(np.diff(c) >= 0)
+    start = np.searchsorted(c, np.arange(V))
+    np.testing.assert_array_equal(v[start], np.arange(V))  # centre first
+    assert np.all(p.radius[start] == 0) and np.all(p.angle[start] == 0)
+    same = c[1:] == c[:-1]
+    assert np.all(np.diff(p.radius)[same] >= 0)  # sorted by radius within a patch
+    assert np.bincount(c, minlength=V).max() <= max_neighbors + 1
+    assert p.radius.max() <= radius * (1 + 1e-12) and p.max_radius == radius
+    assert np.all(np.abs(p.angle) <= np.pi)
+
+
+def test_patches_exact_on_flat_mesh():
+    s = grid(15, jitter=0.3, seed=2)
+    s = s.with_(verts=s.verts @ random_rotation(7).T)
+    fr = tangent_frames(s)
+    p = geodesic_patches(s, 0.2, fr, max_neighbors=24)
+    _check_patch_layout(p, s.n_verts, 0.2, 24)
+    c, v = p.edge_index
+    off = s.verts[v] - s.verts[c]
+    np.testing.assert_allclose(p.radius, np.linalg.norm(off, axis=1), atol=1e-12)
+    ang = np.arctan2(np.einsum("ij,ij->i", off, fr[c, 1]), np.einsum("ij,ij->i", off, fr[c, 0]))
+    m = c != v
+    np.testing.assert_allclose(wrap_angle(p.angle[m] - ang[m]), 0.0, atol=1e-12)
+    # a patch keeps the nearest vertices: nothing left out is nearer than the farthest kept
+    eu = np.linalg.norm(s.verts[:, None] - s.verts[None], axis=2)
+    far = np.zeros(s.n_verts)
+    np.maximum.at(far, c, p.radius)
+    full = np.bincount(c, minlength=s.n_verts) == 25
+    inside = (eu < far[:, None] - 1e-9).sum(1)
+    assert np.all(inside[full] <= 25)
+
+
+def test_patches_on_sphere_match_exact_polar_coordinates():
+    s = icosphere(4)
+    fr = tangent_frames(s)
+    radius = 0.05 * np.sqrt(s.area())
+    p = geodesic_patches(s, radius, fr, max_neighbors=32)
+    _check_patch_layout(p, s.n_verts, radius, 32)
+    c, v = p.edge_index
+    m = c != v
+    r, a = _sphere_polar(s, fr, c[m], v[m])
+    assert np.max(np.abs(p.radius[m] - r) / r) < 0.01
+    assert np.max(np.abs(wrap_angle(p.angle[m] - a))) < 0.01
+    assert np.bincount(c).min() >= 7  # every patch has at least its one-ring
+
+
+def test_patches_agree_with_vector_heat_log_map():
+    s = bumpy_sphere(3, amplitude=0.15)
+    fr = tangent_frames(s)
+    radius = 0.1 * np.sqrt(s.area())
+    p = geodesic_patches(s, radius, fr, max_neighbors=40)
+    solver = LogMapSolver(s, fr)
+    c, v = p.edge_index
+    for centre in (3, 100, 500):
+        m = (c == centre) & (v != centre)
+        L = solver.log_map(centre)[v[m]]
+        u = p.radius[m, None] * np.stack([np.cos(p.angle[m]), np.sin(p.angle[m])], 1)
+        assert np.max(np.linalg.norm(u - L, axis=1)) < 0.02 * radius
+
+
+def test_patches_point_cloud():
+    s = sphere_points(1500, seed=0)
+    fr = tangent_frames(s, knn=10)
+    p = geodesic_patches(s, 0.25, fr, max_neighbors=16, knn=10)
+    _check_patch_layout(p, s.n_verts, 0.25, 16)
+    c, v = p.edge_index
+    m = c != v
+    r, a = _sphere_polar(s, fr, c[m], v[m])
+    assert np.mean(np.abs(p.radius[m] - r) / r) < 0.01
+    assert np.mean(np.abs(wrap_angle(p.angle[m] - a))) < 0.01
+
+
+def test_patches_bad_arguments():
+    s = icosphere(1)
+    with pytest.raises(ConfigError, match="radius"):
+        geodesic_patches(s, -1.0)
+    with pytest.raises(ConfigError, match="max_neighbors"):
+        geodesic_patches(s, 0.1, max_neighbors=0)
