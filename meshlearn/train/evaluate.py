@@ -1,0 +1,217 @@
+"""evaluate(): score a trained run on a split, save per-shape predictions and a PCK plot.
+
+Segmentation: vertex accuracy (plain and area-weighted), face accuracy (area-weighted; a face's
+prediction is the argmax of its vertices' mean logits, its truth the file's face label or the
+majority of its vertices' labels) and per-class IoU.
+
+Correspondence, over ordered pairs (A, B) of shapes (all of them unless ``max_pairs``): each
+vertex of A is sent to the vertex of B that the network finds most confident for A's predicted
+template point; optionally refined with ZoomOut (functional maps growing from 16 to ``k_refine``
+eigenfunctions). Evaluated at the template points listed in both shapes' ``vts`` (a fixed random
+subset of ``n_points`` of them): the error of template point i is the geodesic distance on B from
+the image of ``vts_A[i]`` to ``vts_B[i]``, divided by sqrt(area of B) (the sum of B's lumped mass).
+
+Files: ``predictions/<name>.npz`` (``labels`` (V,) and ``face_labels`` (F,), or
+``template_vertex`` (V,)), ``eval_<split>.json``, and for correspondence ``pck_<split>.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..datasets import MeshDataset, read_dataset
+from ..errors import DatasetError
+from ..geometry.operators import OperatorSpec
+from .checkpoint import load_checkpoint
+from .config import TrainConfig
+from .loop import forward_logits, target_of
+from .metrics import SegmentationScores, face_labels_from_vertices, geodesic_errors, pck_curve, plot_pck
+from .model import build_model, input_features
+
+__all__ = ["evaluate", "load_run", "match_pair"]
+
+log = logging.getLogger(__name__)
+
+
+def load_run(run_dir: str | os.PathLike, checkpoint: str = "last", device: Any = "cpu"):
+    """(config, meta, model in eval mode) from ``<run_dir>/<checkpoint>.pt``."""
+    run_dir = Path(run_dir)
+    state = load_checkpoint(run_dir / f"{checkpoint}.pt", map_location=device)
+    config = TrainConfig.from_dict(state["config"])
+    meta = state["meta"]
+    net = build_model(config, meta["n_in"], meta["n_out"], device)
+    net.load_state_dict(state["model"])
+    net.eval()
+    return config, meta, net
+
+
+def match_pair(logits_b: torch.Tensor, tv_a: torch.Tensor) -> torch.Tensor:
+    """Vertex of B for each vertex of A: the vertex of B with the highest logit for A's predicted
+    template point. ``logits_b`` (Vb, T), ``tv_a`` (Va,) int64 -> (Va,) int64."""
+    best_b = logits_b.argmax(dim=0)  # (T,) most confident vertex of B for each template point
+    return best_b[tv_a]
+
+
+def _refine(T0: torch.Tensor, ops_a, ops_b, k_final: int, k0: int = 16, step: int = 8) -> torch.Tensor:
+    """ZoomOut from a pointwise map A -> B (Va,) to a smoother one."""
+    from ..nets.heads import pointwise_to_fmap, zoomout
+
+    k_final = min(k_final, ops_a.evecs.shape[1], ops_b.evecs.shape[1])
+    k0 = min(k0, k_final)
+    # heads' convention: a map T : (Vb,) from shape "b" into shape "a"; here "b" is A, "a" is B.
+    C0 = pointwise_to_fmap(T0, ops_b.evecs[:, :k0], ops_a.evecs[:, :k0], ops_a.mass)
+    _, T = zoomout(C0, ops_b.evecs, ops_a.evecs, ops_a.mass, k_final=k_final, step=step)
+    return T
+
+
+def evaluate(
+    run_dir: str | os.PathLike,
+    data: str | os.PathLike | None = None,
+    *,
+    split: str = "test",
+    checkpoint: str = "last",
+    device: str = "cpu",
+    refine: bool = True,
+    k_refine: int = 80,
+    n_points: int = 500,
+    max_pairs: int | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Score the run in ``run_dir`` on ``split`` of ``data`` (default: the run's data folder).
+
+    Returns
+    -------
+    dict
+        Segmentation: ``accuracy``, ``accuracy_area_weighted``, ``face_accuracy_area_weighted``,
+        ``mean_iou``, ``per_class_iou``. Correspondence: ``mean_geodesic_error`` (normalised),
+        ``mean_geodesic_error_x100``, ``pck_0.05``/``pck_0.1`` (fractions within those errors),
+        the same with the suffix ``_initial`` before refinement, ``template_accuracy``, ``n_pairs``.
+        Both: ``task``, ``n_shapes``, ``checkpoint``.
+    """
+    from tqdm.auto import tqdm
+
+    run_dir = Path(run_dir)
+    dev = torch.device(device)
+    config, meta, net = load_run(run_dir, checkpoint, dev)
+    spec = OperatorSpec.from_dict(meta["spec"])
+    data = str(data or config.data)
+    parts = read_dataset(data, split_file=config.split_file)
+    if split not in parts:
+        raise DatasetError(f"{data}: no {split!r} split (have {', '.join(parts)})")
+    ds = MeshDataset(parts[split], spec, cache=config.cache or run_dir / "cache", progress=progress)
+    pred_dir = run_dir / "predictions"
+    pred_dir.mkdir(parents=True, exist_ok=True)
+    amp = bool(config.amp and dev.type == "cuda")
+    ops_t, logits = [], []
+    with torch.no_grad():
+        for item in tqdm(ds.items, desc="predicting", unit="shape", disable=not progress):
+            o = item.ops.to(dev)
+            ops_t.append(o)
+            logits.append(forward_logits(net, o, input_features(o, config.inputs), amp))
+    result: dict[str, Any] = {"task": config.task, "n_shapes": len(ds), "checkpoint": checkpoint, "split": split}
+    if config.task == "segmentation":
+        result.update(_segmentation(ds, ops_t, logits, meta, pred_dir))
+    else:
+        result.update(_correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refine,
+                                      n_points, max_pairs, progress))
+    (run_dir / f"eval_{split}.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _file_name(name: str) -> str:
+    return name.replace("/", "__").replace("\\", "__")
+
+
+def _segmentation(ds: MeshDataset, ops_t, logits, meta, pred_dir: Path) -> dict[str, Any]:
+    scores = SegmentationScores(int(meta["n_out"]))
+    for item, o, lg in zip(ds.items, ops_t, logits):
+        true = target_of("segmentation", item.targets, item.name)
+        pred = lg.argmax(1).cpu().numpy()
+        saved = {"labels": pred}
+        kw: dict[str, Any] = {"mass": o.mass.cpu().numpy() if o.mass is not None else None}
+        if item.shape.is_mesh:
+            faces = item.shape.faces
+            pred_f = lg[torch.as_tensor(faces, device=lg.device)].mean(1).argmax(1).cpu().numpy()
+            true_f = item.targets.get("face_labels")
+            if true_f is None:
+                true_f = face_labels_from_vertices(faces, true)
+            kw.update(pred_faces=pred_f, true_faces=true_f, face_area=item.shape.face_areas())
+            saved["face_labels"] = pred_f
+        scores.add(pred, true, **kw)
+        np.savez(pred_dir / f"{_file_name(item.name)}.npz", **saved)
+    out = scores.summary()
+    if meta.get("part_names"):
+        out["class_names"] = meta["part_names"]
+    return out
+
+
+def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refine, n_points, max_pairs, progress):
+    from tqdm.auto import tqdm
+
+    from ..geometry.geodesics import GeodesicSolver
+
+    items = ds.items
+    tv_pred = [lg.argmax(1) for lg in logits]
+    right = total = 0
+    for item, tv in zip(items, tv_pred):
+        np.savez(pred_dir / f"{_file_name(item.name)}.npz", template_vertex=tv.cpu().numpy())
+        true = item.targets.get("template_vertex")
+        if true is not None:
+            known = true >= 0
+            right += int((tv.cpu().numpy()[known] == true[known]).sum())
+            total += int(known.sum())
+    missing = [it.name for it in items if "vts" not in it.targets]
+    if missing:
+        raise DatasetError(f"{missing[0]}: no template correspondence file (.vts); cannot score correspondences")
+    if len(items) < 2:
+        raise DatasetError("correspondence evaluation needs at least two shapes in the split")
+    T = min(int(it.targets["vts"].size) for it in items)
+    rng = np.random.default_rng(0)
+    points = np.sort(rng.choice(T, size=min(n_points, T), replace=False))
+    pairs = [(a, b) for b in range(len(items)) for a in range(len(items)) if a != b]
+    if max_pairs is not None and len(pairs) > max_pairs:
+        keep = np.sort(rng.choice(len(pairs), size=max_pairs, replace=False))
+        pairs = [pairs[i] for i in keep]
+    by_target: dict[int, list[int]] = {}
+    for a, b in pairs:
+        by_target.setdefault(b, []).append(a)
+    errs_init, errs_ref = [], []
+    bar = tqdm(total=len(pairs), desc="matching pairs", unit="pair", disable=not progress)
+    for b, sources in by_target.items():
+        vts_b = items[b].targets["vts"][points]
+        D = GeodesicSolver(items[b].shape).distances(vts_b)  # (N, Vb)
+        area = float(ops_t[b].mass.sum())
+        for a in sources:
+            T0 = match_pair(logits[b], tv_pred[a])
+            src = items[a].targets["vts"][points]
+            errs_init.append(geodesic_errors(D, T0.cpu().numpy()[src], area))
+            if refine and ops_t[a].evecs is not None:
+                T1 = _refine(T0, ops_t[a], ops_t[b], k_refine)
+                errs_ref.append(geodesic_errors(D, T1.cpu().numpy()[src], area))
+            bar.update()
+    bar.close()
+    init = np.concatenate(errs_init)
+    out: dict[str, Any] = {"n_pairs": len(pairs), "n_points": int(len(points)),
+                           "template_accuracy": right / max(total, 1)}
+    curves = {"network": pck_curve(init)}
+    final = init
+    if errs_ref:
+        final = np.concatenate(errs_ref)
+        curves["network + ZoomOut"] = pck_curve(final)
+        out["mean_geodesic_error_initial"] = float(init.mean())
+        out["pck_0.05_initial"] = float((init <= 0.05).mean())
+    out["mean_geodesic_error"] = float(final.mean())
+    out["mean_geodesic_error_x100"] = 100.0 * float(final.mean())
+    out["pck_0.05"] = float((final <= 0.05).mean())
+    out["pck_0.1"] = float((final <= 0.1).mean())
+    t, f = curves[list(curves)[-1]]
+    out["pck_curve"] = {"thresholds": t.tolist(), "fractions": f.tolist()}
+    plot_pck(curves, run_dir / f"pck_{split}.png", title=f"correspondence, {len(pairs)} pairs")
+    return out

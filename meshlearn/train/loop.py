@@ -1,0 +1,291 @@
+"""fit(): train a segmentation or correspondence network, with checkpoints, resume and DDP.
+
+Determinism: the shuffling of epoch e is ``torch.randperm`` seeded with ``seed + e`` (as
+DistributedSampler does), and the augmentation and dropout of shape i in epoch e draw from
+generators seeded with ``(seed, e, i)``. So a run is reproducible on CPU, a resumed run continues
+exactly where the killed one stopped (the model, optimiser, scheduler and RNG states are in
+``last.pt``), and N processes with a global batch B compute the same gradients as one process
+with batch B (up to floating-point summation order).
+
+Targets: ``segmentation`` trains per-vertex cross-entropy on part labels; ``correspondence``
+trains per-vertex cross-entropy over the template's vertices (vertices without a known template
+point are ignored).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as Fn
+
+from ..datasets import MeshDataset, read_dataset
+from ..errors import ConfigError, DatasetError
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .config import TrainConfig
+from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed, shutdown_distributed
+from .model import build_model, in_channels, input_features, operator_spec
+
+__all__ = ["fit", "FitResult", "load_datasets", "target_of", "forward_logits"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` leaves behind: the run folder, the trained model and per-epoch metrics."""
+
+    out: Path
+    model: torch.nn.Module
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def target_of(task: str, targets: dict[str, Any], source: str) -> np.ndarray:
+    """The per-vertex training target of ``task`` (labels, or template vertices with -1 unknown)."""
+    key = "labels" if task == "segmentation" else "template_vertex"
+    if key not in targets:
+        what = "per-vertex or per-face labels" if task == "segmentation" else "correspondences to a template"
+        raise DatasetError(f"{source}: has no {what}; it cannot be used for {task}")
+    return targets[key]
+
+
+def load_datasets(config: TrainConfig, *, progress: bool = False, splits: tuple[str, ...] = ("train", "test")):
+    """The run's datasets (operators through its cache): dict split name -> MeshDataset."""
+    spec = operator_spec(config)
+    cache = config.cache or str(Path(config.out) / "cache")
+    parts = read_dataset(config.data, split_file=config.split_file)
+    return {s: MeshDataset(parts[s], spec, cache=cache, progress=progress) for s in splits}
+
+
+def forward_logits(net: torch.nn.Module, ops_t: Any, x: torch.Tensor, amp: bool) -> torch.Tensor:
+    """Per-vertex logits (V, C) as float32, under CUDA autocast when ``amp``."""
+    device_type = x.device.type
+    ctx = torch.autocast(device_type="cuda", dtype=torch.float16) if amp and device_type == "cuda" else contextlib.nullcontext()
+    with ctx:
+        y = net(x, ops_t)
+    return y.float()
+
+
+def _sample_seed(seed: int, epoch: int, index: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence([seed, epoch, index])
+
+
+def _evaluate_loss(net, items_t, targets, config: TrainConfig, amp: bool) -> tuple[float, float]:
+    net.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    with torch.no_grad():
+        for ops_t, y in zip(items_t, targets):
+            logits = forward_logits(net, ops_t, input_features(ops_t, config.inputs), amp)
+            total_loss += float(Fn.cross_entropy(logits, y, ignore_index=-1))
+            known = y >= 0
+            correct += int((logits.argmax(1)[known] == y[known]).sum())
+            count += int(known.sum())
+    n = max(len(items_t), 1)
+    return total_loss / n, correct / max(count, 1)
+
+
+def fit(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    callback: Callable[[int, dict[str, Any]], None] | None = None,
+) -> FitResult:
+    """Train the network ``config`` describes; write checkpoints and metrics to ``config.out``.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    resume : bool
+        Continue from ``<out>/last.pt`` (its config is used; ``epochs`` and ``device`` may grow /
+        change). A finished run resumed with more epochs trains the extra ones.
+    progress : bool
+        Progress bars (rank 0 only).
+    callback : callable, optional
+        ``callback(epoch, metrics)`` after each epoch's checkpoint is written (epochs count from 1).
+
+    Returns
+    -------
+    FitResult
+    """
+    out = Path(config.out)
+    if not config.out:
+        raise ConfigError("no run folder given: pass --out RUN_DIR")
+    info = init_distributed(config.device)
+    threads_before = torch.get_num_threads()
+    threads = config.threads or (1 if info.enabled and info.device.type == "cpu" else 0)
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _fit(config, out, info, resume, progress, callback)
+    finally:
+        torch.set_num_threads(threads_before)
+        shutdown_distributed(info)
+
+
+def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callback) -> FitResult:
+    from torch.utils.data.distributed import DistributedSampler
+    from tqdm.auto import tqdm
+
+    state = None
+    if resume:
+        state = load_checkpoint(out / "last.pt")
+        saved = TrainConfig.from_dict(state["config"])
+        config = saved.replace(epochs=config.epochs, device=config.device, out=str(out))
+    device = info.device
+    amp = bool(config.amp and device.type == "cuda")
+    if config.batch_size % info.world:
+        raise ConfigError(f"batch_size {config.batch_size} must be a multiple of the number of processes {info.world}")
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    # Rank 0 preprocesses into the cache first; the others then read it.
+    if info.is_main:
+        data = load_datasets(config, progress=progress, splits=("train",))
+    barrier(info)
+    if not info.is_main:
+        data = load_datasets(config, progress=False, splits=("train",))
+    full = data["train"]
+    spec = full.spec
+    n_val = int(round(config.val_fraction * len(full))) if len(full) > 1 else 0
+    train_items, val_items = full.items[: len(full) - n_val], full.items[len(full) - n_val :]
+    n_out = full.n_labels() if config.task == "segmentation" else full.n_template()
+    if n_out < 1:
+        raise DatasetError(f"{config.data}: the training shapes carry no targets for {config.task}")
+    meta = {
+        "n_in": in_channels(config, spec),
+        "n_out": n_out,
+        "spec": spec.to_dict(),
+        "part_names": list(full.split.part_names),
+        "template": str(full.split.template) if full.split.template else None,
+        "val_names": [it.name for it in val_items],
+    }
+
+    def prepare(items):
+        ops = [it.ops.to(device) for it in items]
+        ys = [torch.as_tensor(target_of(config.task, it.targets, it.name), device=device) for it in items]
+        return ops, ys
+
+    train_ops, train_y = prepare(train_items)
+    val_ops, val_y = prepare(val_items)
+
+    net = build_model(config, meta["n_in"], n_out, device)
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=config.lr_step, gamma=0.5)
+    scaler = torch.amp.GradScaler("cuda") if amp else None
+    start, best = 0, float("-inf")
+    if state is not None:
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        start, best = int(state["epoch"]), float(state["best"])
+        set_rng_state(state["rng"])
+    model = net
+    if info.enabled:
+        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+
+    metrics_path = out / "metrics.jsonl"
+    history: list[dict[str, Any]] = []
+    if info.is_main:
+        history = _read_history(metrics_path, upto=start)
+        metrics_path.write_text("".join(json.dumps(h) + "\n" for h in history))
+
+    n = len(train_items)
+    sampler = DistributedSampler(range(n), num_replicas=info.world, rank=info.rank, shuffle=True, seed=config.seed)
+    local_batch = config.batch_size // info.world
+    bar = tqdm(total=config.epochs, initial=start, desc="training", unit="epoch", disable=not (progress and info.is_main))
+    for epoch in range(start, config.epochs):
+        t0 = time.perf_counter()
+        sampler.set_epoch(epoch)
+        local = list(sampler)
+        model.train()
+        loss_sum, correct, count = 0.0, 0, 0
+        for s in range(0, len(local), local_batch):
+            chunk = local[s : s + local_batch]
+            opt.zero_grad(set_to_none=True)
+            for j, idx in enumerate(chunk):
+                rng = np.random.default_rng(_sample_seed(config.seed, epoch, idx))
+                torch.manual_seed(int(rng.integers(2**62)))
+                x = input_features(train_ops[idx], config.inputs, augment=config.augment, rng=rng)
+                sync = contextlib.nullcontext()
+                if info.enabled and j < len(chunk) - 1:
+                    sync = model.no_sync()
+                with sync:
+                    logits = forward_logits(model, train_ops[idx], x, amp)
+                    y = train_y[idx]
+                    loss = Fn.cross_entropy(logits, y, ignore_index=-1)
+                    scaled = loss / len(chunk)
+                    (scaler.scale(scaled) if scaler else scaled).backward()
+                loss_sum += float(loss.detach())
+                known = y >= 0
+                correct += int((logits.detach().argmax(1)[known] == y[known]).sum())
+                count += int(known.sum())
+            if scaler is not None:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
+        sched.step()
+        loss_sum, correct, count, n_seen = all_reduce_sum([loss_sum, correct, count, len(local)], info)
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / max(n_seen, 1),
+            "train_acc": correct / max(count, 1),
+            "lr": opt.param_groups[0]["lr"],
+        }
+        if val_items:
+            record["val_loss"], record["val_acc"] = _evaluate_loss(net, val_ops, val_y, config, amp)
+            score = record["val_acc"]
+        else:
+            score = -record["train_loss"]
+        record["time_s"] = round(time.perf_counter() - t0, 3)
+        if info.is_main:
+            history.append(record)
+            with metrics_path.open("a") as fh:
+                fh.write(json.dumps(record) + "\n")
+            ckpt = {
+                "config": config.to_dict(),
+                "meta": meta,
+                "model": net.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "scaler": scaler.state_dict() if scaler else None,
+                "epoch": epoch + 1,
+                "best": max(best, score),
+                "rng": rng_state(),
+            }
+            if score > best:
+                save_checkpoint(out / "best.pt", ckpt)
+            save_checkpoint(out / "last.pt", ckpt)
+            bar.set_postfix(loss=f"{record['train_loss']:.3f}", acc=f"{record.get('val_acc', record['train_acc']):.3f}")
+            bar.update()
+        best = max(best, score)
+        barrier(info)
+        if callback is not None:
+            callback(epoch + 1, record)
+    bar.close()
+    return FitResult(out, net, history)
+
+
+def _read_history(path: Path, upto: int) -> list[dict[str, Any]]:
+    """Records of epochs 1..upto from an existing metrics file (a killed run may have left more)."""
+    if upto <= 0 or not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if int(rec.get("epoch", 0)) <= upto:
+            out.append(rec)
+    return out

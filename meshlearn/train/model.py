@@ -1,0 +1,104 @@
+"""From a TrainConfig to a network, its operator spec and its input features.
+
+Letters: V vertices, C channels.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from ..geometry.operators import OperatorSpec
+from .config import MODELS, TrainConfig
+
+__all__ = ["net_class", "operator_spec", "build_model", "input_features", "in_channels"]
+
+
+def net_class(model: str) -> type:
+    """The meshlearn.nets class behind a CLI model name (``diffusionnet``, ``gem``, ``cheb``, ``patch``)."""
+    import importlib
+
+    name = MODELS.get(model)
+    if name is None:
+        raise ConfigError(f"model must be one of {', '.join(MODELS)} (got {model!r})")
+    nets = importlib.import_module("meshlearn.nets")
+    cls = getattr(nets, name, None)
+    if cls is None and model == "gem":
+        cls = getattr(importlib.import_module("meshlearn.nets.gem"), name, None)
+    if cls is None:
+        raise ConfigError(f"meshlearn.nets has no {name} in this version; choose another --model")
+    return cls
+
+
+def operator_spec(config: TrainConfig) -> OperatorSpec:
+    """The operators a run needs: the net's, HKS for ``inputs="hks"``, and the eigenbasis for
+    correspondence (functional-map refinement at evaluation)."""
+    spec = OperatorSpec.for_net(net_class(config.model), inputs=config.inputs, k=config.k)
+    if config.task == "correspondence" and "spectral" not in spec.operators:
+        spec = spec.union(OperatorSpec(operators=frozenset({"spectral"}), k=config.k))
+    return spec
+
+
+def in_channels(config: TrainConfig, spec: OperatorSpec) -> int:
+    return 3 if config.inputs == "xyz" else int(spec.n_hks)
+
+
+def build_model(config: TrainConfig, n_in: int, n_out: int, device: Any = "cpu") -> torch.nn.Module:
+    """The network of ``config`` with ``n_in`` input and ``n_out`` output channels per vertex.
+
+    ``width``, the depth (``n_blocks`` or ``n_layers``, whichever the class takes) and ``dropout``
+    are passed when the class accepts them.
+    """
+    cls = net_class(config.model)
+    params = inspect.signature(cls.__init__).parameters
+    kwargs: dict[str, Any] = {}
+    if "width" in params:
+        kwargs["width"] = config.width
+    for depth in ("n_blocks", "n_layers"):
+        if depth in params:
+            kwargs[depth] = config.n_blocks
+    if "dropout" in params:
+        kwargs["dropout"] = config.dropout
+    if "seed" in params:
+        kwargs["seed"] = config.seed
+    torch.manual_seed(config.seed)
+    net = cls(n_in, n_out, **kwargs)
+    return net.to(device)
+
+
+def _rotation(rng: np.random.Generator, mode: str) -> np.ndarray:
+    if mode == "none":
+        return np.eye(3)
+    if mode == "y":
+        a = rng.uniform(0.0, 2.0 * np.pi)
+        c, s = np.cos(a), np.sin(a)
+        return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q *= np.sign(np.diag(r))
+    if np.linalg.det(q) < 0:
+        q[:, 0] *= -1
+    return q
+
+
+def input_features(
+    ops: Any, inputs: str, *, augment: str = "none", rng: np.random.Generator | None = None
+) -> torch.Tensor:
+    """Per-vertex input features ``(V, C)`` from torch operators ``ops``.
+
+    ``xyz``: the (normalised) vertex positions, with ``rng`` given rotated per ``augment`` and
+    scaled by a random factor in [0.9, 1.1]; ``hks``: the heat kernel signature (invariant, so
+    never augmented).
+    """
+    if inputs == "hks":
+        if ops.hks is None:
+            raise ConfigError("inputs='hks' needs operators computed with the 'hks' kind")
+        return ops.hks.float()
+    x = ops.verts.float()
+    if rng is not None:
+        R = torch.as_tensor(_rotation(rng, augment), dtype=x.dtype, device=x.device)
+        x = float(rng.uniform(0.9, 1.1)) * (x @ R.T)
+    return x
