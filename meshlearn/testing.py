@@ -110,3 +110,36 @@ def mirror_symmetric_components(n: int = 3, subdivisions: int = 2) -> tuple[Shap
         g[i * V:(i + 1) * V] = T + i * V
         gens.append(g)
     return Shape(verts, faces, source=f"mirror_symmetric_components({n})", name="components"), gens
+
+
+def mirror_symmetric_body(spacing: float = 0.03) -> tuple[Shape, np.ndarray]:
+    """The synthetic body's rest pose (``meshlearn.datasets.body.Body``), meshed by marching cubes on
+    a grid mirror-symmetric about x = 0, so that its vertex set is exactly symmetric under
+    x -> -x. Returns ``(shape, T)`` with ``T`` (V,) int64 the reflection as a vertex permutation.
+    (The triangulation itself need not be mirror-symmetric: marching cubes' case tables are not.)
+    """
+    from scipy.spatial import cKDTree
+    from skimage.measure import marching_cubes
+
+    from .datasets.body import Body
+
+    body = Body()
+    lo, hi = body.bounds()
+    half = max(abs(lo[0]), abs(hi[0]))
+    nx = int(np.ceil(half / spacing))
+    xs = np.arange(-nx, nx + 1) * spacing
+    ys = np.arange(lo[1] - spacing, hi[1] + 2 * spacing, spacing)
+    zs = np.arange(lo[2] - spacing, hi[2] + 2 * spacing, spacing)
+    P = np.stack(np.meshgrid(xs, ys, zs, indexing="ij"), -1)
+    vol = body.sdf(P.reshape(-1, 3)).reshape(P.shape[:3])
+    vol = 0.5 * (vol + vol[::-1])  # exact mirror symmetry of the samples
+    v, f, _, _ = marching_cubes(vol, level=0.0, spacing=(spacing,) * 3)
+    verts = v + [xs[0], ys[0], zs[0]]
+    faces = f.astype(np.int64)
+    mirror = np.array([-1.0, 1.0, 1.0])
+    dist, T = cKDTree(verts).query(verts * mirror)
+    if dist.max() > 1e-4 * spacing or not np.array_equal(T[T], np.arange(T.size)):
+        raise RuntimeError("marching cubes did not produce a mirror-symmetric vertex set")
+    verts = 0.5 * (verts + verts[T] * mirror)  # remove marching cubes' float32 rounding
+    shape = Shape(verts, faces, source="mirror_symmetric_body", name="mirror_body")
+    return shape, T.astype(np.int64)

@@ -160,33 +160,46 @@ def _simple_indices(evals: np.ndarray, start: int, m: int, rtol: float) -> list[
     return out
 
 
-def _nearest(points: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest row of ``points`` for each row of ``query``: (distances, indices)."""
-    from sklearn.neighbors import NearestNeighbors
+def _nearest(points: np.ndarray, query: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest row of ``points`` for each row of ``query``: (distances, indices).
 
-    nn = NearestNeighbors(n_neighbors=1).fit(points)
-    d, i = nn.kneighbors(query)
-    return d[:, 0], i[:, 0]
+    Brute force in chunks through one matrix product each: in the tens of dimensions of a spectral
+    embedding this beats tree searches.
+    """
+    p2 = np.einsum("ij,ij->i", points, points)
+    dist = np.empty(len(query))
+    idx = np.empty(len(query), dtype=np.int64)
+    for s in range(0, len(query), chunk):
+        q = query[s:s + chunk]
+        d2 = p2[None, :] - 2.0 * (q @ points.T)
+        j = np.argmin(d2, axis=1)
+        idx[s:s + chunk] = j
+        dist[s:s + chunk] = np.sqrt(np.maximum(d2[np.arange(len(q)), j] + np.einsum("ij,ij->i", q, q), 0.0))
+    return dist, idx
 
 
-def _icp(phi: np.ndarray, mass: np.ndarray, T: np.ndarray, iters: int, k0: int) -> tuple[np.ndarray, float]:
+def _icp(
+    phi: np.ndarray, mass: np.ndarray, T: np.ndarray, iters: int, k0: int, give_up: float = np.inf
+) -> tuple[np.ndarray, float]:
     """Refine a map by alternating an orthogonal functional map and nearest neighbours, growing
-    the basis from ``k0`` to all columns of ``phi`` (ZoomOut-style).
+    the basis from ``k0`` to all columns of ``phi`` (ZoomOut-style). Stops early, returning an
+    infinite residual, when halfway through the residual is still above ``give_up``.
 
     ``phi`` (V, K) M-orthonormal. The functional map C of T satisfies ``phi[T] ~ phi @ C``.
     """
     K = phi.shape[1]
     sizes = np.unique(np.linspace(min(k0, K), K, max(iters, 1)).astype(int))
-    for k in sizes:
+    for step, k in enumerate(sizes):
         sub = phi[:, :k]
         C = sub.T @ (mass[:, None] * sub[T])
         U, _, Vt = np.linalg.svd(C)
-        _, T = _nearest(sub, sub @ (U @ Vt))
-    sub = phi
-    C = sub.T @ (mass[:, None] * sub[T])
+        d, T = _nearest(sub, sub @ (U @ Vt))
+        if step == len(sizes) // 2 and d.mean() / np.linalg.norm(sub, axis=1).mean() > give_up:
+            return T.astype(np.int64), float("inf")
+    C = phi.T @ (mass[:, None] * phi[T])
     U, _, Vt = np.linalg.svd(C)
-    d, _ = _nearest(sub, sub @ (U @ Vt))
-    resid = float(d.mean() / np.linalg.norm(sub, axis=1).mean())
+    d, _ = _nearest(phi, phi @ (U @ Vt))
+    resid = float(d.mean() / np.linalg.norm(phi, axis=1).mean())
     return T.astype(np.int64), resid
 
 
@@ -205,7 +218,7 @@ def _odd_compatible(f: np.ndarray, mass: np.ndarray, tol: float = 0.05) -> bool:
 def detect_reflections(
     shape: Shape,
     *,
-    k: int = 40,
+    k: int = 60,
     n_signs: int = 8,
     max_maps: int = 4,
     max_residual: float = 0.05,
@@ -221,7 +234,7 @@ def detect_reflections(
     shape : Shape
         A mesh or point cloud.
     k : int
-        Eigenpairs used for the refinement (the functional map's size). default: 40
+        Eigenpairs used for the refinement (the functional map's size). default: 60
     n_signs : int
         Simple (non-degenerate) eigenfunctions whose signs are searched; ``2**n_signs - 1``
         candidates are scored. default: 8
@@ -231,7 +244,7 @@ def detect_reflections(
         Candidates whose relative spectral residual after refinement exceeds this are dropped.
         default: 0.05
     icp_iters : int
-        Refinement iterations. default: 20
+        Refinement steps (basis sizes from the searched eigenfunctions up to k). default: 20
     evals, evecs, mass : optional
         A precomputed eigenbasis ((K,), (V, K) M-orthonormal, (V,) lumped mass) to reuse.
 
@@ -241,6 +254,8 @@ def detect_reflections(
         Best first; distinct maps only (the identity is never returned). Empty when the shape has
         no detectable reflective symmetry.
     """
+    from threadpoolctl import threadpool_limits
+
     if evecs is None or evals is None or mass is None:
         from .laplacian import laplacian
         from .spectral import eigenbasis
@@ -273,11 +288,17 @@ def detect_reflections(
         d, T = tree.query(emb * s)
         candidates.append((float(d.mean() / scale), s, T))
     candidates.sort(key=lambda c: c[0])
+    with threadpool_limits(1):  # many small products: threads only add overhead
+        return _refine(shape, candidates, evecs, mass, n_zero, k, len(simple), icp_iters, max_maps, max_residual)
+
+
+def _refine(shape, candidates, evecs, mass, n_zero, k, k0, icp_iters, max_maps, max_residual) -> list[SymmetryMap]:
+    V = evecs.shape[0]
     phi = evecs[:, n_zero:][:, :k] if evecs.shape[1] > n_zero else evecs
     diam = shape.diameter()
     found: list[SymmetryMap] = []
     for coarse, s, T in candidates[: 2 * max_maps]:
-        T, resid = _icp(phi, mass, T, icp_iters, k0=len(simple))
+        T, resid = _icp(phi, mass, T, icp_iters, k0=k0, give_up=4 * max_residual)
         if resid > max_residual or np.mean(T == np.arange(V)) > 0.5:
             continue
         if any(np.mean(T == f.vertex_map) > 0.9 for f in found):

@@ -14,7 +14,7 @@ from meshlearn.geometry.invariant_basis import (
     reynolds_average,
 )
 from meshlearn.geometry.symmetry import as_symmetry_map, detect_reflections, permute_operator, symmetrize_operators
-from meshlearn.testing import mirror_symmetric_components, mirror_symmetric_sphere
+from meshlearn.testing import mirror_symmetric_body, mirror_symmetric_components, mirror_symmetric_sphere
 
 
 def test_detects_the_mirror_reflection():
@@ -25,6 +25,14 @@ def test_detects_the_mirror_reflection():
     err = np.linalg.norm(shape.verts[best.vertex_map] - shape.verts[T], axis=1)
     assert np.mean(err <= 0.01 * shape.diameter()) >= 0.95
     assert best.score >= 0.95 and best.residual < 1e-3
+
+
+def test_detects_the_left_right_symmetry_of_a_mirrored_body():
+    shape, T = mirror_symmetric_body()
+    maps = detect_reflections(shape)
+    assert maps
+    err = np.linalg.norm(shape.verts[maps[0].vertex_map] - shape.verts[T], axis=1)
+    assert np.mean(err <= 0.01 * shape.diameter()) >= 0.95
 
 
 def test_symmetrized_operators_are_exactly_invariant():
