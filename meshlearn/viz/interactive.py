@@ -163,16 +163,23 @@ class FeatureViewer:
 
     def _add_slider(self) -> None:
         p = self.plotter
-        p.clear_slider_widgets()
+        widgets = getattr(p, "widgets", p)  # pyvista >= 0.47 groups widget helpers under .widgets
+        widgets.clear_slider_widgets()
         C = self.features[self.feature].shape[1]
         if C > 1:
-            p.add_slider_widget(
+            widgets.add_slider_widget(
                 lambda value: self.set_channel(int(round(value))), [0, C - 1], value=self.channel,
                 title=f"{self.feature} channel", fmt="%.0f", pointa=(0.08, 0.9), pointb=(0.62, 0.9),
                 style="modern", color="black", title_color="black",
             )
 
     # -- interaction -----------------------------------------------------------------------
+    @property
+    def has_slider(self) -> bool:
+        """True while a channel slider is shown (the current feature has several channels)."""
+        widgets = getattr(self.plotter, "widgets", self.plotter)
+        return bool(widgets.slider_widgets)
+
     def set_channel(self, channel: int) -> None:
         """Show channel ``channel`` of the current feature."""
         take_channel(self.features[self.feature], channel, name=self.feature)
