@@ -21,6 +21,8 @@ V, F : int or None
     Vertex and face counts of the stored shape (F is 0 for a point cloud).
 error : str or None
     Why the shape failed.
+error_type : str or None
+    The exception's class name (a MeshlearnError subclass for every problem meshlearn recognises).
 cache_file : str or None
     The cache file's name inside CACHE_DIR.
 spec : str

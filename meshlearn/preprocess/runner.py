@@ -34,6 +34,12 @@ _DIED = (
 )
 
 
+def _died(task: Task) -> dict[str, Any]:
+    record = failed_record(task, _DIED)
+    record["error_type"] = "BrokenProcessPool"
+    return record
+
+
 def run_inline(tasks: Sequence[Task]) -> Iterator[dict[str, Any]]:
     """Process the tasks one after another in this process (``--workers 1``)."""
     for task in tasks:
@@ -83,7 +89,7 @@ def run_pool(tasks: Sequence[Task], workers: int) -> Iterator[dict[str, Any]]:
                 except BrokenProcessPool:
                     broken = True
                     if tries >= 1:
-                        yield failed_record(task, _DIED)
+                        yield _died(task)
                     else:
                         retry.append((task, tries + 1))
                     continue
@@ -97,7 +103,7 @@ def run_pool(tasks: Sequence[Task], workers: int) -> Iterator[dict[str, Any]]:
                         yield fut.result()
                     except BrokenProcessPool:
                         if tries >= 1:
-                            yield failed_record(task, _DIED)
+                            yield _died(task)
                         else:
                             retry.append((task, tries + 1))
                 log.warning("a worker process died; restarting the pool and retrying the shapes in flight")
@@ -182,6 +188,7 @@ def run_dask(tasks: Sequence[Task], address: Any) -> Iterator[dict[str, Any]]:
                 record = fut.result()
             except Exception as e:  # noqa: BLE001 - the cluster lost the task; record why
                 record = failed_record(task, f"the Dask cluster could not run this shape: {describe_error(e)}")
+                record["error_type"] = type(e).__name__
             yield record
         finished = True
     finally:

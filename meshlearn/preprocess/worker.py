@@ -95,6 +95,7 @@ def _process(task: Task) -> dict[str, Any]:
             record["status"] = STATUS_OK
     except Exception as e:  # noqa: BLE001 - one bad file must never stop the batch
         record["error"] = describe_error(e)
+        record["error_type"] = type(e).__name__
     record["seconds"] = round(time.perf_counter() - t0, 6)
     record["time"] = _now()
     return record
@@ -114,6 +115,7 @@ def failed_record(task: Task, error: str | None) -> dict[str, Any]:
         "V": None,
         "F": None,
         "error": error,
+        "error_type": None,
         "cache_file": None,
         "spec": task.spec.key(),
         "decimated_from": None,

@@ -27,6 +27,15 @@ def write_ply(path: Path, verts: np.ndarray, faces: np.ndarray | None) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small dense eigenproblems run fastest on one thread, above all on a busy machine."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
 @pytest.fixture
 def mixed_folder(tmp_path: Path) -> dict[str, list[Path]]:
     """A folder with good, repairable and broken shape files, and files that are not shapes."""
