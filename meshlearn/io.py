@@ -691,9 +691,17 @@ def _clean(verts: np.ndarray, faces: np.ndarray | None, source: str | None):
 
 
 def _normalize(verts: np.ndarray, faces: np.ndarray | None, kind: str, source: str | None):
-    """Centre and scale; returns (new verts, meta entries). new = (old - offset) * scale."""
+    """Centre and scale; returns (new verts, meta entries) with ``new = (old - offset) * scale``.
+
+    The work is done on ``verts / m`` (m the largest absolute coordinate), so that coordinates near
+    the float64 limit neither overflow nor lose the result.
+    """
+    m = float(np.abs(verts).max())
+    if not m > 0:
+        raise InvalidMeshError(f"{where(source)}cannot normalise: every vertex is at the origin")
+    u = verts / m
     if faces is not None and len(faces):
-        t = verts[faces]
+        t = u[faces]
         areas = 0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1)
         total = float(areas.sum())
         if not total > 0:
@@ -701,8 +709,8 @@ def _normalize(verts: np.ndarray, faces: np.ndarray | None, kind: str, source: s
         centre = (areas[:, None] * t.mean(axis=1)).sum(0) / total
     else:
         total = 0.0
-        centre = verts.mean(axis=0)
-    centred = verts - centre
+        centre = u.mean(axis=0)
+    centred = u - centre
     if kind == "area" and total > 0:
         scale = 1.0 / np.sqrt(total)
     else:  # "radius", and "area" for a point cloud (which has no area)
@@ -710,7 +718,7 @@ def _normalize(verts: np.ndarray, faces: np.ndarray | None, kind: str, source: s
         if not r > 0:
             raise InvalidMeshError(f"{where(source)}cannot normalise: every point is at the same position")
         scale = 1.0 / r
-    meta = {"normalize": kind, "offset": centre.tolist(), "scale": float(scale)}
+    meta = {"normalize": kind, "offset": (centre * m).tolist(), "scale": float(scale / m)}
     if kind == "area" and total == 0:
         meta["normalize_note"] = "a point cloud has no area: scaled to unit radius instead"
     return centred * scale, meta

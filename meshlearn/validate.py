@@ -182,8 +182,12 @@ def zero_area_face_mask(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     if len(faces) == 0:
         return np.zeros(0, dtype=bool)
     finite = verts[np.isfinite(verts).all(1)]
-    diag = float(np.linalg.norm(finite.max(0) - finite.min(0))) if len(finite) else 0.0
-    tri = verts[faces]
+    if len(finite) == 0:
+        return np.zeros(len(faces), dtype=bool)
+    # measured on verts / m (m the largest coordinate) so that huge coordinates do not overflow
+    m = float(np.abs(finite).max()) or 1.0
+    diag = float(np.linalg.norm(finite.max(0) / m - finite.min(0) / m))
+    tri = verts[faces] / m
     with np.errstate(invalid="ignore", over="ignore"):
         area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
         return area <= ZERO_AREA_RTOL * diag * diag
