@@ -21,6 +21,12 @@ def _clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
+def _reason(record: dict[str, Any]) -> str:
+    """``source: error``, without repeating the source when the message starts with it."""
+    src, why = str(record.get("source")), str(record.get("error"))
+    return why if why.startswith(f"{src}:") else f"{src}: {why}"
+
+
 class Progress:
     """Reports each finished shape.
 
@@ -42,6 +48,7 @@ class Progress:
         self.done = 0
         self._t0 = time.perf_counter()
         stream = stream or sys.stderr
+        self._stream = stream
         self._bar = None
         if not quiet and stream.isatty():
             from tqdm import tqdm
@@ -55,7 +62,7 @@ class Progress:
         failed = record.get("status") == STATUS_FAILED
         if self._bar is not None:
             if failed:
-                self._bar.write(f"failed: {record.get('source')}: {record.get('error')}")
+                self._bar.write(f"failed: {_reason(record)}", file=self._stream)
             self._bar.update(1)
             return
         elapsed = time.perf_counter() - self._t0

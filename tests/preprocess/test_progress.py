@@ -27,7 +27,7 @@ def test_terminal_gets_a_bar_and_failures_as_lines():
         for r in _records():
             p.update(r)
     text = term.getvalue()
-    assert "3/3" in text and "failed: b.ply: b.ply: broken" in text
+    assert "3/3" in text and "failed: b.ply: broken\n" in text
 
 
 def test_no_terminal_logs_one_line_per_shape(caplog):
