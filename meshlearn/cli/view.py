@@ -85,6 +85,9 @@ def view(
 
     Opens a window with a slider over the channels (click a vertex to print its values), or, with
     --screenshot / --export, writes a PNG / a mesh file / an HTML page without any display.
+    A picture shows the first that applies: a correspondence (--predictions with matches), the
+    labels beside the predictions, the labels or the predictions, else the feature's channel.
+    An exported mesh carries every feature, the labels and the predictions as arrays.
 
     \b
     Examples:

@@ -120,7 +120,8 @@ class FeatureViewer:
     def _draw_surface(self) -> None:
         p = self.plotter
         p.remove_actor("surface", render=False)
-        p.remove_scalar_bar() if p.scalar_bars else None
+        if p.scalar_bars:
+            p.remove_scalar_bar()
         common: dict[str, Any] = {"name": "surface", "reset_camera": False}
         if self.shape.is_mesh:
             common.update(smooth_shading=True, specular=0.15, ambient=0.15)
