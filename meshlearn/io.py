@@ -249,7 +249,8 @@ def _read_pcd(data: bytes, source: str, path: Path | None):
             raise InvalidMeshError(f"{source}: PCD data is shorter than its {n} points; the file is truncated")
         return _floats([[r[starts[c]] for c in cols] for r in rows[:n]], "point coordinates", source), None, None
     try:
-        dtype = np.dtype([(f"f{i}", _PCD_TYPES[(t.upper(), s)], (c,)) for i, (t, s, c) in enumerate(zip(types, sizes, counts))])
+        columns = enumerate(zip(types, sizes, counts))
+        dtype = np.dtype([(f"f{i}", _PCD_TYPES[(t.upper(), s)], (c,)) for i, (t, s, c) in columns])
     except KeyError as e:
         raise InvalidMeshError(f"{source}: PCD header has an unknown TYPE/SIZE pair {e}") from e
     if mode == "binary":
@@ -449,7 +450,9 @@ def _coerce_verts(verts: Any, source: str | None) -> np.ndarray:
     try:
         arr = np.asarray(verts)
     except (ValueError, TypeError) as e:
-        raise InvalidMeshError(f"{where(source)}vertices are not a numeric array ({e}); pass a (V, 3) float array") from e
+        raise InvalidMeshError(
+            f"{where(source)}vertices are not a numeric array ({e}); pass a (V, 3) float array"
+        ) from e
     if arr.dtype.kind not in "iuf":
         raise InvalidMeshError(
             f"{where(source)}expected vertices as a (V, 3) float array (got dtype {arr.dtype}); convert them with "

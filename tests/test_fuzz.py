@@ -49,7 +49,8 @@ def junk_verts(draw):
     else:
         shape = draw(_shapes)
     if np.dtype(dtype).kind == "f":
-        return draw(hnp.arrays(dtype, shape, elements=_floats.filter(lambda x: np.dtype(dtype) == np.float64 or abs(x) < 1e30 or not np.isfinite(x))))
+        fits = _floats.filter(lambda x: np.dtype(dtype) == np.float64 or abs(x) < 1e30 or not np.isfinite(x))
+        return draw(hnp.arrays(dtype, shape, elements=fits))
     return draw(hnp.arrays(dtype, shape))
 
 
@@ -60,7 +61,8 @@ def junk_faces(draw):
     if np.dtype(dtype).kind == "f":
         return draw(hnp.arrays(dtype, shape, elements=st.one_of(st.integers(-3, 9).map(float), _floats)))
     info = np.iinfo(dtype)
-    elems = st.one_of(st.integers(-3, 9).filter(lambda i: info.min <= i <= info.max), st.sampled_from([info.min, info.max]))
+    small = st.integers(-3, 9).filter(lambda i: info.min <= i <= info.max)
+    elems = st.one_of(small, st.sampled_from([info.min, info.max]))
     return draw(hnp.arrays(dtype, shape, elements=elems))
 
 
@@ -97,7 +99,8 @@ def seed_files(tmp_path_factory):
         "4 0 1 2 3\n3 0 1 2\n"
     ).encode()
     verts = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], "<f4")
-    body = verts.tobytes() + bytes([4]) + np.array([0, 1, 2, 3], "<i4").tobytes() + bytes([3]) + np.array([0, 1, 2], "<i4").tobytes()
+    quad, tri = np.array([0, 1, 2, 3], "<i4").tobytes(), np.array([0, 1, 2], "<i4").tobytes()
+    body = verts.tobytes() + bytes([4]) + quad + bytes([3]) + tri
     out["ply_poly"] = (
         b"ply\nformat binary_little_endian 1.0\nelement vertex 4\nproperty float x\nproperty float y\n"
         b"property float z\nelement face 2\nproperty list uchar int vertex_indices\nend_header\n" + body

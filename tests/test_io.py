@@ -187,7 +187,8 @@ def test_obj_keeps_file_vertex_order_with_several_objects(shared_meshes):
 def test_xyz_and_pts(tmp_path):
     pts = sphere_points(50).verts
     (tmp_path / "a.xyz").write_text("\n".join(f"{x:.17g} {y:.17g} {z:.17g} 0 0 1" for x, y, z in pts))
-    (tmp_path / "a.pts").write_text(f"{len(pts)}\n" + "\n".join(f"{x:.17g} {y:.17g} {z:.17g} 7 1 2 3" for x, y, z in pts))
+    lines = [f"{x:.17g} {y:.17g} {z:.17g} 7 1 2 3" for x, y, z in pts]
+    (tmp_path / "a.pts").write_text(f"{len(pts)}\n" + "\n".join(lines))
     for ext in ("xyz", "pts"):
         p = load(tmp_path / f"a.{ext}")
         assert not p.is_mesh and p.name == "a"

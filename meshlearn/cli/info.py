@@ -11,7 +11,19 @@ import typer
 from ._app import app
 
 
-@app.command()
+_HELP = (
+    "Check mesh and point-cloud files: sizes, NaN coordinates, out-of-range and degenerate faces, "
+    "duplicate vertices and faces, non-manifold edges and vertices, isolated vertices, components, "
+    "boundary loops and polygons.\n\n"
+    "A file that cannot be read is reported and the others are still checked; the exit status is 1 "
+    "when any file failed.\n\n"
+    "Examples:\n\n"
+    "  meshlearn info scan.ply\n\n"
+    "  meshlearn info --clean --json meshes/*.obj > report.json"
+)
+
+
+@app.command(help=_HELP)
 def info(
     paths: List[Path] = typer.Argument(
         ...,
@@ -31,18 +43,7 @@ def info(
         "vertices, fix winding) and list the repairs.",
     ),
 ) -> None:
-    """Check files: sizes, NaNs, out-of-range and degenerate faces, duplicates, non-manifold edges and
-    vertices, isolated vertices, components, boundary loops and polygons.
-
-    A file that cannot be read is reported and the others are still checked; the exit status is 1
-    when any file failed.
-
-    Examples:
-
-        meshlearn info scan.ply
-
-        meshlearn info --clean --json meshes/*.obj > report.json
-    """
+    """Check each file and print its report; the help text above (``_HELP``) is what users read."""
     from ..errors import MeshlearnError
     from ..io import load
     from ..validate import validate
