@@ -130,13 +130,15 @@ def preprocess(
         1 runs in this process.
     scheduler : str or distributed.Client, optional
         A Dask scheduler address (``"tcp://HOST:PORT"``) or client: run on that cluster instead
-        of locally. Its workers must see the same paths.
+        of locally. Its workers must import meshlearn and see the same paths; their thread
+        settings are the cluster's own (``workers`` is not used).
     fail_fast : bool
         Stop at the first failed shape. default: False (failures are recorded, the rest runs)
     quiet : bool
         No progress bar or progress lines.
     max_vertices : int
-        Vertex budget per shape. default: 200000
+        Vertex budget per shape. default: 200000. Each worker holds one shape and its operators
+        at a time, so peak memory is about ``workers`` times that of the largest shape allowed.
     decimate : bool
         Simplify shapes over the budget (open3d quadric decimation; point clouds are
         subsampled) instead of failing them. default: False

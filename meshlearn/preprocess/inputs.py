@@ -3,7 +3,8 @@
 An input is one of:
 
 - a folder: walked recursively for files with a supported suffix (:data:`SUPPORTED_SUFFIXES`,
-  case-insensitive); other files (READMEs, caches, images) are ignored;
+  case-insensitive); other files (READMEs, caches, images) and hidden files and folders (names
+  starting with ".") are ignored;
 - a glob such as ``"scans/**/*.ply"`` (``**`` matches any depth); folders it matches are walked;
 - a list file (suffix ``.txt``, ``.lst`` or ``.list``): one input per line, blank lines and lines
   starting with ``#`` ignored, relative paths taken from the list file's folder; a line may itself
@@ -76,9 +77,13 @@ def _is_glob(item: str) -> bool:
 
 
 def _walk(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file()
-    )
+    found = []
+    for p in folder.rglob("*"):
+        if p.suffix.lower() not in SUPPORTED_SUFFIXES or any(part.startswith(".") for part in p.relative_to(folder).parts):
+            continue  # hidden files and folders (editor backups, macOS "._" files) are not shapes
+        if p.is_file():
+            found.append(p)
+    return sorted(found)
 
 
 def _expand(item: str, base: Path | None, depth: int) -> list[Path]:

@@ -13,7 +13,8 @@ from meshlearn.preprocess import expand_inputs
 def _tree(tmp_path: Path) -> Path:
     root = tmp_path / "data"
     (root / "a" / "b").mkdir(parents=True)
-    for name in ("x.obj", "a/y.PLY", "a/b/z.off", "a/b/w.xyz", "a/notes.md", "a/b/c.png", "a/list.txt"):
+    (root / ".git").mkdir()
+    for name in ("x.obj", "a/y.PLY", "a/b/z.off", "a/b/w.xyz", "a/notes.md", "a/b/c.png", "a/list.txt", "a/._y.ply", ".git/k.obj"):
         (root / name).write_text("")
     return root
 
