@@ -14,7 +14,8 @@ Conventions
 -----------
 - The vertex order of a file is kept exactly (no merging, no reordering) unless ``clean=True``;
   datasets rely on it for per-vertex labels. Cleaning stores, in ``shape.meta["vertex_map"]``,
-  the original index of every kept vertex, so labels follow with ``labels[shape.meta["vertex_map"]]``.
+  the original index of every kept vertex, so labels follow with ``labels[shape.meta["vertex_map"]]``
+  (and ``shape.meta["face_map"]`` for faces).
 - Polygons (quads and larger) are split into triangles as a fan from their first corner (exact for
   convex polygons); their number is kept in ``shape.meta["non_triangle_faces"]``.
 - Files are read by numpy and pure-Python readers (trimesh's for PLY and STL, meshlearn's own for
@@ -598,10 +599,15 @@ def _orient_outward(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, i
     """Reverse every closed, consistently wound component whose signed volume is negative."""
     edges, counts, half_to_edge = edge_topology(faces)
     _, flab = face_components(len(faces), half_to_edge, counts)
-    open_edge = (counts != 2)[half_to_edge].reshape(-1, 3).any(axis=1)
+    half = np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)
+    _, inv, dir_counts = np.unique(half[:, 0] * len(verts) + half[:, 1], return_inverse=True, return_counts=True)
+    # a face is unusable for orientation if it has a boundary or non-manifold edge, or disagrees with
+    # a neighbour (its component is then open or non-orientable, and has no inside)
+    bad_half = (counts[half_to_edge] != 2) | (dir_counts[inv.ravel()] > 1)
+    bad_face = bad_half.reshape(-1, 3).any(axis=1)
     n_lab = int(flab.max()) + 1
-    is_open = np.bincount(flab, weights=open_edge, minlength=n_lab) > 0
-    t = verts[faces]
+    is_open = np.bincount(flab, weights=bad_face, minlength=n_lab) > 0
+    t = verts[faces] / (float(np.abs(verts).max()) or 1.0)  # scaled: only the sign matters
     vol = np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])) / 6.0
     comp_vol = np.bincount(flab, weights=vol, minlength=n_lab)
     flip_comp = (~is_open) & (comp_vol < 0)
@@ -613,9 +619,10 @@ def _orient_outward(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, i
 
 
 def _clean(verts: np.ndarray, faces: np.ndarray | None, source: str | None):
-    """Repair what can be repaired safely; returns (verts, faces, repairs, vertex_map)."""
+    """Repair what can be repaired safely; returns (verts, faces, repairs, vertex_map, face_map)."""
     repairs: list[str] = []
     vmap = np.arange(len(verts), dtype=np.int64)
+    fmap = None if faces is None else np.arange(len(faces), dtype=np.int64)
 
     bad = nonfinite_vertex_mask(verts)
     if bad.any():
@@ -623,7 +630,7 @@ def _clean(verts: np.ndarray, faces: np.ndarray | None, source: str | None):
         if faces is not None:
             uses_bad = bad[faces].any(axis=1)
             n_bad_faces = int(uses_bad.sum())
-            faces = faces[~uses_bad]
+            faces, fmap = faces[~uses_bad], fmap[~uses_bad]
         verts, faces, vmap = _compact(verts, faces, ~bad, vmap)
         repairs.append(
             f"dropped {int(bad.sum())} vertices with NaN/inf coordinates"
@@ -645,19 +652,19 @@ def _clean(verts: np.ndarray, faces: np.ndarray | None, source: str | None):
         repairs.append(f"welded {int(dup.sum())} duplicate vertices (same coordinates) into their first copy")
 
     if faces is None:
-        return verts, None, repairs, vmap
+        return verts, None, repairs, vmap, None
 
     degenerate = degenerate_face_mask(faces)
     if degenerate.any():
-        faces = faces[~degenerate]
+        faces, fmap = faces[~degenerate], fmap[~degenerate]
         repairs.append(f"removed {int(degenerate.sum())} degenerate faces (a vertex named twice)")
     zero = zero_area_face_mask(verts, faces)
     if zero.any():
-        faces = faces[~zero]
+        faces, fmap = faces[~zero], fmap[~zero]
         repairs.append(f"removed {int(zero.sum())} zero-area faces")
     dupf = duplicate_face_mask(faces)
     if dupf.any():
-        faces = faces[~dupf]
+        faces, fmap = faces[~dupf], fmap[~dupf]
         repairs.append(f"removed {int(dupf.sum())} duplicate faces (same three vertices)")
     if len(faces) == 0:
         raise InvalidMeshError(
@@ -685,7 +692,7 @@ def _clean(verts: np.ndarray, faces: np.ndarray | None, source: str | None):
     faces, n_flipped = _orient_outward(verts, faces)
     if n_flipped:
         repairs.append(f"reversed {n_flipped} closed component(s) whose normals pointed inwards")
-    return verts, faces, repairs, vmap
+    return verts, faces, repairs, vmap, fmap
 
 
 # --------------------------------------------------------------------------------------------
@@ -752,7 +759,9 @@ def load(
         with NaN/inf coordinates (and their faces), weld vertices with identical coordinates, remove
         degenerate, zero-area and duplicate faces and unused vertices, make the winding consistent
         where the surface is orientable, and turn closed components outwards. Components are all
-        kept. ``shape.meta["vertex_map"]`` (V,) int64 gives the original index of each kept vertex.
+        kept. ``shape.meta["vertex_map"]`` (V,) int64 gives the original index of each kept vertex,
+        and for a mesh ``shape.meta["face_map"]`` (F,) int64 that of each kept face (counted in
+        the triangulated face list).
     normalize : {None, "area", "radius"}, default: None
         ``"area"``: centre on the area-weighted centroid and scale to unit total area (point clouds:
         centre on the mean and scale to unit radius, as they have no area). ``"radius"``: centre
@@ -850,9 +859,12 @@ def load(
         faces = None  # a face list with no faces: the vertices are a point cloud
 
     if clean:
-        verts, faces, new_repairs, vmap = _clean(verts, faces, src)
+        verts, faces, new_repairs, vmap, fmap = _clean(verts, faces, src)
         old_map = meta.get("vertex_map")
         meta["vertex_map"] = vmap if old_map is None else np.asarray(old_map)[vmap]
+        if fmap is not None:
+            old_fmap = meta.get("face_map")
+            meta["face_map"] = fmap if old_fmap is None else np.asarray(old_fmap)[fmap]
         repairs = tuple(repairs) + tuple(new_repairs)
         for r in new_repairs:
             log.info("%s%s", where(src), r)

@@ -69,6 +69,8 @@ def test_nonfinite_vertices_dropped_with_their_faces():
     assert m.n_verts == s.n_verts - 2 and m.n_faces == s.n_faces - touching
     assert 4 not in m.meta["vertex_map"] and 9 not in m.meta["vertex_map"]
     np.testing.assert_array_equal(m.verts, v[m.meta["vertex_map"]])
+    # each kept face is the original face it came from, renumbered
+    np.testing.assert_array_equal(m.meta["vertex_map"][m.faces], s.faces[m.meta["face_map"]])
     assert m.repairs[0] == f"dropped 2 vertices with NaN/inf coordinates and the {touching} faces using them"
     assert validate(m).nonfinite_verts == 0
 
@@ -108,6 +110,7 @@ def test_degenerate_faces():
     assert r.degenerate_faces == 2 and r.zero_area_faces == 0
     m = load((v, f), clean=True)
     assert m.n_faces == 4 and "removed 2 degenerate faces (a vertex named twice)" in m.repairs
+    assert np.array_equal(m.meta["face_map"], [0, 1, 2, 3])
     assert validate(m).ok
 
 
