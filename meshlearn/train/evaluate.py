@@ -11,8 +11,11 @@ eigenfunctions). Evaluated at the template points listed in both shapes' ``vts``
 subset of ``n_points`` of them): the error of template point i is the geodesic distance on B from
 the image of ``vts_A[i]`` to ``vts_B[i]``, divided by sqrt(area of B) (the sum of B's lumped mass).
 
-Files: ``predictions/<name>.npz`` (``labels`` (V,) and ``face_labels`` (F,), or
-``template_vertex`` (V,)), ``eval_<split>.json``, and for correspondence ``pck_<split>.png``.
+Files (read by ``meshlearn view --predictions RUN_DIR``): ``predictions/<name>.npz`` with
+``pred`` (V,) predicted labels and ``pred_faces`` (F,) for segmentation, or ``match`` (V,) predicted
+template vertices for correspondence; ``gt`` (V,) the ground truth; ``verts`` (V, 3) and ``faces``
+(F, 3) the (normalised) shape. Also ``template.ply`` (copied from the dataset, when it has one),
+``eval_<split>.json``, and for correspondence ``pck_<split>.png``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -95,11 +99,28 @@ def evaluate(
         the same with the suffix ``_initial`` before refinement, ``template_accuracy``, ``n_pairs``.
         Both: ``task``, ``n_shapes``, ``checkpoint``.
     """
-    from tqdm.auto import tqdm
+    from threadpoolctl import threadpool_limits
 
     run_dir = Path(run_dir)
     dev = torch.device(device)
     config, meta, net = load_run(run_dir, checkpoint, dev)
+    threads_before = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        with threadpool_limits(config.threads or None):
+            result = _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine, n_points,
+                               max_pairs, progress)
+        result["checkpoint"] = checkpoint
+        (run_dir / f"eval_{split}.json").write_text(json.dumps(result, indent=2))
+        return result
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine, n_points, max_pairs, progress):
+    from tqdm.auto import tqdm
+
     spec = OperatorSpec.from_dict(meta["spec"])
     data = str(data or config.data)
     parts = read_dataset(data, split_file=config.split_file)
@@ -115,14 +136,20 @@ def evaluate(
             o = item.ops.to(dev)
             ops_t.append(o)
             logits.append(forward_logits(net, o, input_features(o, config.inputs), amp))
-    result: dict[str, Any] = {"task": config.task, "n_shapes": len(ds), "checkpoint": checkpoint, "split": split}
+    result: dict[str, Any] = {"task": config.task, "n_shapes": len(ds), "split": split}
     if config.task == "segmentation":
         result.update(_segmentation(ds, ops_t, logits, meta, pred_dir))
     else:
         result.update(_correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refine,
                                       n_points, max_pairs, progress))
-    (run_dir / f"eval_{split}.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def _shape_arrays(shape) -> dict[str, np.ndarray]:
+    out = {"verts": shape.verts}
+    if shape.faces is not None:
+        out["faces"] = shape.faces
+    return out
 
 
 def _file_name(name: str) -> str:
@@ -134,7 +161,7 @@ def _segmentation(ds: MeshDataset, ops_t, logits, meta, pred_dir: Path) -> dict[
     for item, o, lg in zip(ds.items, ops_t, logits):
         true = target_of("segmentation", item.targets, item.name)
         pred = lg.argmax(1).cpu().numpy()
-        saved = {"labels": pred}
+        saved = {"pred": pred, "gt": true, **_shape_arrays(item.shape)}
         kw: dict[str, Any] = {"mass": o.mass.cpu().numpy() if o.mass is not None else None}
         if item.shape.is_mesh:
             faces = item.shape.faces
@@ -143,7 +170,7 @@ def _segmentation(ds: MeshDataset, ops_t, logits, meta, pred_dir: Path) -> dict[
             if true_f is None:
                 true_f = face_labels_from_vertices(faces, true)
             kw.update(pred_faces=pred_f, true_faces=true_f, face_area=item.shape.face_areas())
-            saved["face_labels"] = pred_f
+            saved["pred_faces"] = pred_f
         scores.add(pred, true, **kw)
         np.savez(pred_dir / f"{_file_name(item.name)}.npz", **saved)
     out = scores.summary()
@@ -160,9 +187,14 @@ def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refin
     items = ds.items
     tv_pred = [lg.argmax(1) for lg in logits]
     right = total = 0
+    if ds.split.template is not None:
+        shutil.copyfile(ds.split.template, run_dir / "template.ply")
     for item, tv in zip(items, tv_pred):
-        np.savez(pred_dir / f"{_file_name(item.name)}.npz", template_vertex=tv.cpu().numpy())
         true = item.targets.get("template_vertex")
+        saved = {"match": tv.cpu().numpy(), **_shape_arrays(item.shape)}
+        if true is not None:
+            saved["gt"] = true
+        np.savez(pred_dir / f"{_file_name(item.name)}.npz", **saved)
         if true is not None:
             known = true >= 0
             right += int((tv.cpu().numpy()[known] == true[known]).sum())

@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 import torch.nn.functional as Fn
+from threadpoolctl import threadpool_limits
 
 from ..datasets import MeshDataset, read_dataset
 from ..errors import ConfigError, DatasetError
@@ -123,8 +124,12 @@ def fit(
     threads = config.threads or (1 if info.enabled and info.device.type == "cpu" else 0)
     if threads:
         torch.set_num_threads(threads)
+    # Also bound numpy / scipy's BLAS threads (eigensolves while preprocessing): several
+    # processes each spinning more threads than there are cores are many times slower.
+    limit = threadpool_limits(threads) if threads else contextlib.nullcontext()
     try:
-        return _fit(config, out, info, resume, progress, callback)
+        with limit:
+            return _fit(config, out, info, resume, progress, callback)
     finally:
         torch.set_num_threads(threads_before)
         shutdown_distributed(info)
