@@ -125,14 +125,16 @@ def _read_obj(data: bytes, source: str):
         head = parts[0]
         if head == "v":
             if len(parts) < 4:
-                raise InvalidMeshError(f"{source}: line {lineno}: a vertex needs 3 coordinates (got {line.strip()!r})")
+                raise InvalidMeshError(f"{source}: line {lineno}: a vertex needs 3 coordinates (got {line.strip()!r}); "
+                    "fix that line or re-export the file")
             vrows.append(parts[1:4])
         elif head == "f":
             nv = len(vrows)
             try:
                 idx = [int(t.split("/", 1)[0]) for t in parts[1:]]
             except ValueError as e:
-                raise InvalidMeshError(f"{source}: line {lineno}: unreadable face {line.strip()!r}") from e
+                raise InvalidMeshError(f"{source}: line {lineno}: unreadable face {line.strip()!r}; "
+                    "fix that line or re-export the file") from e
             flat.extend(i - 1 if i > 0 else (nv + i if i < 0 else -1) for i in idx)
             sizes.append(len(idx))
     verts = _floats(vrows, "vertex coordinates", source)
@@ -157,13 +159,13 @@ def _read_off(data: bytes, source: str):
     body = lines[1:]
     if len(rest) < 2:
         if not body:
-            raise InvalidMeshError(f"{source}: OFF file has no vertex/face count line")
+            raise InvalidMeshError(f"{source}: OFF file has no vertex/face count line; re-export the file")
         rest = body[0].split()
         body = body[1:]
     try:
         nv, nf = int(rest[0]), int(rest[1])
     except (ValueError, IndexError) as e:
-        raise InvalidMeshError(f"{source}: OFF count line is unreadable ({' '.join(rest)!r})") from e
+        raise InvalidMeshError(f"{source}: OFF count line is unreadable ({' '.join(rest)!r}); re-export the file") from e
     if nv < 0 or nf < 0 or nv + nf > len(body):
         raise InvalidMeshError(
             f"{source}: OFF header announces {nv} vertices and {nf} faces but the file has {len(body)} data "
@@ -171,7 +173,7 @@ def _read_off(data: bytes, source: str):
         )
     vrows = [ln.split()[:3] for ln in body[:nv]]
     if any(len(r) < 3 for r in vrows):
-        raise InvalidMeshError(f"{source}: an OFF vertex line has fewer than 3 coordinates")
+        raise InvalidMeshError(f"{source}: an OFF vertex line has fewer than 3 coordinates; re-export the file")
     verts = _floats(vrows, "vertex coordinates", source)
     if nf == 0:
         return verts, None, None
@@ -186,7 +188,7 @@ def _read_off(data: bytes, source: str):
             flat.extend(int(t) for t in toks[1 : k + 1])
             sizes.append(k)
     except ValueError as e:
-        raise InvalidMeshError(f"{source}: unreadable OFF face ({e})") from e
+        raise InvalidMeshError(f"{source}: unreadable OFF face ({e}); re-export the file") from e
     return verts, np.array(flat, dtype=np.int64), np.array(sizes, dtype=np.int64)
 
 
@@ -202,7 +204,7 @@ def _read_points_text(data: bytes, source: str, pts: bool):
         if pts and not rows and len(parts) == 1:
             continue  # the optional point-count line of a .pts file
         if len(parts) < 3:
-            raise InvalidMeshError(f"{source}: a point line needs 3 coordinates (got {s[:60]!r})")
+            raise InvalidMeshError(f"{source}: a point line needs 3 coordinates (got {s[:60]!r}); write x y z per line")
         rows.append(parts[:3])
     return _floats(rows, "point coordinates", source), None, None
 
@@ -239,9 +241,9 @@ def _read_pcd(data: bytes, source: str, path: Path | None):
         mode = header["DATA"][0].lower()
         cols = [fields.index(c) for c in ("x", "y", "z")]
     except (KeyError, ValueError, IndexError) as e:
-        raise InvalidMeshError(f"{source}: PCD header is incomplete or has no x y z fields ({e})") from e
+        raise InvalidMeshError(f"{source}: PCD header is incomplete or has no x y z fields ({e}); re-export the file") from e
     if not (len(fields) == len(sizes) == len(types) == len(counts)) or n < 0 or min(counts, default=1) < 1:
-        raise InvalidMeshError(f"{source}: PCD header fields, sizes, types and counts disagree")
+        raise InvalidMeshError(f"{source}: PCD header fields, sizes, types and counts disagree; re-export the file")
     if mode == "ascii":
         rows = [ln.split() for ln in _text(data[pos:]).splitlines() if ln.strip()]
         starts = np.cumsum([0] + counts)[:-1]
@@ -253,7 +255,7 @@ def _read_pcd(data: bytes, source: str, path: Path | None):
         columns = enumerate(zip(types, sizes, counts))
         dtype = np.dtype([(f"f{i}", _PCD_TYPES[(t.upper(), s)], (c,)) for i, (t, s, c) in columns])
     except KeyError as e:
-        raise InvalidMeshError(f"{source}: PCD header has an unknown TYPE/SIZE pair {e}") from e
+        raise InvalidMeshError(f"{source}: PCD header has an unknown TYPE/SIZE pair {e}; re-export the file") from e
     if mode == "binary":
         if len(data) - pos < n * dtype.itemsize:
             raise InvalidMeshError(f"{source}: PCD data is shorter than its {n} points; the file is truncated")
@@ -281,7 +283,7 @@ def _ply_lists_binary(data: bytes, source: str):
     reader rejects. Reads the header, the vertex block in one go, and the faces record by record."""
     end = data.find(b"end_header")
     if end < 0:
-        raise InvalidMeshError(f"{source}: PLY header has no end_header")
+        raise InvalidMeshError(f"{source}: PLY header has no end_header; the file is truncated or damaged: re-export it")
     lines = data[:end].decode("ascii", errors="replace").splitlines()
     pos = data.find(b"\n", end) + 1
     fmt = None
@@ -297,16 +299,16 @@ def _ply_lists_binary(data: bytes, source: str):
         elif t[0] == "property" and elements:
             elements[-1][2].append(tuple(t[1:]))
     if fmt not in ("binary_little_endian", "binary_big_endian"):
-        raise InvalidMeshError(f"{source}: PLY format {fmt!r} could not be read")
+        raise InvalidMeshError(f"{source}: PLY format {fmt!r} could not be read; re-export the file")
     bo = "<" if fmt == "binary_little_endian" else ">"
     verts = flat = sizes = None
     for name, count, props in elements:
         if count < 0:
-            raise InvalidMeshError(f"{source}: PLY element {name} has a negative count")
+            raise InvalidMeshError(f"{source}: PLY element {name} has a negative count; re-export the file")
         if all(p[0] != "list" for p in props):
             dtype = np.dtype([(p[1], bo + _PLY_TYPES[p[0]]) for p in props])
             if len(data) - pos < count * dtype.itemsize:
-                raise InvalidMeshError(f"{source}: PLY element {name} is truncated")
+                raise InvalidMeshError(f"{source}: PLY element {name} is truncated; re-export the file")
             rec = np.frombuffer(data, dtype=dtype, count=count, offset=pos)
             pos += count * dtype.itemsize
             if name == "vertex":
@@ -328,11 +330,11 @@ def _ply_lists_binary(data: bytes, source: str):
                     pos += item_t.itemsize
                     continue
                 if pos + cnt_t.itemsize > len(data):
-                    raise InvalidMeshError(f"{source}: PLY element {name} is truncated")
+                    raise InvalidMeshError(f"{source}: PLY element {name} is truncated; re-export the file")
                 k = int(np.frombuffer(buf[pos : pos + cnt_t.itemsize], dtype=cnt_t)[0])
                 pos += cnt_t.itemsize
                 if k < 0 or pos + k * item_t.itemsize > len(data):
-                    raise InvalidMeshError(f"{source}: PLY element {name} is truncated")
+                    raise InvalidMeshError(f"{source}: PLY element {name} is truncated; re-export the file")
                 if name == "face" and pname in ("vertex_indices", "vertex_index"):
                     out_flat.append(np.frombuffer(buf[pos : pos + k * item_t.itemsize], dtype=item_t))
                     out_sizes[i] = k
@@ -341,7 +343,7 @@ def _ply_lists_binary(data: bytes, source: str):
             flat = np.concatenate(out_flat).astype(np.int64) if out_flat else np.zeros(0, np.int64)
             sizes = out_sizes
     if verts is None or set(("x", "y", "z")) - {p[-1] for e in elements if e[0] == "vertex" for p in e[2]}:
-        raise InvalidMeshError(f"{source}: PLY file has no vertex element with x, y, z")
+        raise InvalidMeshError(f"{source}: PLY file has no vertex element with x, y, z; re-export the file")
     return verts, flat, sizes
 
 
@@ -460,7 +462,7 @@ def _coerce_verts(verts: Any, source: str | None) -> np.ndarray:
             "np.asarray(verts, dtype=float)"
         )
     if arr.ndim != 2 or arr.shape[1] != 3:
-        raise InvalidMeshError(f"{where(source)}expected vertices of shape (V, 3) (got {arr.shape})")
+        raise InvalidMeshError(f"{where(source)}expected vertices of shape (V, 3) (got {arr.shape}); pass x y z columns")
     return np.asarray(arr, dtype=np.float64)
 
 
@@ -479,10 +481,10 @@ def _coerce_faces(faces: Any, source: str | None) -> tuple[np.ndarray, np.ndarra
             if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
                 raise InvalidMeshError(f"{where(source)}face indices must be whole numbers; pass (F, 3) int64")
     if arr.size and (arr.max() > np.iinfo(np.int64).max or arr.min() < np.iinfo(np.int64).min):
-        raise InvalidMeshError(f"{where(source)}face indices do not fit in int64")
+        raise InvalidMeshError(f"{where(source)}face indices do not fit in int64; pass (F, 3) int64 indices below V")
     arr = arr.astype(np.int64)
     if arr.shape[1] < 3 and arr.shape[0] > 0:
-        raise InvalidMeshError(f"{where(source)}expected faces of shape (F, 3) (got {arr.shape})")
+        raise InvalidMeshError(f"{where(source)}expected faces of shape (F, 3) (got {arr.shape}); pass triangles or polygons")
     if arr.shape[0] == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return arr.ravel(), np.full(len(arr), arr.shape[1], dtype=np.int64)
@@ -708,7 +710,7 @@ def _normalize(verts: np.ndarray, faces: np.ndarray | None, kind: str, source: s
     """
     m = float(np.abs(verts).max())
     if not m > 0:
-        raise InvalidMeshError(f"{where(source)}cannot normalise: every vertex is at the origin")
+        raise InvalidMeshError(f"{where(source)}cannot normalise: every vertex is at the origin; load it with normalize=None")
     u = verts / m
     if faces is not None and len(faces):
         t = u[faces]
@@ -726,7 +728,7 @@ def _normalize(verts: np.ndarray, faces: np.ndarray | None, kind: str, source: s
     else:  # "radius", and "area" for a point cloud (which has no area)
         r = float(np.linalg.norm(centred, axis=1).max())
         if not r > 0:
-            raise InvalidMeshError(f"{where(source)}cannot normalise: every point is at the same position")
+            raise InvalidMeshError(f"{where(source)}cannot normalise: every point is at the same position; load it with normalize=None")
         scale = 1.0 / r
     meta = {"normalize": kind, "offset": (centre * m).tolist(), "scale": float(scale / m)}
     if kind == "area" and total == 0:
@@ -816,7 +818,8 @@ def load(
             src, name = str(path), path.stem
         elif isinstance(source, tuple):
             if len(source) != 2:
-                raise InvalidMeshError(f"expected a (verts, faces) tuple (got a tuple of {len(source)} items)")
+                raise InvalidMeshError(f"expected a (verts, faces) tuple (got a tuple of {len(source)} items); "
+                    "pass verts alone as an array for a point cloud")
             src, name = "arrays", "arrays"
             verts = _coerce_verts(source[0], src)
             flat, sizes = (None, None) if source[1] is None else _coerce_faces(source[1], src)
