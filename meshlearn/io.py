@@ -710,7 +710,9 @@ def _normalize(verts: np.ndarray, faces: np.ndarray | None, kind: str, source: s
     """
     m = float(np.abs(verts).max())
     if not m > 0:
-        raise InvalidMeshError(f"{where(source)}cannot normalise: every vertex is at the origin; load it with normalize=None")
+        raise InvalidMeshError(
+            f"{where(source)}cannot normalise: every vertex is at the origin; load it with normalize=None"
+        )
     u = verts / m
     if faces is not None and len(faces):
         t = u[faces]
@@ -728,7 +730,9 @@ def _normalize(verts: np.ndarray, faces: np.ndarray | None, kind: str, source: s
     else:  # "radius", and "area" for a point cloud (which has no area)
         r = float(np.linalg.norm(centred, axis=1).max())
         if not r > 0:
-            raise InvalidMeshError(f"{where(source)}cannot normalise: every point is at the same position; load it with normalize=None")
+            raise InvalidMeshError(
+                f"{where(source)}cannot normalise: every point is at the same position; load it with normalize=None"
+            )
         scale = 1.0 / r
     meta = {"normalize": kind, "offset": (centre * m).tolist(), "scale": float(scale / m)}
     if kind == "area" and total == 0:
