@@ -54,7 +54,7 @@ def plot_isolines(
     *,
     n_lines: int = 16,
     levels: Any = None,
-    cmap: str = "magma_r",
+    cmap: str = "Spectral",
     clim: Sequence[float] | None = None,
     colorbar: bool = True,
     title: str = "distance",
@@ -78,7 +78,8 @@ def plot_isolines(
     levels : (N,) float, optional
         Explicit isoline values.
     cmap : str
-        default: "magma_r" (dark far away)
+        default: "Spectral" (red at the source through yellow to blue far away; light enough
+        everywhere for dark isolines to show)
     clim, colorbar, title
         As in :func:`meshlearn.viz.plot_scalars`.
     line_color : str
