@@ -35,7 +35,8 @@ component
     A set of faces connected through manifold edges (edges with exactly two faces): two cones
     touching at their tips are two components, and so are the sheets of a non-manifold edge.
 boundary loop
-    A connected chain of boundary edges (edges with exactly one face).
+    A connected chain of boundary edges (edges with exactly one face); two holes that touch at a
+    vertex count as one chain.
 inconsistent winding
     An edge whose two faces traverse it in the same direction (their normals disagree).
 """
