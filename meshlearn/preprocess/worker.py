@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import InvalidMeshError, MeshlearnError
 from ..geometry.operators import OperatorSpec
+from ..shape import Shape
 from .manifest import STATUS_CACHED, STATUS_FAILED, STATUS_OK
 
 __all__ = ["Task", "process_one", "failed_record", "describe_error", "init_worker"]
@@ -123,7 +124,7 @@ def failed_record(task: Task, error: str | None) -> dict[str, Any]:
     }
 
 
-def _shrink(shape, task: Task):
+def _shrink(shape: Shape, task: Task) -> Shape:
     from ..io import load
 
     if not task.decimate:
@@ -136,9 +137,9 @@ def _shrink(shape, task: Task):
     small = decimate(shape, task.max_vertices)
     # Clean and normalise again: decimation can create defects and changes the area a little.
     again = load((small.verts, small.faces), clean=task.clean, normalize=task.normalize)
-    return again.with_(
-        source=shape.source, name=shape.name, repairs=tuple(small.repairs) + tuple(again.repairs), meta=dict(shape.meta)
-    )
+    meta = {**shape.meta, **again.meta, "decimated_from": (shape.n_verts, shape.n_faces)}
+    meta.pop("vertex_map", None)  # decimated vertices no longer correspond to the file's
+    return again.with_(source=shape.source, name=shape.name, repairs=tuple(small.repairs) + tuple(again.repairs), meta=meta)
 
 
 def describe_error(e: BaseException) -> str:

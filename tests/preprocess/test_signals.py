@@ -99,3 +99,20 @@ def test_ctrl_c_stops_with_130_and_the_printed_command_resumes(sphere_folder, tm
     assert rerun.stderr == ""  # --quiet: no progress lines
     assert f"{N} of {N} shapes" in rerun.stdout and "0 failed" in rerun.stdout
     assert len(list(out.glob("*.npz"))) == N
+
+
+def test_a_worker_killed_mid_shape_is_replaced_and_its_shape_retried(sphere_folder, tmp_path):
+    # What the kernel's out-of-memory killer does to one worker: the batch still completes.
+    folder, out = sphere_folder(N), tmp_path / "cache"
+    proc = _start(folder, out, "--workers", "2")
+    _wait_for_records(proc, out / "manifest.jsonl", 1)
+    workers = [p for p in _children(proc.pid) if "spawn_main" in " ".join(p.cmdline())]
+    assert len(workers) == 2
+    workers[0].kill()
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert "a worker process died" in stderr
+    assert f"{N} of {N} shapes" in stdout and "0 failed" in stdout
+    records = read_manifest(out / "manifest.jsonl")
+    assert sorted(r["source"] for r in records) == sorted(str(p) for p in folder.glob("*.ply"))
+    assert not list(out.glob(".*.tmp"))
