@@ -13,13 +13,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..shape import Shape
 from .errors import DisplayError, FeatureError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyvista
 
 __all__ = [
     "as_shape",
@@ -51,7 +54,7 @@ def as_shape(shape: Any) -> Shape:
     return load(shape)
 
 
-def to_polydata(shape: Any) -> "pyvista.PolyData":  # noqa: F821
+def to_polydata(shape: Any) -> "pyvista.PolyData":
     """The shape as a :class:`pyvista.PolyData`: triangles for a mesh, vertex cells for a point cloud.
 
     Parameters
@@ -109,7 +112,7 @@ def make_plotter(
     screenshot: str | os.PathLike | None = None,
     off_screen: bool | None = None,
     grid: tuple[int, int] = (1, 1),
-) -> "pyvista.Plotter":  # noqa: F821
+) -> "pyvista.Plotter":
     """A white-background plotter of ``size`` pixels, off screen when a screenshot is asked for.
 
     Parameters
