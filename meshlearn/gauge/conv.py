@@ -14,7 +14,7 @@ components only (a bias on a rotating component would break equivariance).
 Computation. An equivariant kernel satisfies ``K(theta) = rho_out(theta) K(0) rho_in(-theta)``, so a
 message is ``rho_out(theta) K(0) rho_in(g - theta) x_q``: rotate the gathered neighbour features by
 ``g - theta`` (O(E D_in)), multiply by the one shared (D_in, D_out) matrix ``K(0)`` (a single GEMM
-over the edges), rotate by theta (O(E D_out)), weight, and scatter-add into p with ``index_add``.
+over the edges), rotate by theta (O(E D_out)), weight, and scatter-add into p.
 The cos / sin of ``n * angle`` are computed once per edge and order. No (E, D_out, D_in) per-edge
 kernel and no dense (V, V) matrix is ever formed: time and memory are linear in E.
 
@@ -110,7 +110,8 @@ class GemConv(nn.Module):
         k0 = self.kernel.at_zero().to(x.dtype)  # (D_out, D_in)
         y = rotate(x.index_select(0, q), transport - angle, self.in_type)  # rho_in(g - theta) x_q
         msg = rotate(y @ k0.T, angle, self.out_type) * edge_weight.to(x.dtype)[:, None]
-        out = (x @ self.self_kernel().to(x.dtype).T).index_add(0, p, msg)
+        # scatter_add rather than index_add: its backward keeps only the index, not the (E, D_out) messages
+        out = (x @ self.self_kernel().to(x.dtype).T).scatter_add(0, p[:, None].expand_as(msg), msg)
         if self.bias is not None:
             out = out.index_add(1, self.scalar_index, self.bias.to(x.dtype).expand(n, -1))
         return out

@@ -1,23 +1,27 @@
-"""Feature types: which SO(2) irreps a per-vertex feature vector is made of, and how they are laid out.
+"""Feature types: how many SO(2) irreps of each order a per-vertex feature vector holds, and its layout.
 
-A :class:`FeatureType` is an ordered sequence of irrep orders, one entry per irrep copy. A feature
-vector of that type is the concatenation of the irreps' coefficients in that sequence: an order-0
-entry takes one number, an order ``n >= 1`` entry takes two (the cos and the sin coefficient).
-Features of a shape are stored as a ``(V, D)`` tensor with D the type's total dimension.
+A :class:`FeatureType` is a multiset of irrep orders, ``{order: multiplicity}``. Features of a
+shape are stored as a ``(V, D)`` tensor, D the type's total dimension, laid out *order-major*:
 
-The types a GEM-CNN uses are *regular* types: ``C`` channels, each a band-limited function on the
-circle with orders ``0, 1, ..., L`` (dimension ``2 L + 1`` per channel), laid out channel after
-channel, so ``x.view(V, C, 2 L + 1)`` gives per-channel Fourier coefficients
-``[a_0, a_1, b_1, ..., a_L, b_L]`` of ``f(phi) = a_0 + sum_n a_n cos(n phi) + b_n sin(n phi)``.
+* first the ``C_0`` scalars (order 0);
+* then, for each order ``n = 1, 2, ...`` present, the ``C_n`` cos components of its irrep copies,
+  followed by their ``C_n`` sin components.
 
-Under a rotation of the vertex frame by ``g`` a feature of the type transforms by the block-diagonal
-``rho(-g)`` (see :mod:`meshlearn.gauge.irreps`).
+So copy ``i`` of order ``n`` (block start ``s``) has components ``(x[s + i], x[s + C_n + i])``,
+which rotate together by ``rho_n``. This layout keeps every rotation an elementwise operation on
+contiguous runs of C numbers (fast), and it makes the *regular* type ``C x (0, 1, ..., L)`` (every
+channel a band-limited function on the circle) exactly ``x.view(V, 2 L + 1, C)`` with rows
+``[1, cos phi, sin phi, ..., cos L phi, sin L phi]``: row j of channel c is the coefficient of
+that Fourier mode in ``f_c(phi) = a_0 + sum_n a_n cos(n phi) + b_n sin(n phi)``.
+
+Under a rotation of the vertex frame by ``g`` a feature of the type transforms by the
+block-diagonal (up to this permutation) ``rho(-g)`` (see :mod:`meshlearn.gauge.irreps`).
 """
 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Union
 
 import torch
 
@@ -28,123 +32,135 @@ __all__ = ["FeatureType"]
 
 
 class FeatureType:
-    """An ordered sequence of SO(2) irreps (see the module docstring for the layout).
+    """A multiset of SO(2) irreps with the order-major layout of the module docstring.
 
     Parameters
     ----------
-    orders : iterable of int
-        The order of each irrep copy, in layout order, e.g. ``(0, 0, 1, 2)``: two scalars, a
-        vector (order 1) and an order-2 feature; dimension 1 + 1 + 2 + 2 = 6.
+    multiplicities : mapping ``{order: count}`` or iterable of orders
+        ``{0: 2, 1: 3}`` (or ``(0, 0, 1, 1, 1)``, in any order): two scalars and three order-1
+        irreps; dimension 2 + 3 * 2 = 8.
 
     Examples
     --------
     >>> FeatureType.regular(channels=4, max_order=2).dim
     20
-    >>> FeatureType.from_multiplicities({0: 3, 1: 1}).orders
+    >>> FeatureType({0: 3, 1: 1}).orders
     (0, 0, 0, 1)
     """
 
-    def __init__(self, orders: Iterable[int]):
-        orders = tuple(check_order(n, "irrep order") for n in orders)
-        if not orders:
-            raise ConfigError("a feature type needs at least one irrep (got an empty list of orders)")
-        self.orders: tuple[int, ...] = orders
+    def __init__(self, multiplicities: Union[Mapping[int, int], Iterable[int]]):
+        if isinstance(multiplicities, FeatureType):
+            multiplicities = multiplicities.multiplicities
+        if not isinstance(multiplicities, Mapping):
+            counts: dict[int, int] = {}
+            for n in multiplicities:
+                n = check_order(n, "irrep order")
+                counts[n] = counts.get(n, 0) + 1
+            multiplicities = counts
+        mult: dict[int, int] = {}
+        for n, c in multiplicities.items():
+            n = check_order(n, "irrep order")
+            if isinstance(c, bool) or int(c) != c or int(c) < 0:
+                raise ConfigError(f"the multiplicity of order {n} must be a non-negative integer (got {c!r})")
+            if int(c):
+                mult[n] = int(c)
+        if not mult:
+            raise ConfigError("a feature type needs at least one irrep (got none)")
+        self._mult = dict(sorted(mult.items()))
 
     # -- constructors ---------------------------------------------------------------------------
     @classmethod
     def scalar(cls, channels: int) -> "FeatureType":
         """``channels`` scalars (order 0): invariant features such as xyz or HKS inputs."""
-        return cls((0,) * _positive(channels, "channels"))
+        return cls({0: _positive(channels, "channels")})
 
     @classmethod
     def regular(cls, channels: int, max_order: int) -> "FeatureType":
         """``channels`` band-limited circle functions with orders ``0..max_order`` each."""
-        max_order = check_order(max_order, "max_order")
-        return cls(tuple(range(max_order + 1)) * _positive(channels, "channels"))
+        channels = _positive(channels, "channels")
+        return cls({n: channels for n in range(check_order(max_order, "max_order") + 1)})
 
     @classmethod
     def from_multiplicities(cls, multiplicities: Mapping[int, int]) -> "FeatureType":
-        """Irreps grouped by order, ascending: ``{0: 2, 1: 3}`` gives ``(0, 0, 1, 1, 1)``."""
-        orders: list[int] = []
-        for n in sorted(multiplicities):
-            orders.extend([check_order(n, "irrep order")] * int(multiplicities[n]))
-        return cls(orders)
+        """``FeatureType(multiplicities)``, spelled out: ``{order: count}``."""
+        return cls(dict(multiplicities))
 
     # -- structure ------------------------------------------------------------------------------
+    @property
+    def multiplicities(self) -> dict[int, int]:
+        """``{order: number of copies}``, ascending orders."""
+        return dict(self._mult)
+
+    @property
+    def orders(self) -> tuple[int, ...]:
+        """Every irrep copy's order, ascending."""
+        return tuple(n for n, c in self._mult.items() for _ in range(c))
+
     @cached_property
     def dim(self) -> int:
-        """Total dimension D = sum of the irreps' dimensions."""
-        return sum(irrep_dim(n) for n in self.orders)
+        """Total dimension D."""
+        return sum(c * irrep_dim(n) for n, c in self._mult.items())
 
     @property
     def max_order(self) -> int:
-        return max(self.orders)
-
-    @property
-    def multiplicities(self) -> dict[int, int]:
-        """``{order: number of copies}``."""
-        out: dict[int, int] = {}
-        for n in self.orders:
-            out[n] = out.get(n, 0) + 1
-        return dict(sorted(out.items()))
+        return max(self._mult)
 
     @cached_property
-    def offsets(self) -> tuple[int, ...]:
-        """Start index of each irrep copy in the flat layout."""
+    def blocks(self) -> tuple[tuple[int, int, int], ...]:
+        """``(order, start, count)`` per order present: the layout's runs."""
         out, at = [], 0
-        for n in self.orders:
-            out.append(at)
-            at += irrep_dim(n)
+        for n, c in self._mult.items():
+            out.append((n, at, c))
+            at += c * irrep_dim(n)
         return tuple(out)
 
-    def component_indices(self, order: int) -> torch.Tensor:
-        """Flat indices of every component of every irrep of ``order``, in layout order: (C_n * d_n,)."""
-        idx = [o + k for n, o in zip(self.orders, self.offsets) if n == order for k in range(irrep_dim(n))]
-        return torch.tensor(idx, dtype=torch.long)
+    @property
+    def is_regular(self) -> bool:
+        """True for ``C x (0, 1, ..., L)`` (scalars only count, with L = 0)."""
+        counts = set(self._mult.values())
+        return len(counts) == 1 and tuple(self._mult) == tuple(range(self.max_order + 1))
 
-    @cached_property
-    def unit(self) -> tuple[tuple[int, ...], int]:
-        """``(orders of the shortest repeating unit, number of repeats)``: ``((0, 1, 2), C)`` for a
-        regular type. Rotations are computed on the unit and broadcast over the repeats."""
-        n = len(self.orders)
-        for size in range(1, n + 1):
-            if n % size == 0 and self.orders == self.orders[:size] * (n // size):
-                return self.orders[:size], n // size
-        return self.orders, 1  # pragma: no cover - size == n always matches
+    def component_indices(self, order: int) -> torch.Tensor:
+        """Flat indices of the irreps of ``order``, copy after copy (copy i: its d components):
+        (C_n * d_n,) int64. Empty when the order is absent."""
+        for n, s, c in self.blocks:
+            if n == order:
+                d = irrep_dim(n)
+                return torch.tensor([s + k * c + i for i in range(c) for k in range(d)], dtype=torch.long)
+        return torch.zeros(0, dtype=torch.long)
 
     @cached_property
     def scalar_mask(self) -> torch.Tensor:
         """(D,) bool: True at the order-0 components (the gauge-invariant part)."""
         mask = torch.zeros(self.dim, dtype=torch.bool)
-        for n, o in zip(self.orders, self.offsets):
-            if n == 0:
-                mask[o] = True
+        mask[: self._mult.get(0, 0)] = True
         return mask
 
     def rho(self, angle: torch.Tensor) -> torch.Tensor:
-        """The block-diagonal representation ``rho(angle)``: (..., D, D) for angles (...,).
+        """The representation ``rho(angle)`` as dense matrices: (..., D, D) for angles (...,).
 
-        Dense; meant for tests and small examples. Layers use :func:`meshlearn.gauge.rotate`.
+        Meant for tests and small examples; layers use :func:`meshlearn.gauge.rotate`.
         """
         angle = torch.as_tensor(angle)
         out = torch.zeros(*angle.shape, self.dim, self.dim, dtype=angle.dtype, device=angle.device)
-        for n, o in zip(self.orders, self.offsets):
-            d = irrep_dim(n)
-            out[..., o : o + d, o : o + d] = irrep_matrix(n, angle)
+        for n in self._mult:
+            idx = self.component_indices(n).view(-1, irrep_dim(n))
+            R = irrep_matrix(n, angle)
+            for comps in idx.tolist():
+                for a, ia in enumerate(comps):
+                    for b, ib in enumerate(comps):
+                        out[..., ia, ib] = R[..., a, b]
         return out
 
     # -- value semantics ------------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, FeatureType) and other.orders == self.orders
+        return isinstance(other, FeatureType) and other._mult == self._mult
 
     def __hash__(self) -> int:
-        return hash(self.orders)
+        return hash(tuple(self._mult.items()))
 
     def __repr__(self) -> str:
-        unit, reps = self.unit
-        if reps > 1:
-            return f"FeatureType({reps} x {unit}, dim={self.dim})"
-        return f"FeatureType({self.orders}, dim={self.dim})"
+        return f"FeatureType({self._mult}, dim={self.dim})"
 
 
 def _positive(value: int, name: str) -> int:

@@ -1,6 +1,7 @@
 """The regular nonlinearity: a pointwise nonlinearity applied to band-limited circle functions.
 
-A feature of a regular type ``C x (0, 1, ..., L)`` holds, per channel, the Fourier coefficients of
+A feature of a regular type ``C x (0, 1, ..., L)`` holds, per channel, the Fourier coefficients
+(laid out as ``(2 L + 1, C)``, see :mod:`~meshlearn.gauge.feature_type`) of
 ``f(phi) = a_0 + sum_{n=1..L} a_n cos(n phi) + b_n sin(n phi)``. The nonlinearity samples f at the
 N angles ``phi_k = 2 pi k / N``, applies a pointwise function (ReLU by default) to the samples, and
 projects back onto the coefficients by least squares (the discrete Fourier transform; exact
@@ -43,7 +44,7 @@ class RegularNonlinearity(nn.Module):
     Parameters
     ----------
     ftype : FeatureType
-        A regular type, ``FeatureType.regular(C, L)``; input and output are (V, C (2 L + 1)).
+        A regular type, ``FeatureType.regular(C, L)``; input and output are (V, (2 L + 1) C).
     n_samples : int
         N, the number of sampled angles; at least 2 L + 1. default: 2 L + 3 (7 for L = 2, as in
         the paper)
@@ -53,9 +54,8 @@ class RegularNonlinearity(nn.Module):
 
     def __init__(self, ftype: FeatureType, n_samples: Optional[int] = None, activation: Optional[Callable] = None):
         super().__init__()
-        unit, channels = ftype.unit
-        L = max(unit)
-        if unit != tuple(range(L + 1)):
+        L, channels = ftype.max_order, ftype.multiplicities[0] if 0 in ftype.multiplicities else 0
+        if not ftype.is_regular:
             raise ConfigError(
                 f"the regular nonlinearity needs a regular feature type (channels of orders 0..L); got {ftype}"
             )
@@ -69,13 +69,14 @@ class RegularNonlinearity(nn.Module):
         self.register_buffer("to_coeffs", torch.linalg.pinv(S).T.contiguous(), persistent=False)  # (N, 2L+1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (..., C (2 L + 1)) -> same shape."""
+        """x: (..., (2 L + 1) C) -> same shape."""
         if self.max_order == 0:
             return self.activation(x)
         d = 2 * self.max_order + 1
-        xs = x.reshape(*x.shape[:-1], self.channels, d)
-        samples = self.activation(xs @ self.to_samples.to(x.dtype))
-        return (samples @ self.to_coeffs.to(x.dtype)).reshape(x.shape)
+        xs = x.reshape(*x.shape[:-1], d, self.channels).transpose(-1, -2)  # (..., C, 2L+1)
+        samples = self.activation(xs @ self.to_samples.to(x.dtype))  # (..., C, N)
+        coeffs = samples @ self.to_coeffs.to(x.dtype)  # (..., C, 2L+1)
+        return coeffs.transpose(-1, -2).reshape(x.shape)
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, max_order={self.max_order}, n_samples={self.n_samples}"

@@ -26,35 +26,8 @@ import torch
 
 from ..errors import ConfigError
 from .feature_type import FeatureType
-from .irreps import irrep_dim
 
 __all__ = ["rotate", "transport_features", "change_gauge", "rotate_frames", "wrap_angle", "as_gauge_tensors"]
-
-_TABLES: dict[tuple[tuple[int, ...], str], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
-
-
-def _unit_tables(ftype: FeatureType, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """For the repeating unit of ``ftype``: per component its order, its partner component in the
-    same 2x2 block (itself for scalars) and the sign of the sin term. Cached per device."""
-    unit, _ = ftype.unit
-    key = (unit, str(device))
-    if key not in _TABLES:
-        order, partner, sign, at = [], [], [], 0
-        for n in unit:
-            if irrep_dim(n) == 1:
-                order.append(0), partner.append(at), sign.append(0.0)
-            else:
-                order += [n, n]
-                partner += [at + 1, at]
-                sign += [-1.0, 1.0]
-            at += irrep_dim(n)
-        _TABLES[key] = (
-            torch.tensor(order, dtype=torch.long, device=device),
-            torch.tensor(partner, dtype=torch.long, device=device),
-            torch.tensor(sign, device=device),
-        )
-    return _TABLES[key]
-
 
 def rotate(x: torch.Tensor, angle: torch.Tensor, ftype: FeatureType) -> torch.Tensor:
     """``rho(angle) x`` for a batch of features, one angle per row, without forming matrices.
@@ -70,22 +43,27 @@ def rotate(x: torch.Tensor, angle: torch.Tensor, ftype: FeatureType) -> torch.Te
     Returns
     -------
     (..., D) tensor
-        Each 2x2 block of order n rotated by ``n * angle``; scalars unchanged. Cost O(numel(x)):
-        the cos / sin of ``n * angle`` are computed once per row for n up to the max order.
+        Each order-n irrep rotated by ``n * angle``; scalars unchanged. Cost O(numel(x)): the
+        cos / sin of ``n * angle`` are computed once per row and order, and each order's
+        components are updated as contiguous runs (see the layout in :mod:`~meshlearn.gauge.feature_type`).
     """
     if x.shape[-1] != ftype.dim:
         raise ConfigError(f"features have {x.shape[-1]} components but the feature type {ftype} has {ftype.dim}")
     if ftype.max_order == 0:
         return x
-    unit, reps = ftype.unit
-    order, partner, sign = _unit_tables(ftype, x.device)
-    freqs = torch.arange(max(unit) + 1, device=x.device, dtype=x.dtype)
-    phase = angle.to(x.dtype)[..., None] * freqs  # (..., L + 1)
-    cos = torch.cos(phase).index_select(-1, order)[..., None, :]  # (..., 1, d_u)
-    sin = (torch.sin(phase).index_select(-1, order) * sign.to(x.dtype))[..., None, :]
-    xu = x.reshape(*x.shape[:-1], reps, len(order))
-    out = xu * cos + xu.index_select(-1, partner) * sin
-    return out.reshape(x.shape)
+    angle = angle.to(x.dtype)[..., None]
+    sizes = [c * (1 if n == 0 else 2) for n, _, c in ftype.blocks]
+    pieces = []
+    # split (not slicing): its backward concatenates the gradients instead of zero-filling
+    # a full-size gradient per slice
+    for (n, _, c), xb in zip(ftype.blocks, x.split(sizes, -1)):
+        if n == 0:
+            pieces.append(xb)
+            continue
+        a, b = xb.split(c, -1)  # cos and sin components of the copies
+        cos, sin = torch.cos(n * angle), torch.sin(n * angle)
+        pieces += [cos * a - sin * b, sin * a + cos * b]
+    return torch.cat(pieces, -1)
 
 
 def as_gauge_tensors(gauge: Any, n_verts: int | None = None, device: Any = None, dtype: Any = None):

@@ -31,13 +31,33 @@ def test_order_one_is_the_rotation_matrix():
 
 def test_feature_type_layout():
     t = FeatureType.regular(3, 2)
-    assert t.dim == 15 and t.orders == (0, 1, 2) * 3 and t.unit == ((0, 1, 2), 3)
+    assert t.dim == 15 and t.orders == (0, 0, 0, 1, 1, 1, 2, 2, 2) and t.is_regular
     assert t.multiplicities == {0: 3, 1: 3, 2: 3}
-    assert t.component_indices(1).tolist() == [1, 2, 6, 7, 11, 12]
-    assert t.scalar_mask.nonzero().flatten().tolist() == [0, 5, 10]
+    assert t.blocks == ((0, 0, 3), (1, 3, 3), (2, 9, 3))
+    # order-major: copy i of order 1 has its cos at 3 + i and its sin at 6 + i
+    assert t.component_indices(1).tolist() == [3, 6, 4, 7, 5, 8]
+    assert t.component_indices(5).numel() == 0
+    assert t.scalar_mask.nonzero().flatten().tolist() == [0, 1, 2]
     u = FeatureType.from_multiplicities({1: 1, 0: 2})
-    assert u.orders == (0, 0, 1) and u.dim == 4 and FeatureType.scalar(4).dim == 4
-    assert t == FeatureType((0, 1, 2) * 3) and t != u and len({t, FeatureType.regular(3, 2)}) == 1
+    assert u.orders == (0, 0, 1) and u.dim == 4 and FeatureType.scalar(4).dim == 4 and not u.is_regular
+    assert FeatureType((1, 0, 0)) == u and FeatureType(u) == u
+    assert t == FeatureType({0: 3, 1: 3, 2: 3}) and t != u and len({t, FeatureType.regular(3, 2)}) == 1
+
+
+def test_regular_layout_is_fourier_coefficients_by_channel():
+    # x.view(2 L + 1, C): row j = the coefficient of [1, cos, sin, cos 2, sin 2][j]; rotating the
+    # frame by g shifts each channel's function: f'(phi) = f(phi + g).
+    t = FeatureType.regular(2, 2)
+    x = torch.randn(t.dim, dtype=torch.float64)
+    g = torch.tensor(0.7, dtype=torch.float64)
+    phi = torch.linspace(0, 6, 9, dtype=torch.float64)
+    modes = torch.stack([torch.ones_like(phi), phi.cos(), phi.sin(), (2 * phi).cos(), (2 * phi).sin()], 1)
+    modes_shift = torch.stack(
+        [torch.ones_like(phi), (phi + g).cos(), (phi + g).sin(), (2 * (phi + g)).cos(), (2 * (phi + g)).sin()], 1
+    )
+    f_shifted = modes_shift @ x.view(5, 2)
+    f_new = modes @ rotate(x[None], -g[None], t)[0].view(5, 2)
+    torch.testing.assert_close(f_new, f_shifted, atol=1e-12, rtol=0)
 
 
 def test_feature_type_rejects_bad_input():
@@ -45,11 +65,13 @@ def test_feature_type_rejects_bad_input():
         FeatureType((0, -1))
     with pytest.raises(ConfigError, match="at least one"):
         FeatureType(())
+    with pytest.raises(ConfigError, match="multiplicity"):
+        FeatureType({1: -2})
     with pytest.raises(ConfigError, match="positive"):
         FeatureType.regular(0, 2)
 
 
-@pytest.mark.parametrize("orders", [(0, 1, 2) * 4, (2, 0, 3, 1, 1), (0, 0), (1,)])
+@pytest.mark.parametrize("orders", [(0, 1, 2) * 4, (2, 0, 3, 1, 1), (0, 0), (1,), (4, 4, 2)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_rotate_matches_block_diagonal_rho(orders, dtype):
     t = FeatureType(orders)
