@@ -10,6 +10,7 @@ from .base import MeshNet
 from .cheb import ChebConv, ChebNet
 from .diffusion import DiffusionNet
 from .diffusion_block import DiffusionBlock, LearnedTimeDiffusion, SpatialGradientFeatures
+from .gem import GemCNN, GemResBlock
 from .patch import PatchConv, PatchConvNet
 from .spectral_filter import SpectralFilterConv, SpectralFilterNet
 
@@ -18,6 +19,8 @@ __all__ = [
     "ChebNet",
     "DiffusionBlock",
     "DiffusionNet",
+    "GemCNN",
+    "GemResBlock",
     "LearnedTimeDiffusion",
     "MeshNet",
     "PatchConv",
