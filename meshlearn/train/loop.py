@@ -161,7 +161,10 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
     spec = full.spec
     n_val = int(round(config.val_fraction * len(full))) if len(full) > 1 else 0
     train_items, val_items = full.items[: len(full) - n_val], full.items[len(full) - n_val :]
-    n_out = full.n_labels() if config.task == "segmentation" else full.n_template()
+    if config.task == "segmentation":  # named parts count even when no training shape shows one
+        n_out = max(full.n_labels(), len(full.split.part_names))
+    else:
+        n_out = full.n_template()
     if n_out < 1:
         raise DatasetError(f"{config.data}: the training shapes carry no targets for {config.task}")
     meta = {
