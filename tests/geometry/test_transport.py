@@ -155,6 +155,26 @@ def test_nonmanifold_edge_raises():
         gauge_data(Shape(verts, faces))
 
 
+def test_degenerate_and_flipped_faces_raise():
+    s = icosphere(1)
+    faces = s.faces.copy()
+    faces[3] = faces[3, ::-1]  # one face against its neighbours' orientation
+    with pytest.raises(InvalidMeshError, match="inconsistently oriented"):
+        gauge_data(Shape(s.verts, faces))
+    faces = s.faces.copy()
+    faces[0, 1] = faces[0, 0]
+    with pytest.raises(InvalidMeshError, match="degenerate faces"):
+        gauge_data(Shape(s.verts, faces))
+
+
+def test_isolated_vertex_has_no_edges():
+    s = icosphere(1)
+    shape = Shape(np.vstack([s.verts, [[0.0, 0.0, 2.0]]]), s.faces)
+    g = gauge_data(shape)
+    assert not np.isin(s.n_verts, g.edge_index).any()
+    np.testing.assert_allclose(_face_holonomy(shape, g).sum(), 4 * np.pi, atol=1e-9)
+
+
 def test_point_cloud_gauge():
     s = sphere_points(800, seed=2)
     fr = tangent_frames(s, knn=10)
