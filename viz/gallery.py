@@ -99,11 +99,12 @@ def demo_pictures(demo: Path, out: Path, size: tuple[int, int]) -> list[Path]:
         pred = viz.read_predictions(f.parent.parent, f.stem)
         if kind == "labels":
             if pred.gt is not None:
-                written.append(viz.plot_shapes([shape, shape], labels=[pred.gt, pred.values],
+                written.append(viz.plot_shapes([shape, shape], labels=[pred.gt, pred.values], names=pred.names,
                                                titles=["ground truth", "prediction"],
                                                size=(size[0], int(size[0] * 0.5)), screenshot=out / "segmentation.png"))
             else:
-                written.append(viz.plot_labels(shape, pred.values, size=size, screenshot=out / "segmentation.png"))
+                written.append(viz.plot_labels(shape, pred.values, names=pred.names, size=size,
+                                               screenshot=out / "segmentation.png"))
         else:
             written.append(viz.plot_correspondence(pred.template, shape, pred.values, titles=("template", shape.name),
                                                    size=(size[0], int(size[0] * 0.5)),

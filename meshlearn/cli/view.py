@@ -163,10 +163,12 @@ def view(
 
         if pred is not None and pred.kind == "match":
             return viz.plot_correspondence(pred.template, shape, pred.values, titles=("template", shape.name), screenshot=out, **common)
+        names = pred.names if pred is not None else None
         if pred_labels is not None and gt is not None:
-            return viz.plot_shapes([shape, shape], labels=[gt, pred_labels], titles=["labels", "prediction"], screenshot=out, **common)
+            return viz.plot_shapes([shape, shape], labels=[gt, pred_labels], titles=["labels", "prediction"], names=names,
+                                   screenshot=out, **common)
         if pred_labels is not None or gt is not None:
-            return viz.plot_labels(shape, pred_labels if pred_labels is not None else gt, screenshot=out, **common)
+            return viz.plot_labels(shape, pred_labels if pred_labels is not None else gt, names=names, screenshot=out, **common)
         values = take_channel(features[active], channel, name=active)
         C = features[active].shape[1]
         title = f"{active} channel {channel}" if C > 1 else active

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .errors import FeatureError
-from .labels import label_colors
+from .labels import add_label_legend, label_colors
 from .render import add_shape, as_shape, finish, frame_camera, make_plotter, per_element
 from .scalars import robust_range
 
@@ -29,6 +29,8 @@ def plot_shapes(
     cmap: str | None = None,
     clim: Sequence[float] | None = None,
     n_classes: int | None = None,
+    names: Sequence[str] | None = None,
+    legend: bool = True,
     link_cameras: bool = True,
     colorbar: bool = True,
     colorbar_title: str = "",
@@ -59,6 +61,10 @@ def plot_shapes(
         default: the 1st to 99th percentile over all shapes.
     n_classes : int, optional
         Number of classes for ``labels``. default: the largest label + 1 over all shapes
+    names : sequence of str, optional
+        Class names for the legend. default: "class 0", "class 1", ...
+    legend : bool
+        With ``labels``: a legend of the classes present, lower right of the last subplot. default: True
     link_cameras : bool
         One camera for every subplot. default: True
     colorbar : bool
@@ -96,6 +102,8 @@ def plot_shapes(
                    for i, (sh, s) in enumerate(zip(shapes, labels))]
         k = n_classes or 1 + max((int(np.max(f)) for f, _ in checked if f is not None and f.size), default=0)
         fields = [(None, loc) if f is None else (label_colors(f, n_classes=k)[0], loc) for f, loc in checked]
+        present = np.unique(np.concatenate([f for f, _ in checked if f is not None] or [np.zeros(0, int)]))
+        present = present[present >= 0]
     elif colors is not None:
         fields = []
         for i, (sh, c) in enumerate(zip(shapes, colors)):
@@ -114,6 +122,8 @@ def plot_shapes(
             plotter, shape, scalars=field, location=loc, rgb=rgb and field is not None, cmap=cmap, clim=clim,
             name=colorbar_title or "value", colorbar=colorbar and not rgb and i == n - 1, colorbar_title=colorbar_title,
         )
+        if labels is not None and legend and i == n - 1 and present.size:
+            add_label_legend(plotter, present, n_classes=k, names=names, loc="lower right")
         if titles is not None and titles[i]:
             plotter.add_text(str(titles[i]), position="upper_edge", font_size=12, color="black")
         frame_camera(plotter, view=view, zoom=zoom)

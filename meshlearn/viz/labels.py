@@ -13,7 +13,7 @@ import numpy as np
 from .errors import FeatureError
 from .render import add_shape, as_shape, finish, frame_camera, make_plotter, per_element
 
-__all__ = ["label_palette", "label_colors", "plot_labels"]
+__all__ = ["label_palette", "label_colors", "plot_labels", "add_label_legend"]
 
 
 def label_palette(n: int) -> np.ndarray:
@@ -108,11 +108,29 @@ def plot_labels(
     plotter = make_plotter(size=size, screenshot=screenshot)
     add_shape(plotter, shape, scalars=colors, location=location, rgb=True, name="labels", point_size=point_size)
     if legend and classes.size:
-        palette = label_palette(max(int(n_classes or classes.max() + 1), 1))
-        entries = [[_name(names, int(c)), (palette[c] / 255.0).tolist()] for c in classes[:24]]
-        plotter.add_legend(entries, bcolor="white", border=True, face="rectangle", size=(0.22, min(0.06 * len(entries), 0.8)), loc="upper right")
+        add_label_legend(plotter, classes, n_classes=n_classes, names=names)
     frame_camera(plotter, view=view, zoom=zoom)
     return finish(plotter, screenshot)
+
+
+def add_label_legend(
+    plotter: Any,
+    classes: Any,
+    *,
+    n_classes: int | None = None,
+    names: Sequence[str] | Mapping[int, str] | None = None,
+    max_entries: int = 24,
+    loc: str = "upper right",
+) -> None:
+    """Add a legend (at ``loc`` in the current subplot) for ``classes`` (K',) int, coloured as
+    :func:`label_colors` colours them."""
+    classes = np.asarray(classes, dtype=np.int64)
+    palette = label_palette(max(int(n_classes or classes.max() + 1), 1))
+    entries = [[_name(names, int(c)), (palette[c] / 255.0).tolist()] for c in classes[:max_entries]]
+    longest = max(len(e[0]) for e in entries)
+    width = float(np.clip(0.05 + 0.022 * longest, 0.15, 0.4))
+    plotter.add_legend(entries, bcolor="white", border=True, face="rectangle",
+                       size=(width, min(0.06 * len(entries), 0.8)), loc=loc)
 
 
 def _name(names: Sequence[str] | Mapping[int, str] | None, c: int) -> str:

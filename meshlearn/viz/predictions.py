@@ -11,7 +11,8 @@ Layout of a run's predictions: ``RUN_DIR/predictions/<shape name>.npz`` (or ``.t
   (optional), or from a mesh file ``RUN_DIR/template.(ply|obj|off|stl)``.
 
 Optional keys: ``"verts"`` / ``"faces"`` (the shape itself, so a prediction file can be drawn on its
-own) and ``"gt"`` (the ground truth, same form as the prediction).
+own) and ``"gt"`` (the ground truth, same form as the prediction). Class names for a legend are
+read from ``"class_names"`` in the run's ``eval_*.json`` when there is one.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ..errors import MeshlearnError
 from ..shape import Shape
 from .errors import FeatureError
 
-__all__ = ["Prediction", "read_labels", "read_predictions", "prediction_path"]
+__all__ = ["Prediction", "read_labels", "read_predictions", "prediction_path", "class_names"]
 
 _TEMPLATE_SUFFIXES = (".ply", ".obj", ".off", ".stl")
 
@@ -47,6 +48,8 @@ class Prediction:
     gt : (V,) int64 or None
         Ground truth, when stored.
     path : Path
+    names : list of str or None
+        Class names (segmentation), from the run's evaluation summary.
     """
 
     kind: str
@@ -55,6 +58,7 @@ class Prediction:
     template: Shape | None = None
     shape: Shape | None = None
     gt: np.ndarray | None = None
+    names: list[str] | None = None
 
 
 def _ints(arr: Any, path: Path, key: str) -> np.ndarray:
@@ -128,11 +132,26 @@ def read_predictions(run_dir: str | os.PathLike, name: str) -> Prediction:
         shape = Shape(data["verts"], data.get("faces"), source=str(path), name=name)
     gt = _ints(data["gt"], path, "gt") if "gt" in data else None
     if "pred" in data:
-        return Prediction("labels", _ints(data["pred"], path, "pred"), path, shape=shape, gt=gt)
+        return Prediction("labels", _ints(data["pred"], path, "pred"), path, shape=shape, gt=gt,
+                          names=class_names(run_dir))
     if "match" in data:
         match = _ints(data["match"], path, "match")
         return Prediction("match", match, path, template=_template(Path(run_dir), data, path), shape=shape, gt=gt)
     raise FeatureError(f"{path}: expected an array 'pred' (segmentation) or 'match' (correspondence); found {', '.join(data) or 'none'}")
+
+
+def class_names(run_dir: str | os.PathLike) -> list[str] | None:
+    """The class names stored in a run's evaluation summary (``eval_*.json``), or None."""
+    import json
+
+    for summary in sorted(Path(run_dir).glob("eval_*.json")):
+        try:
+            names = json.loads(summary.read_text()).get("class_names")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(names, list) and all(isinstance(n, str) for n in names):
+            return names
+    return None
 
 
 def _template(run: Path, data: dict[str, np.ndarray], path: Path) -> Shape:

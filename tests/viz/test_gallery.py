@@ -33,6 +33,7 @@ def test_demo_pictures_from_a_run(gallery, tmp_path):
     pred_dir.mkdir(parents=True)
     gt = (s.verts[:, 2] > 0).astype(int)
     np.savez(pred_dir / "ball.npz", pred=gt, gt=gt, verts=s.verts, faces=s.faces)
+    (pred_dir.parent / "eval_test.json").write_text('{"class_names": ["south", "north"]}')
     corr_dir = tmp_path / "demo" / "runs" / "corr" / "predictions"
     corr_dir.mkdir(parents=True)
     s.to_trimesh().export(corr_dir.parent / "template.ply")

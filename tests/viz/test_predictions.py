@@ -30,8 +30,10 @@ def test_segmentation_and_correspondence_predictions(tmp_path):
     np.savetxt(run / "predictions" / "plain.txt", [4, 5], fmt="%d")
     tv = np.eye(3)
     np.savez(run / "predictions" / "pair.npz", match=np.array([2, 0, 1, 1]), template_verts=tv)
+    (run / "eval_test.json").write_text('{"class_names": ["head", "body", "legs"]}')
     p = read_predictions(run, "seg")
     assert p.kind == "labels" and p.values.tolist() == [1, 0, 2] and p.gt.tolist() == [1, 1, 2]
+    assert p.names == ["head", "body", "legs"]
     assert read_predictions(run, "plain").values.tolist() == [4, 5]
     m = read_predictions(run, "pair")
     assert m.kind == "match" and m.values.tolist() == [2, 0, 1, 1]
