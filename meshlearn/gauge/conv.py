@@ -59,8 +59,11 @@ class GemConv(nn.Module):
 
     Examples
     --------
+    >>> import torch
+    >>> from meshlearn.gauge.testing import synthetic_gauge
     >>> conv = GemConv(FeatureType.scalar(3), FeatureType.regular(8, 2))
-    >>> y = conv(x, ops.gauge)        # x: (V, 3) -> y: (V, 40)
+    >>> conv(torch.randn(10, 3), synthetic_gauge(10, degree=4, dtype=torch.float32)).shape
+    torch.Size([10, 40])
     """
 
     def __init__(self, in_type: FeatureType, out_type: FeatureType, band_limit: Optional[int] = None, bias: bool = True):
