@@ -18,6 +18,8 @@ Conventions
   (and ``shape.meta["face_map"]`` for faces).
 - Polygons (quads and larger) are split into triangles as a fan from their first corner (exact for
   convex polygons); their number is kept in ``shape.meta["non_triangle_faces"]``.
+- ``shape.meta`` keys set here: ``non_triangle_faces`` (int), ``vertex_map`` and ``face_map``
+  (with ``clean``), ``normalize``, ``offset`` (3 floats), ``scale`` (with ``normalize``).
 - Files are read by numpy and pure-Python readers (trimesh's for PLY and STL, meshlearn's own for
   OBJ, OFF, XYZ, PTS, PCD and polygon PLY), never by a compiled reader that could crash on a broken
   file.
@@ -866,12 +868,16 @@ def load(
         faces = None  # a face list with no faces: the vertices are a point cloud
 
     if clean:
+        n_in_v, n_in_f = len(verts), 0 if faces is None else len(faces)
         verts, faces, new_repairs, vmap, fmap = _clean(verts, faces, src)
+        # a shape cleaned before keeps pointing at its original file, if its maps still fit
         old_map = meta.get("vertex_map")
-        meta["vertex_map"] = vmap if old_map is None else np.asarray(old_map)[vmap]
+        fits = old_map is not None and len(old_map) == n_in_v
+        meta["vertex_map"] = np.asarray(old_map)[vmap] if fits else vmap
+        old_fmap = meta.pop("face_map", None)
         if fmap is not None:
-            old_fmap = meta.get("face_map")
-            meta["face_map"] = fmap if old_fmap is None else np.asarray(old_fmap)[fmap]
+            fits = old_fmap is not None and len(old_fmap) == n_in_f
+            meta["face_map"] = np.asarray(old_fmap)[fmap] if fits else fmap
         repairs = tuple(repairs) + tuple(new_repairs)
         for r in new_repairs:
             log.info("%s%s", where(src), r)

@@ -287,6 +287,29 @@ def test_out_of_range_message_names_file_count_example_and_fix(tmp_path):
         assert "re-export" in msg
 
 
+def test_save_is_atomic_and_checks_the_extension(tmp_path):
+    path = save(sphere_points(10), tmp_path / "p.xyz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.xyz"]  # no temporary file left behind
+    assert load(path).n_verts == 10
+    with pytest.raises(UnsupportedFormatError, match="a point cloud is saved as"):
+        save(sphere_points(10), tmp_path / "p.obj")
+    with pytest.raises(UnsupportedFormatError, match="a mesh is saved as"):
+        save(icosphere(0), tmp_path / "m.xyz")
+
+
+def test_clean_twice_composes_the_maps():
+    v, f = icosphere(0).verts, icosphere(0).faces
+    v2 = np.vstack([[5.0, 5, 5], v, [6.0, 6, 6]])
+    once = load((v2, f + 1), clean=True)
+    assert np.array_equal(once.meta["vertex_map"], np.arange(1, 13))
+    again = load(once, clean=True)
+    assert again.repairs == once.repairs and np.array_equal(again.meta["vertex_map"], np.arange(1, 13))
+    # a shape edited after cleaning (a vertex added and used) gets fresh maps, not stale ones
+    edited = once.with_(verts=np.vstack([once.verts, [[7.0, 7, 7]]]), faces=np.vstack([once.faces, [[0, 1, 12]]]))
+    fresh = load(edited, clean=True)
+    assert np.array_equal(fresh.meta["vertex_map"], np.arange(13))
+
+
 # ------------------------------------------------------------------ normalisation
 
 
