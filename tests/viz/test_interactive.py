@@ -62,3 +62,18 @@ def test_needs_display_when_on_screen(monkeypatch):
     s = icosphere(1)
     with pytest.raises(DisplayError, match="--screenshot"):
         FeatureViewer(s, {"z": s.verts[:, 2]}, off_screen=False)
+
+
+def test_labels_only_viewer(tmp_path):
+    s = icosphere(2)
+    lab = (s.verts[:, 2] > 0).astype(int)
+    got = []
+    v = FeatureViewer(s, {}, labels=lab, off_screen=True, size=(200, 160), on_pick=lambda i, vals: got.append(vals))
+    try:
+        assert v.show_labels and not v.has_slider
+        i = v.pick(s.verts[3])
+        assert i == 3 and list(got[-1]) == ["labels"] and got[-1]["labels"].tolist() == [lab[3]]
+        v.plotter.screenshot(str(tmp_path / "l.png"))
+        assert image_stats(tmp_path / "l.png").coverage > 0.1
+    finally:
+        v.plotter.close()
