@@ -19,6 +19,7 @@ def synthetic(
     seed: int = typer.Option(0, "--seed", help="Same seed, same bytes."),
     vertices: int = typer.Option(5000, "--vertices", help="Approximate vertices per shape (each within +-15%)."),
     points: bool = typer.Option(False, "--points", help="Point clouds (the vertices without faces)."),
+    turn: bool = typer.Option(False, "--turn", help="Turn each shape by a random angle about the vertical."),
     test_fraction: float = typer.Option(0.2, "--test-fraction", help="Fraction of the shapes in test/."),
     workers: int = typer.Option(1, "--workers", "-j", help="Processes generating shapes."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -28,6 +29,6 @@ def synthetic(
     from ..datasets.synthetic import write_dataset
 
     setup_logging(quiet)
-    write_dataset(out, n=n, seed=seed, n_vertices=vertices, points=points, test_fraction=test_fraction,
+    write_dataset(out, n=n, seed=seed, n_vertices=vertices, points=points, turn=turn, test_fraction=test_fraction,
                   workers=workers, progress=not quiet)
     typer.echo(f"wrote {n} shapes to {out}")

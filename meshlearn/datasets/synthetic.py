@@ -5,7 +5,10 @@ cubes of the rest-pose implicit surface on a grid with a random rotation, offset
 vertex counts and connectivity differ from shape to shape and from the template. Each new vertex
 is located on the template mesh (closest point: face and barycentric coordinates) and labelled by
 its nearest body part; then the shape is posed by linear blend skinning with random joint angles
-and proportions, noised along the normals, turned about the vertical and moved.
+and proportions, noised along the normals and moved. Shapes stand upright (+y) facing +z up to
+their torso's random bend and twist (about 23 degrees); ``turn=True`` also turns each one by a
+random angle about the vertical, which leaves left and right to be told apart from the body's
+own front/back cues (feet, knees, elbows) alone.
 
 Letters: V vertices of a shape, F its faces, T template vertices, J parts.
 
@@ -252,6 +255,7 @@ def generate_shape(
     points: bool = False,
     noise: float = 0.1,
     pose_amount: float = 1.0,
+    turn: bool = False,
     name: str = "shape",
     _locator: _Locator | None = None,
 ) -> SyntheticShape:
@@ -272,6 +276,8 @@ def generate_shape(
         Standard deviation of the displacement along the normals, in mean edge lengths. default: 0.1
     pose_amount : float
         Scales every joint angle range (0 gives the rest pose with new proportions). default: 1.0
+    turn : bool
+        Turn the shape by a uniformly random angle about the vertical axis. default: False
     name : str
         The shape's name.
     """
@@ -289,10 +295,11 @@ def generate_shape(
     posed = body.pose_points(rest, body.skinning_weights(rest), pose)
     edge = np.linalg.norm(posed[faces[:, 0]] - posed[faces[:, 1]], axis=1).mean()
     posed = posed + _vertex_normals(posed, faces) * rng.normal(0.0, noise * edge, (len(posed), 1))
-    yaw = rng.uniform(0, 2 * np.pi)
-    c, s = np.cos(yaw), np.sin(yaw)
-    Ry = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-    posed = posed @ Ry.T + rng.normal(0.0, 0.2, 3)
+    yaw = rng.uniform(0, 2 * np.pi)  # drawn either way, so `turn` changes nothing else
+    if turn:
+        c, s = np.cos(yaw), np.sin(yaw)
+        posed = posed @ np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]).T
+    posed = posed + rng.normal(0.0, 0.2, 3)
     _, vts = cKDTree(rest).query(template.verts)
     shape = Shape(posed, None if points else faces, source=f"synthetic body {name}", name=name)
     return SyntheticShape(
