@@ -60,6 +60,9 @@ def test_open3d_objects():
     pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(s.verts))
     p = load(pc)
     assert not p.is_mesh and np.array_equal(p.verts, s.verts)
+    t = load(o3d.t.geometry.TriangleMesh.from_legacy(mesh))
+    np.testing.assert_allclose(t.verts, s.verts)
+    np.testing.assert_array_equal(t.faces, s.faces)
 
 
 def test_pyvista_polydata_triangles_quads_and_points():
