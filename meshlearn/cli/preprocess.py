@@ -77,6 +77,9 @@ def preprocess_cmd(
             err=True,
         )
         raise typer.Exit(130) from None
+    except KeyboardInterrupt:  # a second Ctrl-C while the first one was stopping the workers
+        typer.echo("interrupted; shapes in progress were abandoned; resume with:\n  " + _resume_command(inputs, out), err=True)
+        raise typer.Exit(130) from None
     typer.echo(summary.format(brief=quiet))
     if not summary.complete:
         raise typer.Exit(1)

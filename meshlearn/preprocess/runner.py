@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import time
 from collections import deque
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Iterator, Sequence
@@ -121,7 +122,11 @@ def _stop(pool: cf.ProcessPoolExecutor, before: set[int | None]) -> None:
     """Cancel what has not started and interrupt the shapes in progress until the workers exit."""
     pool.shutdown(wait=False, cancel_futures=True)
     procs = [p for p in multiprocessing.active_children() if p.pid not in before]
+    t0, told = time.monotonic(), False
     while any(p.is_alive() for p in procs):
+        if not told and time.monotonic() - t0 > 2.0:
+            told = True
+            log.warning("waiting for the shapes in progress to stop (a long solve finishes first; Ctrl-C again to leave them)")
         for p in procs:
             if p.is_alive() and p.pid is not None:
                 try:
