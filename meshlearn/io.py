@@ -441,7 +441,7 @@ def _read_path(path: Path):
         return readers[ext]()
     except MeshlearnError:
         raise
-    except (ValueError, TypeError, IndexError, KeyError, OverflowError, MemoryError, UnicodeError) as e:
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError, MemoryError, RuntimeError, AttributeError) as e:
         raise InvalidMeshError(f"{source}: cannot read this {ext} file ({type(e).__name__}: {e}); "
                                "check that it is not truncated or corrupted") from e
 
