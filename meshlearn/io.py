@@ -778,7 +778,8 @@ def load(
     check : bool, default: True
         Raise on what nothing downstream survives (no vertices, NaN/inf coordinates without
         ``clean``, out-of-range face indices). :func:`meshlearn.validate` loads with ``False`` to
-        report such defects instead.
+        report such defects instead; with ``clean`` or ``normalize`` the first two are always
+        checked.
 
     Returns
     -------
@@ -812,7 +813,6 @@ def load(
     if isinstance(source, Shape):
         verts, faces, src, name = source.verts, source.faces, source.source, source.name
         meta, repairs = dict(source.meta), tuple(source.repairs)
-        non_tri = int(meta.get("non_triangle_faces", 0))
         if faces is not None and (faces.ndim != 2 or faces.shape[1] != 3):
             raise InvalidMeshError(f"{where(src)}expected faces of shape (F, 3) (got {faces.shape})")
         if verts.ndim != 2 or verts.shape[1] != 3:
@@ -824,8 +824,10 @@ def load(
             src, name = str(path), path.stem
         elif isinstance(source, tuple):
             if len(source) != 2:
-                raise InvalidMeshError(f"expected a (verts, faces) tuple (got a tuple of {len(source)} items); "
-                    "pass verts alone as an array for a point cloud")
+                raise InvalidMeshError(
+                    f"expected a (verts, faces) tuple (got a tuple of {len(source)} items); "
+                    "pass verts alone as an array for a point cloud"
+                )
             src, name = "arrays", "arrays"
             verts = _coerce_verts(source[0], src)
             flat, sizes = (None, None) if source[1] is None else _coerce_faces(source[1], src)
@@ -850,7 +852,7 @@ def load(
             meta["non_triangle_faces"] = non_tri
             log.info("%s%d polygon faces split into triangles", where(src), non_tri)
 
-    if check:
+    if check or clean or normalize is not None:  # cleaning and normalising need sound indices
         if len(verts) == 0:
             raise InvalidMeshError(f"{where(src)}the shape has no vertices; check the file is a mesh or point cloud")
         if faces is not None and len(faces) and out_of_range_face_mask(faces, len(verts)).any():
@@ -858,7 +860,7 @@ def load(
                 f"{where(src)}{out_of_range_message(faces, len(verts))}. The faces cannot be repaired safely; "
                 "re-export the mesh (an OBJ counts vertices from 1, other formats from 0)"
             )
-        if not clean and nonfinite_vertex_mask(verts).any():
+        if check and not clean and nonfinite_vertex_mask(verts).any():
             n = int(nonfinite_vertex_mask(verts).sum())
             raise InvalidMeshError(
                 f"{where(src)}{n} vertices have NaN or infinite coordinates; load with clean=True to drop them "

@@ -450,12 +450,20 @@ def validate(shape: Shape) -> ValidationReport:
 
 
 def out_of_range_message(faces: np.ndarray, n_verts: int) -> str:
-    """Words for the out-of-range faces of ``faces`` (F, 3), with the worst index as an example."""
+    """Words for the out-of-range faces of ``faces`` (F, 3): how many, which index, how many vertices.
+
+    ``"12 faces reference vertex 5001 but the mesh has 5000 vertices"`` when one index is wrong;
+    otherwise the count, the valid range and the farthest index as an example.
+    """
     oob = out_of_range_face_mask(faces, n_verts)
     n = int(oob.sum())
     bad = faces[oob]
-    worst = int(bad.max()) if int(bad.max()) >= n_verts else int(bad.min())
+    values = np.unique(bad[(bad < 0) | (bad >= n_verts)])
+    faces_word = "1 face references" if n == 1 else f"{n} faces reference"
+    if len(values) == 1:
+        return f"{faces_word} vertex {int(values[0])} but the mesh has {n_verts} vertices"
+    worst = int(values[-1]) if values[-1] >= n_verts else int(values[0])
     return (
-        f"{n} faces reference vertices outside 0..{n_verts - 1} (e.g. vertex {worst}) "
+        f"{faces_word} vertices outside 0..{n_verts - 1} (e.g. vertex {worst}) "
         f"but the mesh has {n_verts} vertices"
     )
