@@ -109,14 +109,16 @@ class SegmentationHead(nn.Module):
     n_classes : int
     outputs : {"vertices", "faces"}
         default: "vertices"
+    device : torch.device or str, optional
+        Where the parameters are created.
     """
 
-    def __init__(self, in_channels: int, n_classes: int, outputs: str = "vertices") -> None:
+    def __init__(self, in_channels: int, n_classes: int, outputs: str = "vertices", device: Any = None) -> None:
         super().__init__()
         if check_outputs(outputs) == "global":
             raise ConfigError("a segmentation head gives per-vertex or per-face logits; use outputs='vertices' or 'faces'")
         self.outputs = outputs
-        self.linear = nn.Linear(in_channels, n_classes)
+        self.linear = nn.Linear(in_channels, n_classes, device=device)
 
     def forward(self, features: torch.Tensor, faces: torch.Tensor | None = None) -> torch.Tensor:
         """features (V, C) -> logits (V, n_classes), or (F, n_classes) given ``faces`` (F, 3)."""
@@ -135,11 +137,12 @@ class TemplateCorrespondenceHead(nn.Module):
     in_channels : int
     n_template_verts : int
         N, the number of template vertices.
+    device : torch.device or str, optional
     """
 
-    def __init__(self, in_channels: int, n_template_verts: int) -> None:
+    def __init__(self, in_channels: int, n_template_verts: int, device: Any = None) -> None:
         super().__init__()
-        self.linear = nn.Linear(in_channels, n_template_verts)
+        self.linear = nn.Linear(in_channels, n_template_verts, device=device)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """features (V, C) -> logits (V, N)."""
@@ -161,11 +164,12 @@ class DescriptorHead(nn.Module):
         D, the descriptor size. default: 64
     normalize : bool
         Divide every descriptor by its Euclidean norm. default: True
+    device : torch.device or str, optional
     """
 
-    def __init__(self, in_channels: int, dim: int = 64, normalize: bool = True) -> None:
+    def __init__(self, in_channels: int, dim: int = 64, normalize: bool = True, device: Any = None) -> None:
         super().__init__()
-        self.linear = nn.Linear(in_channels, dim)
+        self.linear = nn.Linear(in_channels, dim, device=device)
         self.normalize = normalize
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
