@@ -33,3 +33,14 @@ def test_wrong_folder_is_a_dataset_error(tmp_path):
     r = runner.invoke(app, ["train", "--task", "segmentation", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "-q"])
     assert r.exit_code != 0 and isinstance(r.exception, DatasetError)
     assert "matches no known dataset layout" in str(r.exception)
+
+
+def test_demo_runs_the_pipeline_and_resumes(tmp_path):
+    args = ["demo", "--out", str(tmp_path), "--n", "4", "--vertices", "350", "--epochs", "1", "-q"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "vertex accuracy" in r.output and (tmp_path / "predictions.png").read_bytes()[:4] == b"\x89PNG"
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+    r = runner.invoke(app, args)  # a second run reuses the data and the finished checkpoint
+    assert r.exit_code == 0 and "reusing" in r.output and "resuming" in r.output
