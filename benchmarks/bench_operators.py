@@ -13,6 +13,10 @@ Bundles (each timed end to end on one shape, in a fresh subprocess so that peak 
       projected-axis frames (vectorised, as there), and the gradient fitted by least squares
       over each vertex's one-ring in a Python loop over vertices.
 
+``gradients``
+    The part of ``diffusionnet`` without the Laplacian and the eigenbasis: frames and the two
+    gradient operators, meshlearn's batched solve against the per-vertex loop.
+
 ``gauge``
     What GEM-CNN needs: frames, neighbour angles and transport angles of every directed edge.
 
@@ -33,9 +37,11 @@ Peak memory: growth of the worker's peak resident set (``VmHWM``) over its size 
 Times: wall clock and CPU time (``time.process_time``, all threads) of the bundle; on a shared,
 busy machine the CPU times are the steadier comparison.
 
-Run: ``python benchmarks/bench_operators.py`` (subdivisions 4, 5, 6; a few minutes on 2 cores),
-``--sizes 4,5,6,7`` for the 160k mesh, ``--bundles gauge`` for one bundle, ``--patches`` to add
-the patch bundle.
+Run: ``python benchmarks/bench_operators.py`` (subdivisions 4, 5, 6; a few minutes on 2 idle
+cores, most of it in the two eigensolves of the 41k mesh), ``--sizes 7 --bundles
+gradients,gauge`` for the 164k mesh without eigensolves (the full ``diffusionnet`` bundle at 164k
+takes well over ten minutes on 2 cores), ``--patches`` to add the patch bundle (its baseline
+times 64 log maps: about a minute at 41k).
 """
 
 from __future__ import annotations
@@ -99,6 +105,14 @@ def _baseline_diffusionnet(shape, k: int) -> dict:
     eps = 1e-8
     evals, evecs = spla.eigsh(sp.csr_matrix(L + eps * M), k=k, M=sp.csr_matrix(M), sigma=eps)
     t["eigen"] = time.perf_counter() - t0
+    frames, t["frames"] = _baseline_frames(shape)
+    t0 = time.perf_counter()
+    _baseline_gradients(shape.verts, shape.faces, frames)
+    t["gradients"] = time.perf_counter() - t0
+    return t
+
+
+def _baseline_frames(shape) -> tuple[np.ndarray, float]:
     t0 = time.perf_counter()
     tri = shape.verts[shape.faces]
     fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
@@ -109,12 +123,25 @@ def _baseline_diffusionnet(shape, k: int) -> dict:
     ref = np.where(np.abs(n[:, :1]) < 0.9, np.array([[1.0, 0, 0]]), np.array([[0, 1.0, 0]]))
     x = ref - np.sum(ref * n, 1, keepdims=True) * n
     x /= np.linalg.norm(x, axis=1, keepdims=True)
-    frames = np.stack([x, np.cross(n, x), n], 1)
-    t["frames"] = time.perf_counter() - t0
+    return np.stack([x, np.cross(n, x), n], 1), time.perf_counter() - t0
+
+
+def _baseline_gradient_bundle(shape) -> dict:
+    frames, t_frames = _baseline_frames(shape)
     t0 = time.perf_counter()
     _baseline_gradients(shape.verts, shape.faces, frames)
-    t["gradients"] = time.perf_counter() - t0
-    return t
+    return {"frames": t_frames, "gradients": time.perf_counter() - t0}
+
+
+def _meshlearn_gradient_bundle(shape) -> dict:
+    from meshlearn.geometry import gradient_operators, tangent_frames
+
+    t0 = time.perf_counter()
+    frames = tangent_frames(shape)
+    t_frames = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    gradient_operators(shape, frames)
+    return {"frames": t_frames, "gradients": time.perf_counter() - t0}
 
 
 def _baseline_gauge(shape) -> dict:
@@ -219,12 +246,14 @@ def _worker(impl: str, bundle: str, subdiv: int, k: int) -> None:
     if impl == "meshlearn":
         parts = {
             "diffusionnet": lambda: _meshlearn_diffusionnet(shape, k),
+            "gradients": lambda: _meshlearn_gradient_bundle(shape),
             "gauge": lambda: _meshlearn_gauge(shape),
             "patches": lambda: _meshlearn_patches(shape, radius),
         }[bundle]()
     else:
         parts = {
             "diffusionnet": lambda: _baseline_diffusionnet(shape, k),
+            "gradients": lambda: _baseline_gradient_bundle(shape),
             "gauge": lambda: _baseline_gauge(shape),
             "patches": lambda: _baseline_patches(shape, radius),
         }[bundle]()
@@ -256,7 +285,7 @@ def _fmt_parts(parts: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="4,5,6", help="icosphere subdivisions, comma separated (4..7)")
-    ap.add_argument("--bundles", default="diffusionnet,gauge", help="diffusionnet, gauge, patches")
+    ap.add_argument("--bundles", default="diffusionnet,gradients,gauge", help="diffusionnet, gradients, gauge, patches")
     ap.add_argument("--patches", action="store_true", help="add the patches bundle")
     ap.add_argument("--k", type=int, default=128, help="eigenpairs (default 128)")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per run before giving up")
