@@ -6,8 +6,8 @@
 
 Pictures: the first Laplacian eigenfunctions, the heat kernel signature, geodesic distance with
 its isolines, tangent frames, and, from the demo run, a segmentation (ground truth beside the
-prediction) and a correspondence (colour transfer from the template). Everything renders off
-screen; no display is needed.
+prediction) and a correspondence (colour transfer from the template; the demo's ground-truth map
+when the demo trained segmentation only). Everything renders off screen; no display is needed.
 """
 
 from __future__ import annotations
@@ -110,10 +110,38 @@ def demo_pictures(demo: Path, out: Path, size: tuple[int, int]) -> list[Path]:
                                                    size=(size[0], int(size[0] * 0.5)),
                                                    screenshot=out / "correspondence.png"))
         done.add(kind)
+    if "match" not in done:
+        corr = dataset_correspondence(demo, out, size)
+        if corr is not None:
+            written.append(corr)
+            done.add("match")
     for kind, name in (("labels", "segmentation.png"), ("match", "correspondence.png")):
         if kind not in done:
             print(f"skipping {name}: no usable {'segmentation' if kind == 'labels' else 'correspondence'} prediction under {demo}")
     return written
+
+
+def dataset_correspondence(demo: Path, out: Path, size: tuple[int, int]):
+    """The ground-truth correspondence of the demo data's first test shape to its template (for a
+    demo that trained segmentation only), or None when the demo data has no template."""
+    from meshlearn import load, viz
+    from meshlearn.datasets import load_sample, normalize_shape, read_dataset
+    from meshlearn.errors import MeshlearnError
+
+    for template_file in sorted(demo.rglob("template.ply")):
+        try:
+            split = read_dataset(template_file.parent)["test"]
+            sample = load_sample(split.records[0])
+        except (MeshlearnError, KeyError, IndexError, OSError):
+            continue
+        if sample.template_vertex is None:
+            continue
+        template = normalize_shape(load(template_file))
+        shape = normalize_shape(sample.shape)
+        return viz.plot_correspondence(template, shape, sample.template_vertex,
+                                       titles=("template", f"{shape.name}: true map"),
+                                       size=(size[0], int(size[0] * 0.5)), screenshot=out / "correspondence.png")
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

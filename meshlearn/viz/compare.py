@@ -66,7 +66,8 @@ def plot_shapes(
     legend : bool
         With ``labels``: a legend of the classes present, lower right of the last subplot. default: True
     link_cameras : bool
-        One camera for every subplot. default: True
+        One camera for every subplot; each shape is then drawn with its bounding box centred at the
+        origin, so shapes stored at different places still fill their subplots. default: True
     colorbar : bool
         One colour bar (in the last subplot) for ``scalars``. default: True
     colorbar_title : str
@@ -114,6 +115,8 @@ def plot_shapes(
             if arr.ndim != 2 or arr.shape[1] != 3:
                 raise FeatureError(f"colors[{i}] must be (N, 3) RGB (got {arr.shape})")
             fields.append((np.asarray(arr, dtype=np.uint8), loc))
+    if link_cameras and n > 1:
+        shapes = [sh.with_(verts=sh.verts - 0.5 * (sh.verts.min(0) + sh.verts.max(0))) if sh.n_verts else sh for sh in shapes]
     plotter = make_plotter(size=size, screenshot=screenshot, grid=(1, n))
     rgb = scalars is None
     for i, (shape, (field, loc)) in enumerate(zip(shapes, fields)):

@@ -21,6 +21,8 @@ from .render import as_shape
 
 __all__ = ["position_colors", "transfer_colors", "plot_correspondence"]
 
+_UNMATCHED = 128  # grey for target vertices without a match
+
 
 def position_colors(verts: Any) -> np.ndarray:
     """A smooth colour per point from its position: each coordinate, rescaled to [0, 1] over the
@@ -50,7 +52,7 @@ def transfer_colors(template_colors: Any, match: Any) -> np.ndarray:
     ----------
     template_colors : (V, 3) uint8
     match : (W,) int
-        Template vertex index for each target vertex, in [0, V).
+        Template vertex index for each target vertex, in [0, V); negative = no match (grey).
 
     Returns
     -------
@@ -60,13 +62,15 @@ def transfer_colors(template_colors: Any, match: Any) -> np.ndarray:
     m = np.asarray(match)
     if m.ndim != 1 or not np.issubdtype(m.dtype, np.integer):
         raise FeatureError(f"match must be (W,) integer template-vertex indices (got dtype {m.dtype}, shape {m.shape})")
-    if m.size and (m.min() < 0 or m.max() >= colors.shape[0]):
-        bad = int(m.max()) if m.max() >= colors.shape[0] else int(m.min())
+    if m.size and m.max() >= colors.shape[0]:
         raise FeatureError(
-            f"match refers to template vertex {bad} but the template has {colors.shape[0]} vertices; "
+            f"match refers to template vertex {int(m.max())} but the template has {colors.shape[0]} vertices; "
             "was the correspondence computed against another template?"
         )
-    return colors[m]
+    out = np.full((m.size, colors.shape[1]), _UNMATCHED, dtype=colors.dtype)
+    known = m >= 0
+    out[known] = colors[m[known]]
+    return out
 
 
 def plot_correspondence(
@@ -88,7 +92,7 @@ def plot_correspondence(
     template : Shape (V vertices)
     target : Shape (W vertices)
     match : (W,) int
-        Template vertex of each target vertex.
+        Template vertex of each target vertex; negative = unknown (drawn grey).
     titles : (str, str)
     link_cameras : bool
         default: True

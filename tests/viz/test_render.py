@@ -133,6 +133,7 @@ def test_position_and_transfer_colours():
     assert c[0].tolist() == [26, 26, 26] and c[1].tolist() == [242, 242, 242]
     assert np.all(np.abs(c[2].astype(int) - 134) <= 1)
     assert viz.transfer_colors(c, np.array([2, 2, 0])).tolist() == [c[2].tolist(), c[2].tolist(), c[0].tolist()]
+    assert viz.transfer_colors(c, np.array([-1, 1])).tolist() == [[128, 128, 128], c[1].tolist()]
     with pytest.raises(FeatureError, match="template vertex 3"):
         viz.transfer_colors(c, np.array([0, 3]))
 
