@@ -58,6 +58,7 @@ def demo(
     vertices: int = typer.Option(1500, "--vertices", help="Approximate vertices per shape."),
     epochs: int = typer.Option(25, "--epochs", help="Training epochs."),
     threads: int = typer.Option(1, "--threads", help="CPU threads (one is fastest on a busy machine)."),
+    workers: int = typer.Option(2, "--workers", "-j", help="Processes generating shapes and computing operators."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, ..."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
@@ -73,13 +74,13 @@ def demo(
     data = out / "data"
     if not (data / "template.ply").exists():
         typer.echo(f"1/4 generating {n} synthetic bodies of about {vertices} vertices in {data}")
-        write_dataset(data, n=n, seed=0, n_vertices=vertices, progress=not quiet)
+        write_dataset(data, n=n, seed=0, n_vertices=vertices, workers=workers, progress=not quiet)
     else:
         typer.echo(f"1/4 reusing the synthetic bodies in {data}")
     run = out / "run"
     config = TrainConfig(task="segmentation", model="diffusionnet", data=str(data), out=str(run), epochs=epochs,
                          k=64, width=64, n_blocks=4, dropout=0.1, lr=2e-3, lr_step=max(epochs // 2, 1),
-                         inputs="xyz", augment="none", threads=threads, device=device, cache=str(out / "cache"))
+                         inputs="xyz", augment="none", threads=threads, workers=workers, device=device, cache=str(out / "cache"))
     resume = (run / "last.pt").exists()
     typer.echo(f"2/4 {'resuming' if resume else 'training'} DiffusionNet ({epochs} epochs; operators cached in "
                f"{out / 'cache'})")

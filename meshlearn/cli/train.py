@@ -33,6 +33,7 @@ def train_cmd(
     cache: Optional[Path] = typer.Option(None, "--cache", help="Operator cache folder. Default: RUN_DIR/cache."),
     split_file: Optional[Path] = typer.Option(None, "--split-file", help="JSON {train: [...], test: [...]}."),
     threads: int = typer.Option(0, "--threads", help="CPU threads per process (0: torch's default)."),
+    workers: int = typer.Option(1, "--workers", "-j", help="Processes computing operators before training."),
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/last.pt."),
     amp: bool = typer.Option(False, "--amp", help="Mixed precision on CUDA."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
@@ -44,7 +45,7 @@ def train_cmd(
     config = TrainConfig(
         task=task, data=str(data), out=str(out), model=model, epochs=epochs, lr=lr, lr_step=lr_step,
         batch_size=batch_size, width=width, n_blocks=n_blocks, dropout=dropout, k=k, inputs=inputs,
-        augment=augment, val_fraction=val_fraction, seed=seed, device=device, amp=amp, threads=threads,
+        augment=augment, val_fraction=val_fraction, seed=seed, device=device, amp=amp, threads=threads, workers=workers,
         cache=str(cache) if cache else None, split_file=str(split_file) if split_file else None,
     )
     result = fit(config, resume=resume, progress=not quiet)

@@ -69,6 +69,9 @@ class MeshDataset(torch.utils.data.Dataset):
         Operator cache folder. default: None (compute in memory)
     progress : bool
         Show a progress bar while preprocessing. default: False
+    workers : int
+        Processes computing missing operators into ``cache`` first (one BLAS thread each);
+        1 computes them in this process. default: 1
 
     Examples
     --------
@@ -77,12 +80,17 @@ class MeshDataset(torch.utils.data.Dataset):
     >>> item = ds[0]; item.shape, item.ops.evecs.shape, item.targets["labels"].shape  # doctest: +SKIP
     """
 
-    def __init__(self, split: Split, spec: OperatorSpec, *, cache: Any = None, progress: bool = False) -> None:
+    def __init__(
+        self, split: Split, spec: OperatorSpec, *, cache: Any = None, progress: bool = False, workers: int = 1
+    ) -> None:
         from tqdm.auto import tqdm
 
         self.split = split
         self.spec = spec
         self.items: list[Item] = []
+        if workers > 1 and cache is not None:
+            _precompute(split, spec, cache, workers, progress)
+            progress = False
         for rec in tqdm(split.records, desc="preprocessing", unit="shape", disable=not progress):
             sample = load_sample(rec)
             shape = normalize_shape(sample.shape)
@@ -116,3 +124,27 @@ def _targets(sample: Sample) -> dict[str, Any]:
     if sample.class_label is not None:
         out["class_label"] = np.int64(sample.class_label)
     return out
+
+
+def _operators_of(args: tuple) -> str:
+    from threadpoolctl import threadpool_limits
+
+    rec, spec, cache = args
+    with threadpool_limits(1):
+        compute_operators(normalize_shape(load_sample(rec).shape), spec, cache=cache)
+    return rec.name
+
+
+def _precompute(split: Split, spec: OperatorSpec, cache: Any, workers: int, progress: bool) -> None:
+    """Fill the cache for every record with ``workers`` processes (files already there are reused)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    jobs = [(rec, spec, str(getattr(cache, "root", cache))) for rec in split.records]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        for _ in tqdm(pool.map(_operators_of, jobs), total=len(jobs), desc="preprocessing", unit="shape",
+                      disable=not progress):
+            pass

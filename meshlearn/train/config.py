@@ -60,6 +60,8 @@ class TrainConfig:
         default: 0
     device : str
         default: "cpu"
+    workers : int
+        Processes computing operators before training (rank 0 only). default: 1
     threads : int
         CPU threads for torch in each process; 0 leaves torch's default (under ``torchrun`` on
         CPU, 0 means one thread per process). One thread is often fastest on a busy machine.
@@ -90,6 +92,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     seed: int = 0
     device: str = "cpu"
+    workers: int = 1
     threads: int = 0
     amp: bool = False
     cache: str | None = None
@@ -107,6 +110,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "width", "n_blocks", "k", "lr_step"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be a positive integer (got {getattr(self, name)!r})")
+        if int(self.workers) < 1:
+            raise ConfigError(f"workers must be a positive integer (got {self.workers!r})")
         if int(self.threads) < 0:
             raise ConfigError(f"threads must be 0 (torch's default) or positive (got {self.threads!r})")
         if not self.lr > 0:

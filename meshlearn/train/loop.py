@@ -57,12 +57,14 @@ def target_of(task: str, targets: dict[str, Any], source: str) -> np.ndarray:
     return targets[key]
 
 
-def load_datasets(config: TrainConfig, *, progress: bool = False, splits: tuple[str, ...] = ("train", "test")):
+def load_datasets(
+    config: TrainConfig, *, progress: bool = False, splits: tuple[str, ...] = ("train", "test"), workers: int = 1
+):
     """The run's datasets (operators through its cache): dict split name -> MeshDataset."""
     spec = operator_spec(config)
     cache = config.cache or str(Path(config.out) / "cache")
     parts = read_dataset(config.data, split_file=config.split_file)
-    return {s: MeshDataset(parts[s], spec, cache=cache, progress=progress) for s in splits}
+    return {s: MeshDataset(parts[s], spec, cache=cache, progress=progress, workers=workers) for s in splits}
 
 
 def forward_logits(net: torch.nn.Module, ops_t: Any, x: torch.Tensor, amp: bool) -> torch.Tensor:
@@ -153,7 +155,7 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
         (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
     # Rank 0 preprocesses into the cache first; the others then read it.
     if info.is_main:
-        data = load_datasets(config, progress=progress, splits=("train",))
+        data = load_datasets(config, progress=progress, splits=("train",), workers=config.workers)
     barrier(info)
     if not info.is_main:
         data = load_datasets(config, progress=False, splits=("train",))
