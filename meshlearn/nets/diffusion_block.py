@@ -29,7 +29,15 @@ from torch import nn
 from ..errors import ConfigError, SolverError
 from ._sparse import sparse_op
 
-__all__ = ["LearnedTimeDiffusion", "ImplicitDiffusion", "SpatialGradientFeatures", "MLP", "DiffusionBlock", "DIFFUSION_METHODS"]
+__all__ = [
+    "DIFFUSION_METHODS",
+    "DiffusionBlock",
+    "Dropout",
+    "ImplicitDiffusion",
+    "LearnedTimeDiffusion",
+    "MLP",
+    "SpatialGradientFeatures",
+]
 
 DIFFUSION_METHODS = ("spectral", "implicit")
 
@@ -147,9 +155,38 @@ class SpatialGradientFeatures(nn.Module):
 
     def forward(self, gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
         """gx, gy (V, C) gradient components -> features (V, C) in (-1, 1)."""
-        w_re = self.A_re(gx) - self.A_im(gy)
-        w_im = self.A_re(gy) + self.A_im(gx)
+        # (A_re + i A_im)(gx + i gy) with three real products instead of four (Gauss's trick)
+        Wr, Wi = self.A_re.weight, self.A_im.weight
+        k1 = gx @ (Wr + Wi).T
+        k2 = (gy - gx) @ Wr.T
+        k3 = (gx + gy) @ Wi.T
+        w_re, w_im = k1 - k3, k1 + k2
         return torch.tanh(gx * w_re + gy * w_im)
+
+
+class Dropout(nn.Module):
+    """Inverted dropout drawing its mask with ``torch.rand``: the same distribution as
+    ``nn.Dropout``, but on CPU ``rand`` is several times faster than the ``bernoulli_`` that
+    ``nn.Dropout`` uses, which matters at DiffusionNet's sizes (8 masks of V x 128 per step).
+
+    Parameters
+    ----------
+    p : float
+        Probability of zeroing an entry, in [0, 1).
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = float(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.rand_like(x) >= self.p
+        return x * keep.to(x.dtype) * (1.0 / (1.0 - self.p))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class MLP(nn.Sequential):
@@ -170,7 +207,7 @@ class MLP(nn.Sequential):
             if i < len(sizes) - 2:
                 layers.append(nn.ReLU())
                 if dropout > 0:
-                    layers.append(nn.Dropout(dropout))
+                    layers.append(Dropout(dropout))
         super().__init__(*layers)
 
 

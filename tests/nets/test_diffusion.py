@@ -13,7 +13,7 @@ from scipy.spatial import ConvexHull, cKDTree
 import meshlearn
 from meshlearn.errors import ConfigError
 from meshlearn.nets import DiffusionNet
-from meshlearn.nets.diffusion_block import ImplicitDiffusion, LearnedTimeDiffusion, SpatialGradientFeatures
+from meshlearn.nets.diffusion_block import Dropout, ImplicitDiffusion, LearnedTimeDiffusion, SpatialGradientFeatures
 from meshlearn.shape import Shape
 from meshlearn.testing import bumpy_sphere, icosphere, random_rigid_motion, sphere_points
 
@@ -101,6 +101,25 @@ def test_gradient_features_do_not_depend_on_the_tangent_frame():
     phi = torch.rand(50, 1, generator=gen, dtype=torch.float64) * 2 * math.pi  # rotate each vertex's frame
     rx, ry = torch.cos(phi) * gx - torch.sin(phi) * gy, torch.sin(phi) * gx + torch.cos(phi) * gy
     assert torch.allclose(layer(gx, gy), layer(rx, ry), atol=1e-12)
+
+
+def test_gradient_features_are_the_real_part_of_a_complex_product():
+    gen = torch.Generator().manual_seed(2)
+    layer = SpatialGradientFeatures(6).double()
+    gx, gy = torch.randn(20, 6, generator=gen, dtype=torch.float64), torch.randn(20, 6, generator=gen, dtype=torch.float64)
+    v = torch.complex(gx, gy)
+    A = torch.complex(layer.A_re.weight, layer.A_im.weight)
+    expected = torch.tanh((v.conj() * (v @ A.T)).real)
+    assert torch.allclose(layer(gx, gy), expected, atol=1e-12)
+
+
+def test_dropout_keeps_the_mean_and_is_off_in_eval():
+    drop = Dropout(0.5)
+    x = torch.ones(200_000, 1)
+    y = drop.train()(x)
+    assert abs(float((y == 0).double().mean()) - 0.5) < 0.01  # binomial sd ~0.001
+    assert abs(float(y.mean()) - 1.0) < 0.01
+    assert torch.equal(drop.eval()(x), x)
 
 
 # --- the net --------------------------------------------------------------------------------------
