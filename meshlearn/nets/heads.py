@@ -226,7 +226,9 @@ def functional_map(
     descriptors' spectral coefficients. The second term is the Laplacian-commutativity regulariser
     ``||C diag(lambda_a) - diag(lambda_b) C||^2``, which favours maps that preserve frequency (an
     isometry commutes with the Laplacian). The problem separates over rows of C; each row is one
-    small (Ka, Ka) symmetric solve, batched.
+    small (Ka, Ka) symmetric solve, batched. A ridge of 1e-10 times the mean of ``diag(A A^T)``
+    keeps the solves regular when the descriptors do not excite some modes (their diagonal entries
+    then shrink towards 0 instead of being undetermined).
 
     Parameters
     ----------
@@ -239,8 +241,9 @@ def functional_map(
     evals_a, evals_b : (Ka,), (Kb,) tensors, optional
         Needed when ``mu > 0``.
     mu : float
-        Weight of the commutativity term, relative to the descriptor term scaled to unit trace.
-        default: 1e-3
+        Weight of the commutativity term. It is made scale-free: the penalty actually used is
+        ``mu * mean(diag(A A^T)) * ((lambda_b_i - lambda_a_j) / lambda_max)^2``, so the same mu
+        suits descriptors of any magnitude and shapes of any size. default: 1e-3
 
     Returns
     -------
