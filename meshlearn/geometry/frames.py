@@ -123,6 +123,11 @@ def _point_normals(verts: np.ndarray, knn: int) -> np.ndarray:
     pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(verts))
     pcd.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(knn=k))
     n = np.asarray(pcd.normals).copy()
+    centred = verts - verts.mean(0)
+    sv = np.linalg.svd(centred.T @ centred, compute_uv=False)
+    if sv[2] <= 1e-18 * sv[0]:
+        # a planar cloud: open3d's orientation needs a 3-D hull, so orient along a tree instead
+        return _orient_along_tree(verts, n, k)
     if V > k + 1:
         try:
             pcd.orient_normals_consistent_tangent_plane(k)
