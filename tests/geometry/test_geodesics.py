@@ -104,3 +104,15 @@ def test_bad_arguments():
         GeodesicSolver(sphere_points(50), "exact")
     with pytest.raises(InvalidMeshError, match="no faces"):
         GeodesicSolver(Shape(s.verts, np.zeros((0, 3), np.int64)))
+
+
+def test_non_manifold_edge_works_with_both_methods():
+    g = grid(6)
+    a, b = g.faces[10, :2]
+    verts = np.vstack([g.verts, [[0.5, 0.5, 1.0]]])
+    faces = np.vstack([g.faces, [[a, b, g.n_verts]]])  # a fin: three faces on edge (a, b)
+    s = Shape(verts, faces)
+    eu = np.linalg.norm(g.verts - g.verts[0], axis=1)
+    np.testing.assert_allclose(geodesic_distance(s, 0, "exact")[: g.n_verts], eu, atol=1e-9)
+    heat = geodesic_distance(s, 0)[: g.n_verts]
+    assert np.mean(np.abs(heat[1:] - eu[1:]) / eu[1:]) < 0.05

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from meshlearn.errors import ConfigError, InvalidMeshError
+from meshlearn.errors import ConfigError, InvalidMeshError, SolverError
 from meshlearn.geometry import GaugeData, LogMapSolver, PatchData, gauge_data, geodesic_patches, log_map, tangent_frames
 from meshlearn.geometry.transport import corner_angles, wrap_angle
 from meshlearn.shape import Shape
@@ -234,6 +234,14 @@ def test_log_map_point_cloud_radii():
     r, _ = _sphere_polar(s, tangent_frames(s), np.full(s.n_verts, 5), np.arange(s.n_verts))
     ok = (r > 0.1) & (r < 2.5)
     assert np.mean(np.abs(np.linalg.norm(L, axis=1)[ok] - r[ok]) / r[ok]) < 0.03
+
+
+def test_log_map_non_manifold_mesh_raises_solver_error():
+    g = grid(6)
+    a, b = g.faces[10, :2]
+    s = Shape(np.vstack([g.verts, [[0.5, 0.5, 1.0]]]), np.vstack([g.faces, [[a, b, g.n_verts]]]))
+    with pytest.raises(SolverError, match="manifold"):
+        log_map(s, 0)
 
 
 def test_log_map_bad_source():
