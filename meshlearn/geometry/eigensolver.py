@@ -1,0 +1,451 @@
+"""The generalised sparse eigensolver behind :func:`meshlearn.geometry.eigenbasis`.
+
+Solves ``L x = lambda M x`` for the K smallest eigenpairs, where ``L`` (V, V) is a symmetric
+positive semi-definite weak Laplacian and ``M`` (V, V) a positive diagonal (lumped) mass matrix.
+
+Letters: V vertices, K eigenpairs.
+
+Method. Shift-invert Lanczos (ARPACK through :func:`scipy.sparse.linalg.eigsh`) is the field's
+standard; its cost at K = 128 is dominated by ARPACK re-orthogonalising a basis of about 2K
+vectors, which grows like K squared. meshlearn therefore slices the wanted part of the spectrum:
+
+* slice 0 holds the smallest eigenpairs, found with a small negative shift, where ``L - sigma M``
+  is positive definite and is factored once by CHOLMOD (``cholespy``; SuperLU when absent);
+* slice 1 holds the eigenpairs nearest an interior shift placed by Weyl's law
+  (``lambda_j ~ 4 pi j / area`` on a surface), factored by SuperLU;
+* the slices run at the same time, one in a worker process (``workers=2``, the default on a
+  machine with two or more cores), and overlap by a margin. They are merged at a cut between two
+  distinct eigenvalues inside the overlap, after checking that both slices agree there, so no
+  eigenvalue can be missed or counted twice; a final Rayleigh-Ritz step makes the basis exactly
+  M-orthonormal. When the Weyl estimate misses (a gap between the slices, or too few pairs),
+  further slices are added where the observed eigenvalue density says they belong.
+
+Fallbacks, in order, each tried only when the one before fails or its residuals are too large:
+sliced solve, one shift-invert solve of all K pairs (retried with a larger shift, a larger Krylov
+basis and another start vector), a dense solve (shapes of at most ``DENSE_MAX`` vertices). Only
+then :class:`~meshlearn.errors.SolverError`.
+
+Accuracy is measured by the relative residual ``||L x - lambda M x|| / (max(lambda, floor) ||M x||)``
+(see :func:`relative_residuals`); the default ``tol=0`` asks ARPACK for machine precision,
+exactly as the reference preprocessing does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from ..errors import ConfigError, SolverError, where
+
+__all__ = ["solve_eigenpairs", "relative_residuals", "SliceResult", "DENSE_LIMIT", "DENSE_MAX"]
+
+log = logging.getLogger(__name__)
+
+#: At most this many vertices: always a dense solve (it is faster than ARPACK there).
+DENSE_LIMIT = 1000
+#: At most this many vertices: a dense solve is allowed as the last fallback (memory ~ 16 V^2 bytes).
+DENSE_MAX = 12000
+#: At least this many vertices and eigenpairs before slicing in parallel pays for its overhead.
+PARALLEL_MIN_VERTS = 4000
+PARALLEL_MIN_K = 24
+#: Residual accepted from a ``tol=0`` solve (ARPACK itself reaches ~1e-12).
+RESIDUAL_OK = 1e-8
+
+
+@dataclass
+class SliceResult:
+    """Eigenpairs of one spectrum slice: ``evals`` (n,) ascending, ``evecs`` (V, n)."""
+
+    sigma: float
+    evals: np.ndarray
+    evecs: np.ndarray
+    cpu_s: float = 0.0  #: CPU seconds the slice took in the process that solved it
+
+
+# --------------------------------------------------------------------------------------------
+# factorisation and one shift-invert slice
+
+
+class _Factor:
+    """Solver of ``(L - sigma M) x = b``: CHOLMOD when positive definite and available, else SuperLU."""
+
+    def __init__(self, A: sp.csr_matrix, spd: bool) -> None:
+        self.n = A.shape[0]
+        self._chol = None
+        self._lu = None
+        if spd:
+            try:
+                from cholespy import CholeskySolverD, MatrixType
+
+                coo = A.tocoo()
+                self._chol = CholeskySolverD(
+                    self.n, coo.row.astype(np.int32), coo.col.astype(np.int32), coo.data.astype(np.float64), MatrixType.COO
+                )
+            except ImportError:
+                self._chol = None
+            except (RuntimeError, ValueError) as e:  # not positive definite after all
+                log.debug("CHOLMOD factorisation failed (%s); using SuperLU", e)
+                self._chol = None
+        if self._chol is None:
+            self._lu = spla.splu(A.tocsc())
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        if self._chol is not None:
+            b = np.ascontiguousarray(b, dtype=np.float64)
+            x = np.empty_like(b)
+            self._chol.solve(b, x)
+            return x
+        return self._lu.solve(b)
+
+
+def _arpack_slice(L, M, k, sigma, *, tol=0.0, ncv=None, seed=0, maxiter=None) -> SliceResult:
+    """The ``k`` eigenpairs nearest ``sigma`` by shift-invert ARPACK, sorted ascending."""
+    t0 = time.process_time()
+    V = L.shape[0]
+    A = (L - sigma * M).tocsr()
+    factor = _Factor(A, spd=sigma < 0)
+    op = spla.LinearOperator((V, V), matvec=factor.solve, matmat=factor.solve, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    v0 = rng.uniform(-1.0, 1.0, V)
+    if ncv is None:
+        ncv = min(V - 1, max(2 * k + 1, 20))
+    evals, evecs = spla.eigsh(
+        L, k=k, M=M, sigma=sigma, which="LM", OPinv=op, v0=v0, ncv=min(ncv, V - 1), tol=tol, maxiter=maxiter
+    )
+    order = np.argsort(evals)
+    return SliceResult(float(sigma), evals[order], evecs[:, order], time.process_time() - t0)
+
+
+def _slice_job(L, M, k, sigma, tol, seed):
+    """Worker entry point: one slice with one BLAS thread (the other core runs the other slice)."""
+    with _one_blas_thread():
+        return _arpack_slice(L, M, k, sigma, tol=tol, seed=seed)
+
+
+def _one_blas_thread():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+_POOL: ProcessPoolExecutor | None = None
+
+
+def _pool() -> ProcessPoolExecutor | None:
+    """One persistent worker process (forked, so it starts in milliseconds); None where fork is unsafe."""
+    global _POOL
+    if _POOL is None:
+        import multiprocessing as mp
+
+        if "fork" not in mp.get_all_start_methods():
+            return None
+        try:
+            _POOL = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"))
+        except (OSError, ValueError, AssertionError) as e:  # daemonic parent, no /dev/shm, ...
+            log.debug("no worker process for sliced eigensolves (%s)", e)
+            return None
+    return _POOL
+
+
+def _default_workers() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        n = os.cpu_count() or 1
+    return 2 if n >= 2 else 1
+
+
+# --------------------------------------------------------------------------------------------
+# accuracy
+
+
+def _lambda_scale(L: sp.csr_matrix, mass: np.ndarray) -> float:
+    """A typical eigenvalue magnitude of the discretisation (median of diag(L) / mass)."""
+    s = float(np.median(L.diagonal() / mass))
+    return s if np.isfinite(s) and s > 0 else 1.0
+
+
+def relative_residuals(L, M, evals, evecs, *, floor: float | None = None) -> np.ndarray:
+    """Relative residuals ``||L x - lambda M x|| / (max(lambda, floor) ||M x||)`` of eigenpairs.
+
+    Parameters
+    ----------
+    L, M : (V, V) sparse
+        Laplacian and mass.
+    evals : (K,) float64
+    evecs : (V, K) float64
+    floor : float, optional
+        Eigenvalue magnitude below which residuals are measured against ``floor`` instead of
+        ``lambda`` (zero eigenvalues have no relative residual). default: 1e-6 times the median
+        of diag(L) / mass, far below the first non-zero eigenvalue of any mesh.
+
+    Returns
+    -------
+    (K,) float64
+    """
+    L = sp.csr_matrix(L)
+    M = sp.csr_matrix(M)
+    if floor is None:
+        floor = 1e-6 * _lambda_scale(L, M.diagonal())
+    MX = M @ evecs
+    R = L @ evecs - MX * evals
+    return np.linalg.norm(R, axis=0) / (np.maximum(np.abs(evals), floor) * np.maximum(np.linalg.norm(MX, axis=0), 1e-300))
+
+
+def _rayleigh_ritz(L, mass, X):
+    """M-orthonormalise the columns of X (V, n) and diagonalise L on their span."""
+    MX = X * mass[:, None]
+    G = X.T @ MX
+    g, U = np.linalg.eigh((G + G.T) / 2)
+    if g[0] < 0.5:  # ARPACK returns M-orthonormal vectors: G is the identity up to rounding
+        raise SolverError(f"slices returned nearly dependent vectors (smallest Gram eigenvalue {g[0]:.2e})")
+    Z = X @ (U / np.sqrt(g))
+    H = Z.T @ (L @ Z)
+    w, Q = np.linalg.eigh((H + H.T) / 2)
+    return w, Z @ Q
+
+
+# --------------------------------------------------------------------------------------------
+# dense
+
+
+def _dense(L, mass, k):
+    V = L.shape[0]
+    k = min(k, V)
+    A, B = L.toarray(), np.diag(mass)
+    if k == V:
+        return sla.eigh(A, B)
+    return sla.eigh(A, B, subset_by_index=(0, k - 1))
+
+
+# --------------------------------------------------------------------------------------------
+# slicing
+
+
+def _cluster_tol(x: float, scale: float) -> float:
+    return 1e-6 * max(abs(x), 1e-3 * scale)
+
+
+#: Fraction of the wanted pairs taken by the bottom slice. Its factorisation (CHOLMOD) solves several
+#: times faster than the interior slice's (SuperLU), so it takes more than half to balance the two.
+BOTTOM_FRACTION = 0.68
+
+
+def _plan_first(k: int, area: float) -> list[tuple[float, int]]:
+    """Two slices: (sigma, n) for the bottom one (sigma < 0, NaN here) and a Weyl-placed interior one."""
+    margin = max(4, int(np.ceil(k / 16)))
+    split = int(round(BOTTOM_FRACTION * k))
+    n0 = split + margin
+    lo_idx, hi_idx = split - margin, k + margin
+    n1 = hi_idx - lo_idx + margin
+    sigma1 = 4.0 * np.pi * (0.5 * (lo_idx + hi_idx)) / area
+    return [(np.nan, n0), (float(sigma1), n1)]
+
+
+def _covered(slices: list[SliceResult], scale: float):
+    """Merge slices from the bottom. Returns (pieces, hi, gap):
+
+    pieces : list of (slice, lo_cut, hi_cut) whose eigenvalues in [lo_cut, hi_cut) are taken;
+    hi : the value below which every eigenvalue has been found;
+    gap : (a, b) when the next slice starts above ``hi`` (a hole), else None.
+    """
+    bottom = [s for s in slices if s.sigma < 0]
+    bottom = max(bottom, key=lambda s: s.evals.size)
+    pieces = [(bottom, -np.inf, None)]
+    hi = float(bottom.evals[-1])  # may be a partial multiplet: complete only strictly below
+    rest = sorted((s for s in slices if s is not bottom and s.sigma >= 0), key=lambda s: s.evals[0])
+    for s in rest:
+        lo_s, hi_s = float(s.evals[0]), float(s.evals[-1])
+        if hi_s <= hi:
+            continue
+        if lo_s >= hi - _cluster_tol(hi, scale):
+            return pieces, hi, (hi, lo_s)
+        prev = pieces[-1][0]
+        # a cut between two distinct eigenvalues of s inside (lo_s, hi): both slices complete there
+        cand = s.evals[(s.evals > lo_s + _cluster_tol(lo_s, scale)) & (s.evals < hi - _cluster_tol(hi, scale))]
+        cut = None
+        for a, b in zip(cand[:-1], cand[1:]):
+            if b - a > 2 * _cluster_tol(b, scale):
+                cut = 0.5 * (a + b)
+                break
+        if cut is None:
+            return pieces, hi, (hi, lo_s)
+        # consistency: in (lo_s, cut) both slices must list the same eigenvalues
+        mine = prev.evals[(prev.evals > lo_s + _cluster_tol(lo_s, scale)) & (prev.evals < cut)]
+        theirs = s.evals[(s.evals > lo_s + _cluster_tol(lo_s, scale)) & (s.evals < cut)]
+        if mine.size != theirs.size or not np.allclose(mine, theirs, rtol=1e-6, atol=1e-9 * scale):
+            raise SolverError("overlapping slices disagree")
+        pieces[-1] = (prev, pieces[-1][1], cut)
+        pieces.append((s, cut, None))
+        hi = hi_s
+    return pieces, hi, None
+
+
+def _take(pieces, k):
+    cols, vals = [], []
+    for s, lo, hi in pieces:
+        sel = s.evals >= lo
+        if hi is not None:
+            sel &= s.evals < hi
+        vals.append(s.evals[sel])
+        cols.append(s.evecs[:, sel])
+    w = np.concatenate(vals)
+    X = np.concatenate(cols, axis=1)
+    order = np.argsort(w)[:k]
+    return w[order], X[:, order]
+
+
+def _sliced(L, M, mass, k, tol, seed, scale):
+    area = float(mass.sum())
+    plan = _plan_first(k, area)
+    sigma0 = -1e-8 * scale
+    pool = _pool()
+    futures = []
+    for sigma, n in plan[1:]:
+        futures.append(pool.submit(_slice_job, L, M, n, sigma, tol, seed + 1) if pool else None)
+    with _one_blas_thread():
+        slices = [_arpack_slice(L, M, plan[0][1], sigma0, tol=tol, seed=seed)]
+    for (sigma, n), fut in zip(plan[1:], futures):
+        slices.append(fut.result() if fut is not None else _arpack_slice(L, M, n, sigma, tol=tol, seed=seed + 1))
+    log.debug("eigensolve slices: %s", [(round(s.sigma, 4), s.evals.size, round(s.cpu_s, 3)) for s in slices])
+    for extra in range(4):
+        pieces, hi, gap = _covered(slices, scale)
+        count = sum(int(np.sum((s.evals >= lo) & (s.evals < (np.inf if h is None else h)))) for s, lo, h in pieces)
+        if gap is None and count >= k:
+            return _take(pieces, k)
+        density = count / max(hi, 1e-300)  # eigenvalues per unit, observed
+        margin = max(4, k // 16)
+        if gap is not None:
+            a, b = gap
+            sigma, n = 0.5 * (a + b), int(np.ceil((b - a) * density)) + 2 * margin
+        else:
+            need = k - count
+            sigma, n = hi + 0.5 * need / max(density, 1e-300), need + 2 * margin
+        log.debug("eigensolve: extra slice %d at sigma=%.4g for %d pairs", extra + 1, sigma, n)
+        slices.append(_arpack_slice(L, M, min(n, L.shape[0] - 2), sigma, tol=tol, seed=seed + 2 + extra))
+    raise SolverError("spectrum slices did not cover the wanted eigenvalues")
+
+
+# --------------------------------------------------------------------------------------------
+# the public entry point
+
+
+def solve_eigenpairs(
+    L,
+    M,
+    k: int,
+    *,
+    tol: float = 0.0,
+    workers: int | None = None,
+    seed: int = 0,
+    source: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` smallest eigenpairs of ``L x = lambda M x``, with fallbacks (see the module docstring).
+
+    Parameters
+    ----------
+    L : (V, V) sparse
+        Symmetric positive semi-definite weak Laplacian.
+    M : (V, V) sparse
+        Positive diagonal lumped mass.
+    k : int
+        Number of eigenpairs; ``k >= V`` returns all V (dense solve).
+    tol : float
+        ARPACK's relative tolerance on the shift-inverted eigenvalues; 0 means machine precision.
+        default: 0.0
+    workers : int, optional
+        Processes for spectrum slicing: 1 solves in this process only, 2 runs the two slices at
+        once. default: 2 on a machine with two or more cores, else 1
+    seed : int
+        Seed of ARPACK's start vectors. default: 0
+    source : str, optional
+        File name for error messages.
+
+    Returns
+    -------
+    evals : (K,) float64 ascending
+    evecs : (V, K) float64, M-orthonormal
+    """
+    L = sp.csr_matrix(L, dtype=np.float64)
+    M = sp.csr_matrix(M, dtype=np.float64)
+    V = L.shape[0]
+    if L.shape != (V, V) or M.shape != (V, V):
+        raise ConfigError(f"L and M must be square and of the same size (got {L.shape} and {M.shape})")
+    k = int(k)
+    if k < 1:
+        raise ConfigError(f"k must be >= 1 (got {k})")
+    mass = M.diagonal()
+    if (M - sp.diags(mass)).count_nonzero():
+        raise ConfigError("M must be diagonal (a lumped mass matrix)")
+    if not np.all(np.isfinite(L.data)) or not np.all(np.isfinite(mass)) or np.any(mass <= 0):
+        raise SolverError(
+            f"{where(source)}the Laplacian or mass has non-finite or non-positive entries; "
+            "load the mesh with clean=True to remove degenerate faces and isolated vertices"
+        )
+    k = min(k, V)
+    if V <= DENSE_LIMIT or k >= V // 2:
+        if V > DENSE_MAX:
+            raise SolverError(
+                f"{where(source)}{k} eigenpairs of a {V}-vertex shape need a dense solve of "
+                f"{16 * V * V / 1e9:.1f} GB; ask for k < {V // 2}"
+            )
+        return _dense(L, mass, k)
+
+    scale = _lambda_scale(L, mass)
+    accept = max(RESIDUAL_OK, 1e3 * tol)
+    workers = _default_workers() if workers is None else int(workers)
+    errors: list[str] = []
+
+    def good(w, X, what):
+        if w.shape[0] < k or not np.all(np.isfinite(w)) or not np.all(np.isfinite(X)):
+            errors.append(f"{what}: incomplete or non-finite result")
+            return False
+        r = relative_residuals(L, M, w, X, floor=1e-6 * scale)
+        if float(r.max()) > accept:
+            errors.append(f"{what}: residual {float(r.max()):.1e}")
+            return False
+        return True
+
+    if workers >= 2 and V >= PARALLEL_MIN_VERTS and k >= PARALLEL_MIN_K:
+        try:
+            w, X = _sliced(L, M, mass, k, tol, seed, scale)
+            w, X = _rayleigh_ritz(L, mass, X)
+            if good(w, X, "sliced solve"):
+                return w, X
+        except (SolverError, RuntimeError, ValueError, spla.ArpackError, OSError) as e:
+            errors.append(f"sliced solve: {e}")
+            log.info("%ssliced eigensolve failed (%s); solving in one piece", where(source), e)
+
+    attempts = [
+        dict(sigma=-1e-8 * scale, ncv=None, seed=seed),
+        dict(sigma=-1e-5 * scale, ncv=min(V - 1, 3 * k + 20), seed=seed + 101),
+        dict(sigma=-1e-3 * scale, ncv=min(V - 1, 4 * k + 40), seed=seed + 202),
+    ]
+    for i, a in enumerate(attempts):
+        try:
+            s = _arpack_slice(L, M, k, a["sigma"], tol=tol, ncv=a["ncv"], seed=a["seed"], maxiter=50 * V)
+        except (RuntimeError, ValueError, spla.ArpackError, spla.ArpackNoConvergence) as e:
+            errors.append(f"shift-invert attempt {i + 1}: {e}")
+            log.info("%seigensolve attempt %d failed (%s); retrying", where(source), i + 1, e)
+            continue
+        if good(s.evals, s.evecs, f"shift-invert attempt {i + 1}"):
+            return s.evals, s.evecs
+
+    if V <= DENSE_MAX:
+        log.info("%ssparse eigensolves failed (%s); dense fallback", where(source), "; ".join(errors))
+        return _dense(L, mass, k)
+    raise SolverError(
+        f"{where(source)}could not compute {k} eigenpairs of a {V}-vertex Laplacian ({'; '.join(errors)}); "
+        "load the mesh with clean=True (degenerate faces, duplicate vertices) or ask for fewer eigenpairs"
+    )
