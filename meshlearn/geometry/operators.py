@@ -360,7 +360,9 @@ def _compute_kind(kind: str, shape: Shape, spec: OperatorSpec, out: Operators) -
         from .transport import geodesic_patches
 
         radius = spec.patch_radius * _scale(shape)
-        out.patches = geodesic_patches(shape, radius, frames=out.frames, max_neighbors=spec.patch_max)
+        out.patches = geodesic_patches(
+            shape, radius, frames=out.frames, max_neighbors=spec.patch_max, gauge=out.gauge, knn=spec.knn
+        )
     elif kind == "geodesics":
         from .geodesics import pairwise_geodesics
 
