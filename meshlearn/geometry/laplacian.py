@@ -46,6 +46,11 @@ def laplacian(shape: Shape, kind: str = "robust", *, mollify_factor: float = 1e-
         raise ConfigError(f"laplacian kind must be one of {KINDS} (got {kind!r})")
     if shape.n_verts == 0:
         raise InvalidMeshError(f"{where(shape.source)}the shape has no vertices; load a non-empty file")
+    if not np.all(np.isfinite(shape.verts)):
+        bad = int((~np.isfinite(shape.verts)).any(axis=1).sum())
+        raise InvalidMeshError(
+            f"{where(shape.source)}{bad} vertices have NaN or infinite coordinates; load with clean=True to drop them"
+        )
     if kind == "robust":
         return robust_laplacian(shape, mollify_factor=mollify_factor)
     if not shape.is_mesh:
@@ -68,13 +73,28 @@ def robust_laplacian(shape: Shape, *, mollify_factor: float = 1e-5, n_neighbors:
         raise InvalidMeshError(
             f"{where(shape.source)}robust Laplacian failed ({e}); load with clean=True to repair the mesh"
         ) from e
-    return sp.csr_matrix(L), sp.csr_matrix(M)
+    L = sp.csr_matrix(L)
+    L = (0.5 * (L + L.T)).tocsr()  # exact symmetry (the tufted construction is symmetric to rounding)
+    return L, sp.diags(np.asarray(sp.csr_matrix(M).diagonal())).tocsr()
 
 
 def cotan_laplacian(verts: np.ndarray, faces: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Cotangent Laplacian and barycentric lumped mass of a triangle mesh.
 
-    verts : (V, 3) float64, faces : (F, 3) int64. Returns (L, M) as in :func:`laplacian`.
+    ``L[i, j] = -(cot alpha_ij + cot beta_ij) / 2`` for an edge (i, j) with opposite angles
+    alpha_ij, beta_ij, and ``L[i, i] = -sum_j L[i, j]``; ``M[i, i]`` is a third of the area of the
+    faces around vertex i. Zero-area faces contribute nothing (instead of infinite cotangents).
+
+    Parameters
+    ----------
+    verts : (V, 3) float64
+    faces : (F, 3) int64
+
+    Returns
+    -------
+    L, M : (V, V) scipy.sparse.csr_matrix
+        As in :func:`laplacian`. L is PSD only when the mesh has no obtuse-angle trouble; the
+        cotangent weights of a very obtuse mesh can be negative (use ``kind="robust"`` there).
     """
     verts = np.asarray(verts, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
@@ -87,7 +107,9 @@ def cotan_laplacian(verts: np.ndarray, faces: np.ndarray) -> tuple[sp.csr_matrix
         u = tri[:, j] - tri[:, i]
         v = tri[:, k] - tri[:, i]
         cross = np.linalg.norm(np.cross(u, v), axis=1)
-        cot = np.einsum("ij,ij->i", u, v) / np.maximum(cross, 1e-300)
+        dot = np.einsum("ij,ij->i", u, v)
+        ok = cross > 1e-12 * np.maximum(np.abs(dot), 1e-300)
+        cot = np.where(ok, dot / np.where(ok, cross, 1.0), 0.0)
         w = 0.5 * cot
         rows += [faces[:, j], faces[:, k]]
         cols += [faces[:, k], faces[:, j]]
@@ -96,7 +118,9 @@ def cotan_laplacian(verts: np.ndarray, faces: np.ndarray) -> tuple[sp.csr_matrix
     cols = np.concatenate(cols)
     vals = np.concatenate(vals)
     off = sp.coo_matrix((vals, (rows, cols)), shape=(V, V)).tocsr()
-    L = off - sp.diags(np.asarray(off.sum(axis=1)).ravel())
+    off = 0.5 * (off + off.T)  # exact symmetry
+    L = (off - sp.diags(np.asarray(off.sum(axis=1)).ravel())).tocsr()
+    L.sum_duplicates()
     areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
     mass = np.bincount(faces.ravel(), weights=np.repeat(areas / 3.0, 3), minlength=V)
     return sp.csr_matrix(L), sp.diags(mass).tocsr()

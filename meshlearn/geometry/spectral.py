@@ -82,10 +82,32 @@ def eigenbasis(
     return np.clip(evals, 0.0, None), evecs
 
 
+def _check_basis(evals: np.ndarray, evecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    evals = np.asarray(evals, dtype=np.float64)
+    evecs = np.asarray(evecs, dtype=np.float64)
+    if evals.ndim != 1 or evecs.ndim != 2 or evecs.shape[1] != evals.shape[0]:
+        raise ConfigError(f"expected evals (K,) and evecs (V, K) (got {evals.shape} and {evecs.shape})")
+    return evals, evecs
+
+
+def _positive(evals: np.ndarray) -> np.ndarray:
+    """The eigenvalues that are not numerically zero (constant modes of each component)."""
+    top = float(np.max(np.abs(evals))) if evals.size else 0.0
+    return evals[evals > 1e-9 * max(top, 1e-300)]
+
+
 def hks_times(evals: np.ndarray, n: int = 16) -> np.ndarray:
-    """``n`` log-spaced diffusion times between 4 ln10 / lambda_max and 4 ln10 / lambda_1."""
-    evals = np.asarray(evals)
-    pos = evals[evals > 1e-9 * max(float(evals.max()), 1e-300)]
+    """``n`` log-spaced diffusion times from ``4 ln 10 / lambda_max`` to ``4 ln 10 / lambda_1``.
+
+    At the shortest time the highest mode kept is damped by 1e-4 and at the longest the first
+    non-zero mode is (Sun, Ovsjanikov and Guibas 2009): the range where the truncated basis still
+    resolves the heat kernel. ``lambda_1`` is the smallest non-zero eigenvalue.
+
+    Returns
+    -------
+    (T,) float64, ascending.
+    """
+    pos = _positive(np.asarray(evals, dtype=np.float64))
     if pos.size == 0:
         return np.ones(n)
     tmin = 4 * np.log(10) / pos.max()
@@ -94,14 +116,31 @@ def hks_times(evals: np.ndarray, n: int = 16) -> np.ndarray:
 
 
 def hks(evals: np.ndarray, evecs: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Heat kernel signature ``sum_i exp(-lambda_i t) phi_i(x)^2``: (V, T)."""
+    """Heat kernel signature ``h(x, t) = sum_i exp(-lambda_i t) phi_i(x)^2``.
+
+    Parameters
+    ----------
+    evals : (K,) float64
+    evecs : (V, K) float64, M-orthonormal
+    times : (T,) float64, positive
+
+    Returns
+    -------
+    (V, T) float64. Intrinsic: unchanged by rigid motions, and by remeshing up to discretisation error.
+    """
+    evals, evecs = _check_basis(evals, evecs)
+    times = np.atleast_1d(np.asarray(times, dtype=np.float64))
     return (evecs**2) @ np.exp(-np.outer(evals, times))
 
 
 def wks_energies(evals: np.ndarray, n: int = 16) -> np.ndarray:
-    """``n`` log-energies evenly spaced over the log-spectrum (without its ends)."""
-    evals = np.asarray(evals)
-    pos = evals[evals > 1e-9 * max(float(evals.max()), 1e-300)]
+    """``n`` log-energies evenly spaced inside ``[ln lambda_1, ln lambda_max]`` (ends excluded).
+
+    Returns
+    -------
+    (T,) float64, ascending.
+    """
+    pos = _positive(np.asarray(evals, dtype=np.float64))
     if pos.size < 2:
         return np.zeros(n)
     lo, hi = np.log(pos.min()), np.log(pos.max())
@@ -109,13 +148,32 @@ def wks_energies(evals: np.ndarray, n: int = 16) -> np.ndarray:
 
 
 def wks(evals: np.ndarray, evecs: np.ndarray, energies: np.ndarray, sigma: float | None = None) -> np.ndarray:
-    """Wave kernel signature (Aubry et al. 2011) at log-energies ``energies``: (V, T), each column
-    normalised by its total filter weight."""
-    evals = np.asarray(evals)
-    keep = evals > 1e-9 * max(float(evals.max()), 1e-300)
+    """Wave kernel signature (Aubry, Schlickewei and Cremers 2011).
+
+    ``w(x, e) = sum_i phi_i(x)^2 g_e(lambda_i) / sum_i g_e(lambda_i)`` with the log-normal band
+    ``g_e(lambda) = exp(-(e - ln lambda)^2 / (2 sigma^2))``; zero eigenvalues are left out.
+
+    Parameters
+    ----------
+    evals : (K,) float64
+    evecs : (V, K) float64, M-orthonormal
+    energies : (T,) float64
+        Log-energies, e.g. :func:`wks_energies`.
+    sigma : float, optional
+        Band width in log-energy. default: 7 times the energy spacing
+
+    Returns
+    -------
+    (V, T) float64, each column normalised by its total band weight.
+    """
+    evals, evecs = _check_basis(evals, evecs)
+    energies = np.atleast_1d(np.asarray(energies, dtype=np.float64))
+    keep = evals > 1e-9 * max(float(np.max(np.abs(evals))) if evals.size else 0.0, 1e-300)
     loge = np.log(evals[keep])
     phi2 = evecs[:, keep] ** 2
     if sigma is None:
         sigma = 7.0 * (energies[-1] - energies[0]) / max(len(energies), 1) if len(energies) > 1 else 1.0
+    if not sigma > 0:
+        raise ConfigError(f"wks sigma must be positive (got {sigma!r})")
     weights = np.exp(-((energies[None, :] - loge[:, None]) ** 2) / (2 * sigma**2))
     return (phi2 @ weights) / np.maximum(weights.sum(0), 1e-300)
