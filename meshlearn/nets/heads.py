@@ -39,6 +39,7 @@ __all__ = [
     "fmap_to_pointwise",
     "pointwise_to_fmap",
     "zoomout",
+    "fmap_correspondence",
 ]
 
 #: Where a net's outputs live.
@@ -342,3 +343,48 @@ def zoomout(
         k = min(k + step, k_final)
         C = pointwise_to_fmap(T, evecs_a[:, :k], evecs_b[:, :k], mass_b)
     return C, fmap_to_pointwise(C, evecs_a, evecs_b)
+
+
+def fmap_correspondence(
+    desc_a: torch.Tensor,
+    desc_b: torch.Tensor,
+    ops_a: Any,
+    ops_b: Any,
+    k: int = 30,
+    mu: float = 1e-1,
+    k_final: int | None = None,
+) -> torch.Tensor:
+    """Pointwise map ``T : B -> A`` from descriptors through a functional map (and ZoomOut).
+
+    Fits ``C : (k, k)`` with :func:`functional_map` on the first k eigenpairs of both shapes,
+    then refines it with :func:`zoomout` up to ``k_final`` eigenpairs when given, and converts it
+    with :func:`fmap_to_pointwise`. More robust than :func:`match_descriptors` when descriptors are
+    noisy, because the map is forced to be smooth (band-limited) and near-isometric.
+
+    Parameters
+    ----------
+    desc_a : (Va, D) tensor
+    desc_b : (Vb, D) tensor
+    ops_a, ops_b : Operators (torch) with ``evals``, ``evecs`` and ``mass``
+    k : int
+        Eigenpairs of the fitted map. default: 30
+    mu : float
+        Commutativity weight, see :func:`functional_map`. default: 0.1
+    k_final : int, optional
+        ZoomOut to this many eigenpairs (one at a time). default: None (no refinement)
+
+    Returns
+    -------
+    T : (Vb,) int64 tensor, the vertex of A for every vertex of B
+    """
+    for name, ops in (("ops_a", ops_a), ("ops_b", ops_b)):
+        if getattr(ops, "evecs", None) is None or ops.evecs.shape[1] < max(k, k_final or 0):
+            raise ConfigError(
+                f"{name} needs at least {max(k, k_final or 0)} eigenpairs: compute operators with "
+                f"OperatorSpec(operators={{'spectral'}}, k={max(k, k_final or 0)})"
+            )
+    ea, eb = ops_a.evecs[:, :k].to(desc_a.dtype), ops_b.evecs[:, :k].to(desc_b.dtype)
+    C = functional_map(desc_a, desc_b, ea, eb, ops_a.mass, ops_b.mass, ops_a.evals[:k], ops_b.evals[:k], mu=mu)
+    if k_final is not None and k_final > k:
+        return zoomout(C, ops_a.evecs.to(desc_a.dtype), ops_b.evecs.to(desc_b.dtype), ops_b.mass, k_final=k_final)[1]
+    return fmap_to_pointwise(C, ea, eb)
