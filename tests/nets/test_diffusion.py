@@ -193,6 +193,8 @@ def test_moving_model_and_operators_to_a_device(bumpy_ops, device):
     assert y.device.type == device
     assert torch.allclose(y.cpu(), ref, atol=1e-5)
     assert torch.allclose(y64.cpu().float(), ref, atol=1e-4)
+    built = DiffusionNet(3, 4, width=8, n_blocks=1, device=device)
+    assert all(p.device.type == device for p in built.parameters())
 
 
 def _bumpy_radius(v: np.ndarray, amplitude: float = 0.15, seed: int = 0) -> np.ndarray:
