@@ -240,3 +240,19 @@ def test_bad_input_is_reported():
         DiffusionNet(5, 2, width=8, n_blocks=1, with_gradient_features=False)(ops.verts, ops)
     with pytest.raises(ConfigError, match="missing fields"):
         DiffusionNet(3, 2, width=8, n_blocks=1)(ops.verts, ops)
+
+
+def test_real_mesh_and_scan_points(shared_meshes):
+    from meshlearn.nets import ChebNet, PatchConvNet
+
+    kinds = frozenset({"spectral", "gradients", "patches"})
+    shapes = [meshlearn.load(shared_meshes / "clean" / "bunny_small.ply"),
+              meshlearn.load(shared_meshes / "pointclouds" / "spot_points.ply")]
+    opss = [_ops(s, kinds, k=32) for s in shapes]
+    xs = [o.verts - o.verts.mean(0) for o in opss]
+    for net in (DiffusionNet(3, 4, width=16, n_blocks=2), ChebNet(3, 4, width=16, n_layers=2), PatchConvNet(3, 4, width=8, n_layers=1)):
+        ys = net(xs, opss)
+        assert [y.shape for y in ys] == [(s.verts.shape[0], 4) for s in shapes]
+        assert all(torch.isfinite(y).all() for y in ys)
+        sum(y.sum() for y in ys).backward()
+        assert all(torch.isfinite(p.grad).all() for p in net.parameters())
