@@ -39,9 +39,14 @@ class SparseOp:
         Device of the dense factors; default: the device of ``A`` (CPU for a scipy matrix).
     dtype : torch.dtype, optional
         Floating dtype of the dense factors. default: float32 for scipy input, else ``A``'s dtype.
+    backend : {"auto", "scipy", "torch"}
+        How products are computed: ``auto`` is scipy on CPU and torch CSR elsewhere; ``scipy``
+        is only valid on CPU. default: "auto"
     """
 
-    def __init__(self, A: Any, device: Any = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(self, A: Any, device: Any = None, dtype: torch.dtype | None = None, backend: str = "auto") -> None:
+        if backend not in ("auto", "scipy", "torch"):
+            raise ValueError(f"backend must be 'auto', 'scipy' or 'torch' (got {backend!r})")
         if sp.issparse(A):
             device = torch.device(device or "cpu")
             dtype = dtype or torch.float32
@@ -60,7 +65,9 @@ class SparseOp:
         #: the operator as a scipy CSR matrix in the dense factors' precision (host memory)
         self.csr = csr
         self._abs_row_sums: np.ndarray | None = None
-        if device.type == "cpu":
+        if backend == "scipy" and device.type != "cpu":
+            raise ValueError(f"the scipy backend works on CPU tensors only (device {device})")
+        if backend == "scipy" or (backend == "auto" and device.type == "cpu"):
             self._fwd, self._bwd = csr, csr.T.tocsr()
         else:
             self._fwd, self._bwd = _torch_csr(csr, device, dtype), _torch_csr(csr.T.tocsr(), device, dtype)
