@@ -64,7 +64,7 @@ def plot_shapes(
     names : sequence of str, optional
         Class names for the legend. default: "class 0", "class 1", ...
     legend : bool
-        With ``labels``: a legend of the classes present, lower right of the last subplot. default: True
+        With ``labels``: a legend of the classes present, in a narrow column on the right. default: True
     link_cameras : bool
         One camera for every subplot; each shape is then drawn with its bounding box centred at the
         origin, so shapes stored at different places still fill their subplots. default: True
@@ -88,8 +88,6 @@ def plot_shapes(
     for name, seq in (("scalars", scalars), ("labels", labels), ("colors", colors), ("titles", titles)):
         if seq is not None and len(seq) != n:
             raise ConfigError(f"{name} has {len(seq)} entries for {n} shapes; give one per shape (None for none)")
-    if size is None:
-        size = (400 * n, 400)
     fields: list[tuple[np.ndarray | None, str]] = [(None, "vertex")] * n
     if scalars is not None:
         fields = [(None, "vertex") if s is None else per_element(sh, s, what=f"scalars[{i}]")
@@ -115,9 +113,15 @@ def plot_shapes(
             if arr.ndim != 2 or arr.shape[1] != 3:
                 raise FeatureError(f"colors[{i}] must be (N, 3) RGB (got {arr.shape})")
             fields.append((np.asarray(arr, dtype=np.uint8), loc))
+    legend_column = False
+    if labels is not None and legend and present.size:
+        legend_column = True
+    if size is None:
+        size = (400 * n + (220 if legend_column else 0), 400)
     if link_cameras and n > 1:
         shapes = [sh.with_(verts=sh.verts - 0.5 * (sh.verts.min(0) + sh.verts.max(0))) if sh.n_verts else sh for sh in shapes]
-    plotter = make_plotter(size=size, screenshot=screenshot, grid=(1, n))
+    weights = [1.0] * n + [0.55] if legend_column else None
+    plotter = make_plotter(size=size, screenshot=screenshot, grid=(1, n + legend_column), col_weights=weights)
     rgb = scalars is None
     for i, (shape, (field, loc)) in enumerate(zip(shapes, fields)):
         plotter.subplot(0, i)
@@ -125,13 +129,16 @@ def plot_shapes(
             plotter, shape, scalars=field, location=loc, rgb=rgb and field is not None, cmap=cmap, clim=clim,
             name=colorbar_title or "value", colorbar=colorbar and not rgb and i == n - 1, colorbar_title=colorbar_title,
         )
-        if labels is not None and legend and i == n - 1 and present.size:
-            add_label_legend(plotter, present, n_classes=k, names=names, loc="lower right")
         if titles is not None and titles[i]:
             plotter.add_text(str(titles[i]), position="upper_edge", font_size=12, color="black")
-        frame_camera(plotter, view=view, zoom=zoom)
+        frame_camera(plotter, view=view, zoom=zoom * (0.92 if titles is not None else 1.0))
+    if legend_column:
+        plotter.subplot(0, n)
+        rows = min(int(present.size), 24)
+        add_label_legend(plotter, present, n_classes=k, names=names, loc="center left",
+                         size=(0.95, min(0.07 * rows, 0.95)))
     if link_cameras and n > 1:
-        plotter.link_views()
+        plotter.link_views(list(range(n)))
         plotter.subplot(0, 0)
-        frame_camera(plotter, view=view, zoom=zoom)
+        frame_camera(plotter, view=view, zoom=zoom * (0.92 if titles is not None else 1.0))
     return finish(plotter, screenshot)

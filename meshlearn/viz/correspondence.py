@@ -24,13 +24,19 @@ __all__ = ["position_colors", "transfer_colors", "plot_correspondence"]
 _UNMATCHED = 128  # grey for target vertices without a match
 
 
-def position_colors(verts: Any) -> np.ndarray:
-    """A smooth colour per point from its position: each coordinate, rescaled to [0, 1] over the
-    bounding box, gives one of red, green, blue.
+def position_colors(verts: Any, *, saturation: float = 1.8) -> np.ndarray:
+    """A smooth, vivid colour per point from its position.
+
+    Each coordinate, rescaled to [0, 1] over the bounding box, gives one of red, green, blue
+    (``t``); the colour is then pushed away from grey, ``g + saturation * (t - g)`` with ``g`` the
+    mean of the three (clipped to [0, 1]), and mapped to [0.12, 0.95] so that shading stays
+    readable. Every step is continuous, so nearby points get nearby colours.
 
     Parameters
     ----------
     verts : (V, 3) float
+    saturation : float
+        How far colours are pushed from grey (1 = plain normalised xyz). default: 1.8
 
     Returns
     -------
@@ -41,8 +47,9 @@ def position_colors(verts: Any) -> np.ndarray:
         raise FeatureError(f"verts must be (V, 3) (got {v.shape})")
     lo, hi = v.min(0), v.max(0)
     t = (v - lo) / np.where(hi > lo, hi - lo, 1.0)
-    # Keep away from black and white so shading stays readable.
-    return np.round(255 * (0.1 + 0.85 * t)).astype(np.uint8)
+    g = t.mean(1, keepdims=True)
+    c = np.clip(g + saturation * (t - g), 0.0, 1.0)
+    return np.round(255 * (0.12 + 0.83 * c)).astype(np.uint8)
 
 
 def transfer_colors(template_colors: Any, match: Any) -> np.ndarray:

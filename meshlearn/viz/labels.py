@@ -121,16 +121,19 @@ def add_label_legend(
     names: Sequence[str] | Mapping[int, str] | None = None,
     max_entries: int = 24,
     loc: str = "upper right",
+    size: tuple[float, float] | None = None,
 ) -> None:
     """Add a legend (at ``loc`` in the current subplot) for ``classes`` (K',) int, coloured as
-    :func:`label_colors` colours them."""
+    :func:`label_colors` colours them; ``size`` (width, height) as fractions of the subplot.
+    default: sized to the number of entries and the longest name"""
     classes = np.asarray(classes, dtype=np.int64)
     palette = label_palette(max(int(n_classes or classes.max() + 1), 1))
     entries = [[_name(names, int(c)), (palette[c] / 255.0).tolist()] for c in classes[:max_entries]]
     longest = max(len(e[0]) for e in entries)
     width = float(np.clip(0.05 + 0.022 * longest, 0.15, 0.4))
-    plotter.add_legend(entries, bcolor="white", border=True, face="rectangle",
-                       size=(width, min(0.06 * len(entries), 0.8)), loc=loc)
+    if size is None:
+        size = (width, min(0.06 * len(entries), 0.8))
+    plotter.add_legend(entries, bcolor="white", border=False, face="rectangle", size=size, loc=loc)
 
 
 def _name(names: Sequence[str] | Mapping[int, str] | None, c: int) -> str:

@@ -112,6 +112,7 @@ def make_plotter(
     screenshot: str | os.PathLike | None = None,
     off_screen: bool | None = None,
     grid: tuple[int, int] = (1, 1),
+    col_weights: Sequence[float] | None = None,
 ) -> "pyvista.Plotter":
     """A white-background plotter of ``size`` pixels, off screen when a screenshot is asked for.
 
@@ -126,6 +127,8 @@ def make_plotter(
         ``pyvista.OFF_SCREEN`` is set, otherwise a window (which needs a display).
     grid : (rows, cols)
         Subplot layout for several shapes side by side. default: (1, 1)
+    col_weights : sequence of float, optional
+        Relative widths of the columns. default: equal
     """
     import pyvista as pv
 
@@ -134,7 +137,8 @@ def make_plotter(
         off_screen = screenshot is not None or bool(pv.OFF_SCREEN)
     if not off_screen:
         require_display()
-    plotter = pv.Plotter(off_screen=off_screen, window_size=(w, h), shape=grid, border=False)
+    extra = {"col_weights": list(col_weights)} if col_weights is not None else {}
+    plotter = pv.Plotter(off_screen=off_screen, window_size=(w, h), shape=grid, border=False, **extra)
     plotter.set_background(_BACKGROUND)
     return plotter
 

@@ -128,14 +128,18 @@ def test_correspondence_identity_gives_identical_halves(sphere, tmp_path):
 
 
 def test_position_and_transfer_colours():
-    v = np.array([[0.0, 0, 0], [1, 2, 3], [0.5, 1, 1.5]])
+    v = np.array([[0.0, 0, 0], [1, 2, 3], [0.5, 1, 1.5], [1, 0, 0], [0.2, 0.2, 2.9]])
     c = viz.position_colors(v)
-    assert c[0].tolist() == [26, 26, 26] and c[1].tolist() == [242, 242, 242]
-    assert np.all(np.abs(c[2].astype(int) - 134) <= 1)
+    lo, hi = round(0.12 * 255), round(0.95 * 255)
+    assert c[0].tolist() == [lo] * 3 and c[1].tolist() == [hi] * 3  # box corners: darkest and lightest grey
+    assert np.ptp(c[2].astype(int)) == 0  # the box centre is grey
+    assert c[3].argmax() == 0 and c[3, 0] > c[3, 1] == c[3, 2]  # +x is red
+    plain = viz.position_colors(v, saturation=1.0).astype(int)
+    np.testing.assert_allclose(plain[4], np.round(255 * (0.12 + 0.83 * np.array([0.2, 0.1, 2.9 / 3]))), atol=1)
     assert viz.transfer_colors(c, np.array([2, 2, 0])).tolist() == [c[2].tolist(), c[2].tolist(), c[0].tolist()]
     assert viz.transfer_colors(c, np.array([-1, 1])).tolist() == [[128, 128, 128], c[1].tolist()]
-    with pytest.raises(FeatureError, match="template vertex 3"):
-        viz.transfer_colors(c, np.array([0, 3]))
+    with pytest.raises(FeatureError, match="template vertex 5 but the template has 5"):
+        viz.transfer_colors(c, np.array([0, 5]))
 
 
 def test_wrong_length_and_no_display(sphere, monkeypatch, tmp_path):
