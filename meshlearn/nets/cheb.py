@@ -1,4 +1,5 @@
-"""ChebNet: Chebyshev polynomial filters of the mesh Laplace-Beltrami operator.
+"""ChebNet (Defferrard et al., NeurIPS 2016): Chebyshev polynomial filters, here of the mesh
+Laplace-Beltrami operator.
 
 Letters: V vertices, C channels, K polynomial order.
 

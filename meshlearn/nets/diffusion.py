@@ -1,4 +1,4 @@
-"""DiffusionNet: learned heat diffusion + spatial gradient features + per-vertex MLPs.
+"""DiffusionNet (Sharp et al., ACM TOG 2022): learned heat diffusion + spatial gradient features + per-vertex MLPs.
 
 Letters: V vertices, F faces, C channels.
 

@@ -1,4 +1,4 @@
-"""Geodesic patch convolution (GCNN family) with angular max pooling.
+"""Geodesic patch convolution (GCNN, Masci et al. 2015; MoNet, Monti et al. 2017) with angular max pooling.
 
 Letters: V vertices, P patch entries (centre, neighbour pairs), C channels, A radial bins,
 N angular bins.
