@@ -10,7 +10,8 @@ Conventions
   depend on how finely the surface is sampled).
 * A pointwise map from shape B to shape A is an index array ``T : (Vb,) int64``: vertex ``y`` of B
   corresponds to vertex ``T[y]`` of A.
-* A functional map ``C : (Kb, Ka)`` maps the spectral coefficients of a function on A (in A's
+* A functional map (Ovsjanikov et al. 2012; refined here with ZoomOut, Melzi et al. 2019)
+  ``C : (Kb, Ka)`` maps the spectral coefficients of a function on A (in A's
   eigenbasis, coefficients ``a = evecs_a^T M_a f``) to those of the corresponding function on B:
   ``b = C a``. A pointwise map ``T : B -> A`` induces ``C = evecs_b^T M_b evecs_a[T]``
   (:func:`pointwise_to_fmap`), and conversely ``evecs_a[T] ~ evecs_b C`` row by row
