@@ -112,7 +112,7 @@ class GemConv(nn.Module):
             raise ConfigError(f"edge_weight must have shape ({angle.shape[0]},) (got {tuple(edge_weight.shape)})")
         k0 = self.kernel.at_zero().to(x.dtype)  # (D_out, D_in)
         y = rotate(x.index_select(0, q), transport - angle, self.in_type)  # rho_in(g - theta) x_q
-        msg = rotate(y @ k0.T, angle, self.out_type) * edge_weight.to(x.dtype)[:, None]
+        msg = rotate(y @ k0.T, angle, self.out_type, scale=edge_weight)  # w_pq rho_out(theta) K(0) y
         # scatter_add rather than index_add: its backward keeps only the index, not the (E, D_out) messages
         out = (x @ self.self_kernel().to(x.dtype).T).scatter_add(0, p[:, None].expand_as(msg), msg)
         if self.bias is not None:

@@ -20,7 +20,7 @@ Features change as ``x_v' = rho(-g_v) x_v``.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Optional
 
 import torch
 
@@ -29,7 +29,7 @@ from .feature_type import FeatureType
 
 __all__ = ["rotate", "transport_features", "change_gauge", "rotate_frames", "wrap_angle", "as_gauge_tensors"]
 
-def rotate(x: torch.Tensor, angle: torch.Tensor, ftype: FeatureType) -> torch.Tensor:
+def rotate(x: torch.Tensor, angle: torch.Tensor, ftype: FeatureType, scale: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``rho(angle) x`` for a batch of features, one angle per row, without forming matrices.
 
     Parameters
@@ -39,6 +39,8 @@ def rotate(x: torch.Tensor, angle: torch.Tensor, ftype: FeatureType) -> torch.Te
     angle : (...,) tensor
         One angle per feature vector (broadcast against ``x.shape[:-1]``), radians, CCW.
     ftype : FeatureType
+    scale : (...,) tensor, optional
+        Multiply each row by this too (folded into the cos / sin factors: no extra pass over x).
 
     Returns
     -------
@@ -50,18 +52,21 @@ def rotate(x: torch.Tensor, angle: torch.Tensor, ftype: FeatureType) -> torch.Te
     if x.shape[-1] != ftype.dim:
         raise ConfigError(f"features have {x.shape[-1]} components but the feature type {ftype} has {ftype.dim}")
     if ftype.max_order == 0:
-        return x
+        return x if scale is None else x * scale.to(x.dtype)[..., None]
     angle = angle.to(x.dtype)[..., None]
+    scale = None if scale is None else scale.to(x.dtype)[..., None]
     sizes = [c * (1 if n == 0 else 2) for n, _, c in ftype.blocks]
     pieces = []
     # split (not slicing): its backward concatenates the gradients instead of zero-filling
     # a full-size gradient per slice
     for (n, _, c), xb in zip(ftype.blocks, x.split(sizes, -1)):
         if n == 0:
-            pieces.append(xb)
+            pieces.append(xb if scale is None else xb * scale)
             continue
         a, b = xb.split(c, -1)  # cos and sin components of the copies
         cos, sin = torch.cos(n * angle), torch.sin(n * angle)
+        if scale is not None:
+            cos, sin = cos * scale, sin * scale
         pieces += [cos * a - sin * b, sin * a + cos * b]
     return torch.cat(pieces, -1)
 

@@ -89,3 +89,11 @@ def test_rotate_matches_block_diagonal_rho(orders, dtype):
 def test_rotate_rejects_wrong_width():
     with pytest.raises(ConfigError, match="components"):
         rotate(torch.zeros(3, 4), torch.zeros(3), FeatureType.regular(1, 2))
+
+
+@pytest.mark.parametrize("orders", [(0, 1, 2) * 2, (0, 0), (3,)])
+def test_rotate_with_scale(orders):
+    t = FeatureType(orders)
+    x = torch.randn(6, t.dim, dtype=torch.float64)
+    a, w = torch.randn(6, dtype=torch.float64), torch.rand(6, dtype=torch.float64)
+    torch.testing.assert_close(rotate(x, a, t, scale=w), rotate(x, a, t) * w[:, None], atol=1e-13, rtol=0)
