@@ -136,13 +136,19 @@ def _operators_of(args: tuple) -> str:
 
 
 def _precompute(split: Split, spec: OperatorSpec, cache: Any, workers: int, progress: bool) -> None:
-    """Fill the cache for every record with ``workers`` processes (files already there are reused)."""
+    """Compute the operators missing from the cache with ``workers`` processes."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from tqdm.auto import tqdm
 
-    jobs = [(rec, spec, str(getattr(cache, "root", cache))) for rec in split.records]
+    from ..cache import OperatorCache
+
+    store = cache if isinstance(cache, OperatorCache) else OperatorCache(cache)
+    missing = [rec for rec in split.records if not store.contains(normalize_shape(load_sample(rec).shape), spec)]
+    if len(missing) < 2:  # starting processes would cost more than it saves
+        return
+    jobs = [(rec, spec, str(store.root)) for rec in missing]
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         for _ in tqdm(pool.map(_operators_of, jobs), total=len(jobs), desc="preprocessing", unit="shape",

@@ -36,7 +36,7 @@ def test_wrong_folder_is_a_dataset_error(tmp_path):
 
 
 def test_demo_runs_the_pipeline_and_resumes(tmp_path):
-    args = ["demo", "--out", str(tmp_path), "--n", "4", "--vertices", "350", "--epochs", "1", "-q"]
+    args = ["demo", "--out", str(tmp_path), "--n", "4", "--vertices", "350", "--epochs", "1", "--workers", "1", "-q"]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     assert "vertex accuracy" in r.output and (tmp_path / "predictions.png").read_bytes()[:4] == b"\x89PNG"
