@@ -44,6 +44,7 @@ def geometry_pictures(shape, view: str, out: Path, size: tuple[int, int]) -> lis
 
     written = []
     evecs = viz.compute_feature(shape, "eig", k=8)
+    evecs = evecs * np.sign(evecs[np.abs(evecs).argmax(0), np.arange(evecs.shape[1])])  # fix the arbitrary signs
     written.append(viz.plot_shapes(
         [shape] * 3, scalars=[evecs[:, i] for i in (1, 2, 3)], cmap="RdBu_r",
         titles=[f"eigenfunction {i}" for i in (1, 2, 3)], colorbar=False, view=view,
