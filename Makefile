@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-APT_PKGS := libusb-1.0-0 libgl1 libegl1 libxrender1 chromium
+APT_PKGS := libusb-1.0-0 libgl1 libegl1 libxrender1 chromium xvfb
 TORCH_VERSION ?= 2.13.0
 DEMO_OUT ?= data/demo
 
