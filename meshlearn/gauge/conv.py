@@ -13,13 +13,12 @@ components only (a bias on a rotating component would break equivariance).
 
 Computation. An equivariant kernel satisfies ``K(theta) = rho_out(theta) K(0) rho_in(-theta)``, so a
 message is ``rho_out(theta) K(0) rho_in(g - theta) x_q``: rotate the gathered neighbour features by
-``g - theta`` (O(E D_in)), multiply by the one shared (D_in, D_out) matrix ``K(0)`` (a single GEMM
-over the edges), rotate by theta (O(E D_out)), weight, and scatter-add into p.
+``g - theta`` (O(E D_in)), multiply by the one shared (D_out, D_in) matrix ``K(0)`` (a single GEMM
+over the edges), rotate by theta and weight in the same pass (O(E D_out)), and scatter-add into p.
 The cos / sin of ``n * angle`` are computed once per edge and order. No (E, D_out, D_in) per-edge
 kernel and no dense (V, V) matrix is ever formed: time and memory are linear in E.
 
-Edge weights. By default ``w_pq = 1 / deg(p)`` (the mean over the neighbours, as in the reference
-implementation), which keeps feature magnitudes independent of the vertex degree; pass
+Edge weights. By default ``w_pq = 1 / deg(p)`` (the mean over the neighbours), which keeps feature magnitudes independent of the vertex degree; pass
 ``edge_weight`` to use others (e.g. area weights).
 """
 
@@ -83,7 +82,9 @@ class GemConv(nn.Module):
             with torch.no_grad():
                 self.bias.zero_()
 
-    def forward(self, x: torch.Tensor, gauge: Any, edge_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, gauge: Any, edge_weight: Optional[torch.Tensor] = None, validate: bool = True
+    ) -> torch.Tensor:
         """Convolve.
 
         Parameters
@@ -94,6 +95,10 @@ class GemConv(nn.Module):
             ``edge_index`` (2, E), ``angle`` (E,), ``transport`` (E,) (see the module docstring).
         edge_weight : (E,) tensor, optional
             ``w_pq``. default: ``1 / deg(p)``
+        validate : bool
+            Check that the edge indices are within ``0 .. V - 1`` (one pass over the edges, and a
+            device synchronisation on GPUs). :class:`~meshlearn.nets.GemCNN` checks once per
+            forward and turns it off for its layers. default: True
 
         Returns
         -------
@@ -104,7 +109,7 @@ class GemConv(nn.Module):
                 f"GemConv expected features of shape (V, {self.in_type.dim}) for {self.in_type} (got {tuple(x.shape)})"
             )
         n = x.shape[0]
-        ei, angle, transport = as_gauge_tensors(gauge, n, x.device, x.dtype)
+        ei, angle, transport = as_gauge_tensors(gauge, n if validate else None, x.device, x.dtype)
         p, q = ei[0], ei[1]
         if edge_weight is None:
             edge_weight = mean_edge_weight(p, n, x.dtype)

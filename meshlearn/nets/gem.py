@@ -72,7 +72,7 @@ class GemResBlock(nn.Module):
         self.residual = None if in_type == out_type else SelfKernel(in_type, out_type)
 
     def forward(self, x: torch.Tensor, gauge: Any, edge_weight: torch.Tensor, use_checkpoint: bool = False) -> torch.Tensor:
-        """x: (V, D_in) -> (V, D_out)."""
+        """x: (V, D_in) -> (V, D_out). ``gauge`` holds torch tensors whose indices were checked."""
         if use_checkpoint and torch.is_grad_enabled():
             y = _checkpoint(self._convs, x, gauge, edge_weight, use_reentrant=False)
         else:
@@ -81,7 +81,8 @@ class GemResBlock(nn.Module):
         return self.act2(y + skip)
 
     def _convs(self, x: torch.Tensor, gauge: Any, edge_weight: torch.Tensor) -> torch.Tensor:
-        return self.conv2(self.act1(self.conv1(x, gauge, edge_weight)), gauge, edge_weight)
+        h = self.act1(self.conv1(x, gauge, edge_weight, validate=False))
+        return self.conv2(h, gauge, edge_weight, validate=False)
 
 
 class GemCNN(MeshNet):

@@ -162,3 +162,8 @@ def test_configuration_errors(sphere):
         net(torch.zeros(sphere.n_verts, 2), ops)
     with pytest.raises(ConfigError, match="gauge"):
         net(ops.verts, Operators(verts=ops.verts))
+    small = bumpy_sphere(1)
+    mixed = Operators(verts=ops.verts, gauge=_ops(sphere).gauge)
+    mixed.verts = torch.as_tensor(small.verts)  # operators of another shape than the features
+    with pytest.raises(ConfigError, match="another shape"):
+        net(mixed.verts.float(), mixed)
