@@ -257,35 +257,37 @@ def _covered(slices: list[SliceResult], scale: float):
     """Merge slices from the bottom. Returns (pieces, hi, gap):
 
     pieces : list of (slice, lo_cut, hi_cut) whose eigenvalues in [lo_cut, hi_cut) are taken;
-    hi : the value below which every eigenvalue has been found;
-    gap : (a, b) when the next slice starts above ``hi`` (a hole), else None.
+    hi : every eigenvalue strictly below ``hi`` has been found (a multiplet at ``hi`` may be partial);
+    gap : (a, b) where the next slice does not overlap the covered part, else None.
+
+    A slice found by shift-invert holds *all* eigenvalues strictly between its smallest and largest
+    ones (the k nearest to a shift form an interval), and the bottom slice all those below its
+    largest. Two slices are joined at a cut between two distinct eigenvalues inside their overlap,
+    after checking that they list the same eigenvalues below the cut.
     """
-    bottom = [s for s in slices if s.sigma < 0]
-    bottom = max(bottom, key=lambda s: s.evals.size)
+    bottom = max((s for s in slices if s.sigma < 0), key=lambda s: s.evals.size)
     pieces = [(bottom, -np.inf, None)]
-    hi = float(bottom.evals[-1])  # may be a partial multiplet: complete only strictly below
+    hi = float(bottom.evals[-1])
     rest = sorted((s for s in slices if s is not bottom and s.sigma >= 0), key=lambda s: s.evals[0])
     for s in rest:
         lo_s, hi_s = float(s.evals[0]), float(s.evals[-1])
         if hi_s <= hi:
             continue
-        if lo_s >= hi - _cluster_tol(hi, scale):
-            return pieces, hi, (hi, lo_s)
         prev = pieces[-1][0]
-        # a cut between two distinct eigenvalues of s inside (lo_s, hi): both slices complete there
-        cand = s.evals[(s.evals > lo_s + _cluster_tol(lo_s, scale)) & (s.evals < hi - _cluster_tol(hi, scale))]
+        both = np.concatenate([s.evals, prev.evals])
+        both = np.sort(both[(both >= lo_s) & (both <= hi)])
         cut = None
-        for a, b in zip(cand[:-1], cand[1:]):
-            if b - a > 2 * _cluster_tol(b, scale):
-                cut = 0.5 * (a + b)
+        for x, y in zip(both[:-1], both[1:]):
+            if y - x > 2 * _cluster_tol(y, scale):
+                cut = 0.5 * (x + y)
                 break
-        if cut is None:
-            return pieces, hi, (hi, lo_s)
-        # consistency: in (lo_s, cut) both slices must list the same eigenvalues
-        mine = prev.evals[(prev.evals > lo_s + _cluster_tol(lo_s, scale)) & (prev.evals < cut)]
-        theirs = s.evals[(s.evals > lo_s + _cluster_tol(lo_s, scale)) & (s.evals < cut)]
+        if cut is None:  # no overlap, or the overlap is one cluster: not provably complete
+            return pieces, hi, (min(hi, lo_s), max(hi, lo_s))
+        above = lo_s + _cluster_tol(lo_s, scale)
+        mine = prev.evals[(prev.evals > above) & (prev.evals < cut)]
+        theirs = s.evals[(s.evals > above) & (s.evals < cut)]
         if mine.size != theirs.size or not np.allclose(mine, theirs, rtol=1e-6, atol=1e-9 * scale):
-            raise SolverError("overlapping slices disagree")
+            raise SolverError("overlapping spectrum slices disagree")
         pieces[-1] = (prev, pieces[-1][1], cut)
         pieces.append((s, cut, None))
         hi = hi_s
@@ -319,22 +321,53 @@ def _sliced(L, M, mass, k, tol, seed, scale):
     for (sigma, n), fut in zip(plan[1:], futures):
         slices.append(fut.result() if fut is not None else _arpack_slice(L, M, n, sigma, tol=tol, seed=seed + 1))
     log.debug("eigensolve slices: %s", [(round(s.sigma, 4), s.evals.size, round(s.cpu_s, 3)) for s in slices])
-    for extra in range(4):
+    for extra in range(6):
         pieces, hi, gap = _covered(slices, scale)
         count = sum(int(np.sum((s.evals >= lo) & (s.evals < (np.inf if h is None else h)))) for s, lo, h in pieces)
         if gap is None and count >= k:
             return _take(pieces, k)
-        density = count / max(hi, 1e-300)  # eigenvalues per unit, observed
-        margin = max(4, k // 16)
+        density = count / max(hi, 1e-300)  # eigenvalues per unit, observed so far
+        margin = max(4, k // 16) * 2 ** (extra // 2)  # widen when a placement keeps missing
         if gap is not None:
             a, b = gap
-            sigma, n = 0.5 * (a + b), int(np.ceil((b - a) * density)) + 2 * margin
+            sigma, n = 0.5 * (a + b), int(np.ceil(1.5 * (b - a) * density)) + 2 * margin
         else:
             need = k - count
             sigma, n = hi + 0.5 * need / max(density, 1e-300), need + 2 * margin
+        n = min(n, L.shape[0] - 2)
         log.debug("eigensolve: extra slice %d at sigma=%.4g for %d pairs", extra + 1, sigma, n)
-        slices.append(_arpack_slice(L, M, min(n, L.shape[0] - 2), sigma, tol=tol, seed=seed + 2 + extra))
+        slices.append(_arpack_slice(L, M, n, sigma, tol=tol, seed=seed + 2 + extra))
     raise SolverError("spectrum slices did not cover the wanted eigenvalues")
+
+
+# --------------------------------------------------------------------------------------------
+# several components
+
+
+def _by_component(L, M, k, labels, n_comp, **kwargs):
+    """Solve each connected component alone and keep the k smallest pairs overall.
+
+    The zero eigenvalue of a shape with C components is exactly C-fold; Lanczos finds only one
+    vector of an exactly repeated eigenvalue reliably, so the components are never solved together.
+    Eigenvectors are zero outside their component, hence M-orthonormal across components.
+    """
+    V = L.shape[0]
+    vals, owners, vecs = [], [], []
+    for c in range(n_comp):
+        idx = np.flatnonzero(labels == c)
+        w, X = solve_eigenpairs(L[idx][:, idx], M[idx][:, idx], min(k, idx.size), **kwargs)
+        vals.append(w)
+        owners.append(np.full(w.size, c))
+        vecs.append((idx, X))
+    w_all = np.concatenate(vals)
+    order = np.argsort(w_all, kind="stable")[:k]
+    evecs = np.zeros((V, order.size))
+    starts = np.cumsum([0] + [v.size for v in vals])
+    for j, o in enumerate(order):
+        c = int(np.searchsorted(starts, o, side="right") - 1)
+        idx, X = vecs[c]
+        evecs[idx, j] = X[:, o - starts[c]]
+    return w_all[order], evecs
 
 
 # --------------------------------------------------------------------------------------------
@@ -394,6 +427,11 @@ def solve_eigenpairs(
             "load the mesh with clean=True to remove degenerate faces and isolated vertices"
         )
     k = min(k, V)
+    pattern = L.copy()
+    pattern.eliminate_zeros()
+    n_comp, labels = sp.csgraph.connected_components(pattern, directed=False)
+    if n_comp > 1:
+        return _by_component(L, M, k, labels, n_comp, tol=tol, workers=workers, seed=seed, source=source)
     if V <= DENSE_LIMIT or k >= V // 2:
         if V > DENSE_MAX:
             raise SolverError(

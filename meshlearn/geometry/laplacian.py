@@ -51,6 +51,14 @@ def laplacian(shape: Shape, kind: str = "robust", *, mollify_factor: float = 1e-
         raise InvalidMeshError(
             f"{where(shape.source)}{bad} vertices have NaN or infinite coordinates; load with clean=True to drop them"
         )
+    if shape.is_mesh:
+        used = np.zeros(shape.n_verts, dtype=bool)
+        used[shape.faces.ravel()] = True
+        if not used.all():
+            raise InvalidMeshError(
+                f"{where(shape.source)}{int((~used).sum())} of {shape.n_verts} vertices belong to no face "
+                "(they would have no Laplacian); load with clean=True to remove unreferenced vertices"
+            )
     if kind == "robust":
         return robust_laplacian(shape, mollify_factor=mollify_factor)
     if not shape.is_mesh:

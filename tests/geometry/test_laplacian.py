@@ -83,5 +83,8 @@ def test_bad_input_errors():
     verts[3] = np.nan
     with pytest.raises(InvalidMeshError, match="1 vertices have NaN"):
         laplacian(Shape(verts, icosphere(1).faces, source="bad.obj"))
+    extra = Shape(np.concatenate([icosphere(1).verts, [[3.0, 0, 0]]]), icosphere(1).faces, source="m.ply")
+    with pytest.raises(InvalidMeshError, match="m.ply: 1 of 43 vertices belong to no face"):
+        laplacian(extra)
     with pytest.raises(InvalidMeshError, match="no vertices"):
         laplacian(Shape(np.zeros((0, 3)), None))
