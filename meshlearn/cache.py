@@ -42,11 +42,21 @@ _SPARSE = ("L", "grad_x", "grad_y")
 _DENSE = ("verts", "faces", "mass", "evals", "evecs", "hks", "wks", "frames", "geodesics")
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # as an ordinary new file, not mkstemp's owner-only 0600
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -165,7 +175,7 @@ class OperatorCache:
             return None, {}
         try:
             ops, meta = load_operators(path)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as e:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile) as e:
             log.warning("%s: unreadable cache file (%s); recomputing", path, e)
             return None, {}
         if meta.get("version") != GEOMETRY_VERSION or ops.shape_hash != shape.content_hash():
@@ -192,6 +202,8 @@ class OperatorCache:
         full = spec
         if stored is not None and stored.spec is not None and stored.spec.same_params(spec):
             full = stored.spec.union(spec)  # keep what was stored, add what is asked
+            if not full.covers(spec):  # descriptors asked with another k: replace the file
+                full = spec
         ops = _compute(shape, full, progress=progress)
         try:
             save_operators(self.path_for(shape), ops)

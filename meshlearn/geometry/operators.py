@@ -48,7 +48,7 @@ __all__ = [
 
 #: Bump whenever a change in meshlearn.geometry changes any computed number: old cache files
 #: then stop matching and are recomputed.
-GEOMETRY_VERSION = "1"
+GEOMETRY_VERSION = "2"
 
 # kind -> kinds it depends on
 _DEPENDS: dict[str, tuple[str, ...]] = {
@@ -103,7 +103,9 @@ class OperatorSpec:
     patch_max : int
         At most this many neighbours per patch (the nearest ones). default: 32
     dtype : {"float32", "float64"}
-        Storage precision of dense arrays in :class:`Operators` and the cache. default: "float32"
+        Storage precision of every computed float array in :class:`Operators` and the cache
+        (sparse matrices, gauge and patch angles included); ``verts`` stay float64 and
+        ``geodesics`` float32. default: "float32"
     """
 
     operators: frozenset[str] = frozenset({"spectral"})
@@ -169,13 +171,21 @@ class OperatorSpec:
         return all(mine[n] == theirs[n] for n in mine if n not in ("operators", "k"))
 
     def covers(self, other: "OperatorSpec") -> bool:
-        """True when operators computed with this spec answer ``other`` (a superset, k large enough)."""
+        """True when operators computed with this spec answer ``other``: a superset of its kinds,
+        the same parameters, at least ``other.k`` eigenpairs, and exactly ``other.k`` when
+        ``other`` asks for HKS or WKS (descriptors sum over the eigenpairs they were given)."""
         if not (other.operators <= self.operators and self.same_params(other)):
             return False
+        if other.operators & {"hks", "wks"}:
+            return self.k == other.k
         return "spectral" not in other.operators or self.k >= other.k
 
     def union(self, other: "OperatorSpec") -> "OperatorSpec":
-        """This spec with the operators of ``other`` added and the larger k."""
+        """This spec with the operators of ``other`` added and the larger k.
+
+        When the two k differ and HKS or WKS are involved the result covers only one of them;
+        check with :meth:`covers`.
+        """
         return dataclasses.replace(
             self, operators=self.operators | other.operators, k=max(self.k, other.k)
         )
@@ -382,14 +392,25 @@ _ORDER = ("laplacian", "spectral", "hks", "wks", "frames", "gradients", "gauge",
 
 
 def _cast(ops: Operators, dtype: str) -> Operators:
-    for name in ("evals", "evecs", "hks", "wks", "frames", "mass"):
-        value = getattr(ops, name)
+    """Store every computed float array in ``dtype``; ``verts`` stay float64 (compared exactly
+    on cache hits), index arrays stay int64 and ``geodesics`` float32 (V^2 memory)."""
+
+    def cast(value: Any) -> Any:
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-            setattr(ops, name, value.astype(dtype, copy=False))
+            return value.astype(dtype, copy=False)
+        return value
+
+    for name in ("evals", "evecs", "hks", "wks", "frames", "mass"):
+        setattr(ops, name, cast(getattr(ops, name)))
     for name in ("L", "grad_x", "grad_y"):
         value = getattr(ops, name)
         if value is not None:
             setattr(ops, name, value.astype(dtype))
+    if ops.gauge is not None:
+        ops.gauge = GaugeData(ops.gauge.edge_index, cast(ops.gauge.angle), cast(ops.gauge.transport))
+    if ops.patches is not None:
+        p = ops.patches
+        ops.patches = PatchData(p.edge_index, cast(p.radius), cast(p.angle), p.max_radius)
     return ops
 
 
