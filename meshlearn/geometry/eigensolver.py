@@ -118,9 +118,12 @@ def _arpack_slice(L, M, k, sigma, *, tol=0.0, ncv=None, seed=0, maxiter=None) ->
     v0 = rng.uniform(-1.0, 1.0, V)
     if ncv is None:
         ncv = min(V - 1, max(2 * k + 1, 20))
-    evals, evecs = spla.eigsh(
-        L, k=k, M=M, sigma=sigma, which="LM", OPinv=op, v0=v0, ncv=min(ncv, V - 1), tol=tol, maxiter=maxiter
-    )
+    # ARPACK's work is memory-bound matrix-vector products: a second BLAS thread gains nothing and,
+    # on a busy machine, spinning BLAS threads cost several times the solve itself.
+    with _one_blas_thread():
+        evals, evecs = spla.eigsh(
+            L, k=k, M=M, sigma=sigma, which="LM", OPinv=op, v0=v0, ncv=min(ncv, V - 1), tol=tol, maxiter=maxiter
+        )
     order = np.argsort(evals)
     return SliceResult(float(sigma), evals[order], evecs[:, order], time.process_time() - t0)
 
