@@ -77,7 +77,7 @@ def eval_cmd(
     split: str = typer.Option("test", "--split"),
     checkpoint: str = typer.Option("last", "--checkpoint", help="last or best."),
     device: str = typer.Option("cpu", "--device"),
-    refine: bool = typer.Option(True, "--refine/--no-refine", help="ZoomOut refinement of correspondences."),
+    refine: bool = typer.Option(True, "--refine/--no-refine", help="Spectral (functional-map) refinement of correspondences."),
     pairs: Optional[int] = typer.Option(None, "--pairs", help="At most this many ordered pairs (random, seeded)."),
     points: int = typer.Option(500, "--points", help="Template points evaluated per pair."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),

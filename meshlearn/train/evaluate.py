@@ -5,9 +5,12 @@ prediction is the argmax of its vertices' mean logits, its truth the file's face
 majority of its vertices' labels) and per-class IoU.
 
 Correspondence, over ordered pairs (A, B) of shapes (all of them unless ``max_pairs``): each
-vertex of A is sent to the vertex of B that the network finds most confident for A's predicted
-template point; optionally refined with ZoomOut (functional maps growing from 16 to ``k_refine``
-eigenfunctions). Evaluated at the template points listed in both shapes' ``vts`` (a fixed random
+vertex of A is sent to the vertex of B with the highest log-probability (log-softmax over the
+template) of A's predicted template point; optionally refined by projecting that map onto the
+first ``k_refine`` eigenfunctions of both shapes and back (the functional map of the pointwise map,
+converted to a pointwise map again, ``refine_iterations`` times: ZoomOut at a fixed basis size,
+which smooths out isolated wrong matches; starting from a small basis instead loses the left/right
+information the network found). Evaluated at the template points listed in both shapes' ``vts`` (a fixed random
 subset of ``n_points`` of them): the error of template point i is the geodesic distance on B from
 the image of ``vts_A[i]`` to ``vts_B[i]``, divided by sqrt(area of B) (the sum of B's lumped mass).
 
@@ -39,7 +42,7 @@ from .loop import forward_logits, target_of
 from .metrics import SegmentationScores, face_labels_from_vertices, geodesic_errors, pck_curve, plot_pck
 from .model import build_model, input_features
 
-__all__ = ["evaluate", "load_run", "match_pair"]
+__all__ = ["evaluate", "load_run", "match_pair", "refine_map"]
 
 log = logging.getLogger(__name__)
 
@@ -57,21 +60,28 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str = "last", device: Any =
 
 
 def match_pair(logits_b: torch.Tensor, tv_a: torch.Tensor) -> torch.Tensor:
-    """Vertex of B for each vertex of A: the vertex of B with the highest logit for A's predicted
-    template point. ``logits_b`` (Vb, T), ``tv_a`` (Va,) int64 -> (Va,) int64."""
-    best_b = logits_b.argmax(dim=0)  # (T,) most confident vertex of B for each template point
+    """Vertex of B for each vertex of A: the vertex of B with the highest log-probability of A's
+    predicted template point. ``logits_b`` (Vb, T), ``tv_a`` (Va,) int64 -> (Va,) int64."""
+    best_b = torch.log_softmax(logits_b, dim=1).argmax(dim=0)  # (T,) most confident vertex of B
     return best_b[tv_a]
 
 
-def _refine(T0: torch.Tensor, ops_a, ops_b, k_final: int, k0: int = 16, step: int = 8) -> torch.Tensor:
-    """ZoomOut from a pointwise map A -> B (Va,) to a smoother one."""
-    from ..nets.heads import pointwise_to_fmap, zoomout
+def refine_map(T0: torch.Tensor, ops_a, ops_b, k: int, iterations: int = 2) -> torch.Tensor:
+    """Refine a pointwise map A -> B, ``T0 : (Va,)`` into B, through its functional map.
 
-    k_final = min(k_final, ops_a.evecs.shape[1], ops_b.evecs.shape[1])
-    k0 = min(k0, k_final)
-    # heads' convention: a map T : (Vb,) from shape "b" into shape "a"; here "b" is A, "a" is B.
-    C0 = pointwise_to_fmap(T0, ops_b.evecs[:, :k0], ops_a.evecs[:, :k0], ops_a.mass)
-    _, T = zoomout(C0, ops_b.evecs, ops_a.evecs, ops_a.mass, k_final=k_final, step=step)
+    Each iteration computes ``C = evecs_A^T M_A evecs_B[T]`` on the first ``k`` eigenfunctions and
+    sends each vertex of A to the vertex of B nearest in the spectral embedding (ZoomOut's step at a
+    fixed basis size). Returns (Va,) int64.
+    """
+    from ..nets.heads import fmap_to_pointwise, pointwise_to_fmap
+
+    k = min(k, ops_a.evecs.shape[1], ops_b.evecs.shape[1])
+    ea, eb = ops_a.evecs[:, :k], ops_b.evecs[:, :k]
+    T = T0
+    for _ in range(iterations):
+        # heads' convention: a map T : (Vb,) from shape "b" into shape "a"; here "b" is A, "a" is B.
+        C = pointwise_to_fmap(T, eb, ea, ops_a.mass)
+        T = fmap_to_pointwise(C, eb, ea)
     return T
 
 
@@ -83,7 +93,8 @@ def evaluate(
     checkpoint: str = "last",
     device: str = "cpu",
     refine: bool = True,
-    k_refine: int = 80,
+    k_refine: int = 128,
+    refine_iterations: int = 2,
     n_points: int = 500,
     max_pairs: int | None = None,
     progress: bool = False,
@@ -109,8 +120,8 @@ def evaluate(
         torch.set_num_threads(config.threads)
     try:
         with threadpool_limits(config.threads or None):
-            result = _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine, n_points,
-                               max_pairs, progress)
+            result = _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine,
+                               refine_iterations, n_points, max_pairs, progress)
         result["checkpoint"] = checkpoint
         (run_dir / f"eval_{split}.json").write_text(json.dumps(result, indent=2))
         return result
@@ -118,7 +129,8 @@ def evaluate(
         torch.set_num_threads(threads_before)
 
 
-def _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine, n_points, max_pairs, progress):
+def _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine, refine_iterations, n_points,
+              max_pairs, progress):
     from tqdm.auto import tqdm
 
     spec = OperatorSpec.from_dict(meta["spec"])
@@ -141,7 +153,7 @@ def _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine, n_
         result.update(_segmentation(ds, ops_t, logits, meta, pred_dir))
     else:
         result.update(_correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refine,
-                                      n_points, max_pairs, progress))
+                                      refine_iterations, n_points, max_pairs, progress))
     return result
 
 
@@ -179,7 +191,8 @@ def _segmentation(ds: MeshDataset, ops_t, logits, meta, pred_dir: Path) -> dict[
     return out
 
 
-def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refine, n_points, max_pairs, progress):
+def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refine, iterations, n_points, max_pairs,
+                    progress):
     from tqdm.auto import tqdm
 
     from ..geometry.geodesics import GeodesicSolver
@@ -225,7 +238,7 @@ def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refin
             src = items[a].targets["vts"][points]
             errs_init.append(geodesic_errors(D, T0.cpu().numpy()[src], area))
             if refine and ops_t[a].evecs is not None:
-                T1 = _refine(T0, ops_t[a], ops_t[b], k_refine)
+                T1 = refine_map(T0, ops_t[a], ops_t[b], k_refine, iterations)
                 errs_ref.append(geodesic_errors(D, T1.cpu().numpy()[src], area))
             bar.update()
     bar.close()
@@ -236,7 +249,7 @@ def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refin
     final = init
     if errs_ref:
         final = np.concatenate(errs_ref)
-        curves["network + ZoomOut"] = pck_curve(final)
+        curves["network + spectral refinement"] = pck_curve(final)
         out["mean_geodesic_error_initial"] = float(init.mean())
         out["pck_0.05_initial"] = float((init <= 0.05).mean())
     out["mean_geodesic_error"] = float(final.mean())
