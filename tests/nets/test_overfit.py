@@ -12,7 +12,7 @@ from meshlearn.nets import ChebNet, DiffusionNet, PatchConvNet, SpectralFilterNe
 from meshlearn.testing import bumpy_sphere
 
 NETS = {
-    # dropout 0.5 (the default) regularises against exactly this kind of memorisation
+    # dropout 0.5 (the default) fights exactly this kind of memorisation: it gets there too, in 370 steps
     "diffusion": lambda: DiffusionNet(3, 3, width=32, n_blocks=2, dropout=0.1),
     "cheb": lambda: ChebNet(3, 3, width=32, n_layers=3, K=4),
     "spectral_filter": lambda: SpectralFilterNet(3, 3, width=32, n_layers=2),
