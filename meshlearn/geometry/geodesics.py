@@ -40,6 +40,18 @@ METHODS = ("heat", "exact")
 PAIRWISE_MAX_VERTS = 12_000
 
 
+#: potpourri3d's point-cloud solvers build 30-point neighbourhoods: they need at least 31 points.
+CLOUD_MIN_POINTS = 31
+
+
+def _check_cloud_size(shape: Shape) -> None:
+    if not shape.is_mesh and shape.n_verts < CLOUD_MIN_POINTS:
+        raise InvalidMeshError(
+            f"{where(shape.source)}the heat method on a point cloud needs at least {CLOUD_MIN_POINTS} points "
+            f"(got {shape.n_verts}); sample the surface more densely"
+        )
+
+
 def _components(shape: Shape, knn: int) -> np.ndarray:
     """(V,) int64 connected-component label of each vertex (faces, or the symmetric kNN graph)."""
     from scipy.sparse.csgraph import connected_components
@@ -90,8 +102,7 @@ class GeodesicSolver:
             raise ConfigError(
                 f"{where(shape.source)}exact geodesics need a triangle mesh; use method='heat' for point clouds"
             )
-        if not shape.is_mesh and shape.n_verts < 4:
-            raise InvalidMeshError(f"{where(shape.source)}a point cloud needs at least 4 points (got {shape.n_verts})")
+        _check_cloud_size(shape)
         self.shape = shape
         self.method = method
         self.label_ = _components(shape, knn)

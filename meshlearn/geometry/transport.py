@@ -44,6 +44,7 @@ import numpy as np
 from ..errors import ConfigError, InvalidMeshError, SolverError, where
 from ..shape import Shape
 from .frames import _check_frames, _check_knn, _check_shape, knn_pairs, sorted_unique, tangent_frames
+from .geodesics import _check_cloud_size, _components
 from .operators import GaugeData, PatchData
 
 __all__ = [
@@ -324,18 +325,18 @@ class LogMapSolver:
         _check_shape(shape)
         knn = _check_knn(knn)
         self.shape = shape
+        if shape.is_mesh and shape.n_faces == 0:
+            raise InvalidMeshError(f"{where(shape.source)}the mesh has no faces; load it as a point cloud (faces=None)")
+        _check_cloud_size(shape)
         self.frames = _check_frames(shape, tangent_frames(shape, knn=knn) if frames is None else frames)
+        self.label_ = _components(shape, knn)
         try:
             if shape.is_mesh:
-                if shape.n_faces == 0:
-                    raise InvalidMeshError(f"{where(shape.source)}the mesh has no faces; load it as a point cloud")
                 self.solver_ = pp3d.MeshVectorHeatSolver(shape.verts, shape.faces)
             else:
                 self.solver_ = pp3d.PointCloudHeatSolver(shape.verts)
             bx, by, _ = self.solver_.get_tangent_frames()
         except (RuntimeError, ValueError) as e:
-            if isinstance(e, InvalidMeshError):
-                raise
             raise SolverError(
                 f"{where(shape.source)}the vector heat method could not be set up ({e}); it needs a manifold "
                 "mesh: load with clean=True to repair it"
@@ -344,14 +345,17 @@ class LogMapSolver:
         self.basis_y_ = np.asarray(by, dtype=np.float64)
 
     def log_map(self, source: int) -> np.ndarray:
-        """(V, 2) float64 log map at ``source`` in the source's frame (see :func:`log_map`)."""
+        """(V, 2) float64 log map at ``source`` in the source's frame (see :func:`log_map`);
+        NaN on the components that do not hold ``source``."""
         V = self.shape.n_verts
         if not isinstance(source, (int, np.integer)) or not 0 <= int(source) < V:
             raise ConfigError(f"{where(self.shape.source)}source must be a vertex index in [0, {V}) (got {source!r})")
         source = int(source)
         logmap = np.asarray(self.solver_.compute_log_map(source), dtype=np.float64)
         R = _to_frame_2x2(self.basis_x_[source], self.basis_y_[source], self.frames[source])
-        return logmap @ R.T
+        out = logmap @ R.T
+        out[self.label_ != self.label_[source]] = np.nan  # no geodesic reaches another component
+        return out
 
 
 def log_map(shape: Shape, source: int, frames: np.ndarray | None = None, *, knn: int = 16) -> np.ndarray:
@@ -374,7 +378,15 @@ def log_map(shape: Shape, source: int, frames: np.ndarray | None = None, *, knn:
         ``out[v] = r (cos a, sin a)`` with ``r`` the geodesic distance from ``source`` to ``v``
         and ``a`` the direction (counter-clockwise from ``x``) in which the geodesic leaves the
         source, in the source's frame. On a plane this is ``v - source`` in that frame.
+        NaN (undefined) at vertices on another connected component than ``source``.
         For several sources on one shape use :class:`LogMapSolver`.
+
+    Raises
+    ------
+    InvalidMeshError
+        A mesh without faces, or a point cloud of fewer than 31 points.
+    SolverError
+        A mesh the vector heat method cannot handle (non-manifold; load with ``clean=True``).
     """
     return LogMapSolver(shape, frames, knn=knn).log_map(source)
 

@@ -116,3 +116,11 @@ def test_non_manifold_edge_works_with_both_methods():
     np.testing.assert_allclose(geodesic_distance(s, 0, "exact")[: g.n_verts], eu, atol=1e-9)
     heat = geodesic_distance(s, 0)[: g.n_verts]
     assert np.mean(np.abs(heat[1:] - eu[1:]) / eu[1:]) < 0.05
+
+
+def test_small_point_cloud_gets_a_clear_error():
+    # the point-cloud heat method builds 30-point neighbourhoods: fewer points cannot work
+    with pytest.raises(InvalidMeshError, match="at least 31 points"):
+        geodesic_distance(sphere_points(20, seed=0), 0)
+    d = geodesic_distance(sphere_points(31, seed=0), 0)
+    assert d[0] == 0.0 and np.all(np.isfinite(d))

@@ -329,3 +329,20 @@ def test_patches_bad_arguments():
         geodesic_patches(s, -1.0)
     with pytest.raises(ConfigError, match="max_neighbors"):
         geodesic_patches(s, 0.1, max_neighbors=0)
+
+
+def test_log_map_other_component_is_nan_and_own_component_unchanged():
+    a = icosphere(2)
+    V = a.n_verts
+    two = Shape(np.vstack([a.verts, a.verts + 5.0]), np.vstack([a.faces, a.faces + V]))
+    L = log_map(two, 3)
+    assert np.all(np.isnan(L[V:]))
+    np.testing.assert_allclose(L[:V], log_map(a, 3), atol=1e-9)
+    cloud = Shape(two.verts)
+    Lc = log_map(cloud, 3)
+    assert np.all(np.isnan(Lc[V:])) and np.all(np.isfinite(Lc[:V]))
+
+
+def test_log_map_small_point_cloud_gets_a_clear_error():
+    with pytest.raises(InvalidMeshError, match="at least 31 points"):
+        log_map(sphere_points(20, seed=0), 0)
