@@ -89,7 +89,9 @@ class ImplicitDiffusion(torch.autograd.Function):
     with ``A_c = M + t_c L`` and ``g`` the incoming gradient, ``dx_c = M A_c^-1 g_c`` and
     ``dt_c = -(A_c^-1 g_c)^T L u_c``. Tensors on another device are copied to the host for the solve
     and back, so this mode is slower than ``spectral`` on accelerators; it needs no eigenbasis and does
-    not truncate the spectrum.
+    not truncate the spectrum. The C factorisations stay alive from forward to backward, so memory
+    grows with the width times the fill-in of the factors: on large meshes with wide nets prefer
+    ``spectral``.
 
     ``apply(x, t, L, mass)``: x (V, C), t (C,), L (V, V) torch sparse, mass (V,) -> (V, C).
     """
