@@ -5,7 +5,8 @@ DistributedSampler does), and the augmentation and dropout of shape i in epoch e
 generators seeded with ``(seed, e, i)``. So a run is reproducible on CPU, a resumed run continues
 exactly where the killed one stopped (the model, optimiser, scheduler and RNG states are in
 ``last.pt``), and N processes with a global batch B compute the same gradients as one process
-with batch B (up to floating-point summation order).
+with batch B (up to floating-point summation order). When the number of training shapes is not
+a multiple of N, DistributedSampler repeats the first few shapes of each epoch to even the shares.
 
 Targets: ``segmentation`` trains per-vertex cross-entropy on part labels; ``correspondence``
 trains per-vertex cross-entropy over the template's vertices (vertices without a known template
