@@ -13,6 +13,7 @@ __all__ = [
     "UnsupportedFormatError",
     "SolverError",
     "CacheError",
+    "WriteError",
     "DatasetError",
     "ConfigError",
 ]
@@ -36,6 +37,10 @@ class SolverError(MeshlearnError, RuntimeError):
 
 class CacheError(MeshlearnError, OSError):
     """A cache folder that cannot be read or written."""
+
+
+class WriteError(MeshlearnError, OSError):
+    """An output file or folder that cannot be written."""
 
 
 class DatasetError(MeshlearnError, ValueError):

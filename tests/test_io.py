@@ -7,6 +7,7 @@ import pytest
 
 import meshlearn
 from meshlearn import ConfigError, InvalidMeshError, Shape, UnsupportedFormatError, load, save
+from meshlearn.errors import WriteError
 from meshlearn.testing import icosphere, sphere_points
 
 
@@ -97,9 +98,38 @@ def test_file_round_trip_keeps_vertex_order(tmp_path, ext):
     path = save(s, tmp_path / f"ico{ext}")
     m = load(path)
     assert m.source == str(path) and m.name == "ico"
-    np.testing.assert_allclose(m.verts, s.verts, atol=1e-6)
+    np.testing.assert_array_equal(m.verts, s.verts)  # float64 written in full: no rounding
     assert np.array_equal(m.faces, s.faces)
     assert m.repairs == ()
+
+
+@pytest.mark.parametrize("ext", [".obj", ".ply", ".off", ".xyz", ".pts"])
+def test_saved_coordinates_are_exact_at_every_scale(tmp_path, ext):
+    v = np.array([[1e-12, 123456.78901234567, 1 / 3], [1.0, -2.5e-300, 0.0], [0.0, 1.0, 7e15], [np.pi, np.e, -1e-7]])
+    f = np.array([[0, 1, 2], [0, 2, 3]])
+    s = Shape(v, f if ext in (".obj", ".ply", ".off") else None)
+    back = load(save(s, tmp_path / f"x{ext}"))
+    np.testing.assert_array_equal(back.verts, v)
+    if s.is_mesh:
+        np.testing.assert_array_equal(back.faces, f)
+
+
+def test_save_bad_arguments_get_clear_errors(tmp_path):
+    with pytest.raises(InvalidMeshError, match="no faces"):
+        save(Shape(icosphere(0).verts, np.zeros((0, 3), np.int64)), tmp_path / "m.obj")
+    with pytest.raises(InvalidMeshError, match="no vertices"):
+        save(Shape(np.zeros((0, 3))), tmp_path / "p.ply")
+    with pytest.raises(ConfigError, match="expected a meshlearn.Shape"):
+        save(np.zeros((3, 3)), tmp_path / "p.ply")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(WriteError, match="cannot write"):
+        save(icosphere(0), blocker / "m.obj")
+
+
+def test_save_creates_missing_folders(tmp_path):
+    path = save(icosphere(0), tmp_path / "a" / "b" / "m.obj")
+    assert load(path).n_faces == 20
 
 
 def test_stl_is_a_soup_that_clean_welds(tmp_path):
