@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -151,14 +151,21 @@ def _pool() -> ProcessPoolExecutor | None:
     if _POOL is None:
         import multiprocessing as mp
 
-        if "fork" not in mp.get_all_start_methods():
-            return None
+        if "fork" not in mp.get_all_start_methods() or mp.current_process().daemon:
+            return None  # daemonic processes (multiprocessing.Pool workers) may not have children
         try:
             _POOL = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"))
         except (OSError, ValueError, AssertionError) as e:  # daemonic parent, no /dev/shm, ...
             log.debug("no worker process for sliced eigensolves (%s)", e)
             return None
     return _POOL
+
+
+def _reset_pool() -> None:
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown(wait=False, cancel_futures=True)
+    _POOL = None
 
 
 def _default_workers() -> int:
@@ -256,7 +263,7 @@ def _plan_first(k: int, area: float) -> list[tuple[float, int]]:
     return [(np.nan, n0), (float(sigma1), n1)]
 
 
-def _covered(slices: list[SliceResult], scale: float):
+def _covered(slices: list[SliceResult], scale: float, rtol: float = 1e-6):
     """Merge slices from the bottom. Returns (pieces, hi, gap):
 
     pieces : list of (slice, lo_cut, hi_cut) whose eigenvalues in [lo_cut, hi_cut) are taken;
@@ -289,7 +296,7 @@ def _covered(slices: list[SliceResult], scale: float):
         above = lo_s + _cluster_tol(lo_s, scale)
         mine = prev.evals[(prev.evals > above) & (prev.evals < cut)]
         theirs = s.evals[(s.evals > above) & (s.evals < cut)]
-        if mine.size != theirs.size or not np.allclose(mine, theirs, rtol=1e-6, atol=1e-9 * scale):
+        if mine.size != theirs.size or not np.allclose(mine, theirs, rtol=rtol, atol=1e-9 * scale):
             raise SolverError("overlapping spectrum slices disagree")
         pieces[-1] = (prev, pieces[-1][1], cut)
         pieces.append((s, cut, None))
@@ -318,14 +325,28 @@ def _sliced(L, M, mass, k, tol, seed, scale):
     pool = _pool()
     futures = []
     for sigma, n in plan[1:]:
-        futures.append(pool.submit(_slice_job, L, M, n, sigma, tol, seed + 1) if pool else None)
+        fut = None
+        if pool is not None:
+            try:
+                fut = pool.submit(_slice_job, L, M, n, sigma, tol, seed + 1)
+            except (RuntimeError, OSError, AssertionError) as e:  # broken or forbidden worker
+                log.debug("worker process unavailable (%s); slices run here one after the other", e)
+                _reset_pool()
+        futures.append(fut)
     with _one_blas_thread():
         slices = [_arpack_slice(L, M, plan[0][1], sigma0, tol=tol, seed=seed)]
     for (sigma, n), fut in zip(plan[1:], futures):
-        slices.append(fut.result() if fut is not None else _arpack_slice(L, M, n, sigma, tol=tol, seed=seed + 1))
+        result = None
+        if fut is not None:
+            try:
+                result = fut.result()
+            except BrokenExecutor as e:  # the worker died (killed, out of memory): solve here
+                log.debug("worker process died (%s); solving its slice here", e)
+                _reset_pool()
+        slices.append(result if result is not None else _arpack_slice(L, M, n, sigma, tol=tol, seed=seed + 1))
     log.debug("eigensolve slices: %s", [(round(s.sigma, 4), s.evals.size, round(s.cpu_s, 3)) for s in slices])
     for extra in range(6):
-        pieces, hi, gap = _covered(slices, scale)
+        pieces, hi, gap = _covered(slices, scale, rtol=max(1e-6, 100 * tol))
         count = sum(int(np.sum((s.evals >= lo) & (s.evals < (np.inf if h is None else h)))) for s, lo, h in pieces)
         if gap is None and count >= k:
             return _take(pieces, k)

@@ -123,6 +123,15 @@ def test_fast_solver_matches_dense_eigh(small_slices, sub, workers):
     assert _subspace_gap(evecs[:, :cut], U[:, :cut], M) < 1e-7
 
 
+def test_slices_without_a_worker_process(small_slices, monkeypatch):
+    """Where no worker process may be started (a daemonic pool worker), slices run one by one."""
+    monkeypatch.setattr(es, "_pool", lambda: None)
+    L, M = laplacian(bumpy_sphere(3, amplitude=0.15, seed=2))
+    evals, _ = solve_eigenpairs(L, M, 40, workers=2)
+    ref = sla.eigh(L.toarray(), M.toarray(), eigvals_only=True, subset_by_index=(0, 39))
+    np.testing.assert_allclose(evals, ref, rtol=1e-9, atol=1e-9)
+
+
 def test_slicing_recovers_from_a_misplaced_slice(small_slices, monkeypatch):
     """A bad spectral estimate (interior slice far too high) leaves a gap that extra slices fill."""
     real_plan = es._plan_first
