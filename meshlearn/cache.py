@@ -109,8 +109,29 @@ def save_operators(path: str | os.PathLike, ops: Operators) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+#: What a damaged, truncated or foreign file makes the reading below raise.
+_READ_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile)
+
+
 def load_operators(path: str | os.PathLike) -> tuple[Operators, dict[str, Any]]:
-    """Read a file written by :func:`save_operators`. Raises on any corruption."""
+    """Read a file written by :func:`save_operators`; returns the operators and the metadata dict.
+
+    Raises
+    ------
+    CacheError
+        A missing, truncated, damaged or foreign file (the message names the file).
+    """
+    try:
+        return _load_operators(path)
+    except CacheError:
+        raise
+    except _READ_ERRORS as e:
+        raise CacheError(
+            f"{path}: not a readable operator cache file ({type(e).__name__}: {e}); delete it or recompute it"
+        ) from e
+
+
+def _load_operators(path: str | os.PathLike) -> tuple[Operators, dict[str, Any]]:
     with np.load(path, allow_pickle=False) as z:
         arrays = {name: z[name] for name in z.files}
     meta = json.loads(arrays.pop("__meta__").tobytes().decode())
@@ -175,8 +196,8 @@ class OperatorCache:
             return None, {}
         try:
             ops, meta = load_operators(path)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile) as e:
-            log.warning("%s: unreadable cache file (%s); recomputing", path, e)
+        except CacheError as e:
+            log.warning("%s: unreadable cache file (%s); recomputing", path, e.__cause__ or e)
             return None, {}
         if meta.get("version") != GEOMETRY_VERSION or ops.shape_hash != shape.content_hash():
             log.info("%s: written by another geometry version or for another shape; recomputing", path)

@@ -236,3 +236,15 @@ def test_unwritable_cache_folder_raises_cache_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(CacheError, match="cannot create the cache folder"):
         OperatorCache(blocker / "sub")
+
+
+def test_load_operators_names_the_damaged_file(tmp_path):
+    from meshlearn.cache import load_operators
+    from meshlearn.errors import CacheError
+
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(CacheError, match="bad.npz: not a readable operator cache file"):
+        load_operators(bad)
+    with pytest.raises(CacheError, match="missing.npz"):
+        load_operators(tmp_path / "missing.npz")

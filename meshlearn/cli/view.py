@@ -12,9 +12,7 @@ from ._app import app, setup_logging
 
 def _load_cache(path: Path, shape: Any) -> dict:
     """The per-vertex arrays of an operator cache file, checked against the shape."""
-    import json
     import logging
-    import zipfile
 
     from ..cache import load_operators
     from ..errors import CacheError
@@ -22,10 +20,7 @@ def _load_cache(path: Path, shape: Any) -> dict:
 
     if not path.is_file():
         raise CacheError(f"{path}: no such cache file; give a .npz written by `meshlearn preprocess`")
-    try:
-        ops, _ = load_operators(path)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as e:
-        raise CacheError(f"{path}: not a readable operator cache file ({e}); recompute it with `meshlearn preprocess`") from e
+    ops, _ = load_operators(path)  # CacheError naming the file when it is not a readable cache file
     feats = operator_features(ops)
     if not feats:
         raise CacheError(f"{path}: holds no per-vertex arrays (hks, wks, evecs, ...) to show")

@@ -94,6 +94,10 @@ def test_errors_are_meshlearn_errors(mesh_file, tmp_path):
     assert isinstance(r.exception, FeatureError) and "162 vertices" in str(r.exception)
     r = _invoke(mesh_file, "--cache", tmp_path / "nope.npz", "--screenshot", png)
     assert isinstance(r.exception, CacheError)
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a cache file")
+    r = _invoke(mesh_file, "--cache", junk, "--screenshot", png)
+    assert isinstance(r.exception, CacheError) and "junk.npz: not a readable operator cache file" in str(r.exception)
 
 
 def test_cache_file_features_and_wrong_length(mesh_file, tmp_path):
