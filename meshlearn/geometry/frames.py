@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from ..errors import ConfigError, InvalidMeshError, where
 from ..shape import Shape
+from ..validate import out_of_range_message
 
 __all__ = ["normals", "tangent_frames", "gradient_operators", "neighbor_pairs", "knn_pairs"]
 
@@ -45,8 +46,8 @@ def _check_shape(shape: Shape) -> None:
             raise InvalidMeshError(f"{where(shape.source)}faces must be (F, 3) triangles (got shape {f.shape})")
         if f.min() < 0 or f.max() >= shape.n_verts:
             raise InvalidMeshError(
-                f"{where(shape.source)}faces reference vertex {int(f.max())} but the mesh has "
-                f"{shape.n_verts} vertices; load with clean=True to drop bad faces"
+                f"{where(shape.source)}{out_of_range_message(f, shape.n_verts)}; the faces cannot be repaired "
+                "safely: re-export the mesh"
             )
 
 
