@@ -346,3 +346,25 @@ def test_log_map_other_component_is_nan_and_own_component_unchanged():
 def test_log_map_small_point_cloud_gets_a_clear_error():
     with pytest.raises(InvalidMeshError, match="at least 31 points"):
         log_map(sphere_points(20, seed=0), 0)
+
+
+def test_point_cloud_transport_is_the_rotation_between_the_normals():
+    # Levi-Civita transport along a short geodesic of a sphere is the rotation about n_q x n_p by
+    # the angle between the normals: it must take q's x axis to angle transport[e] in p's frame
+    # (a vector at angle psi in q's frame arrives at angle psi + transport[e]).
+    from scipy.spatial.transform import Rotation
+
+    s = sphere_points(600, seed=5)
+    fr = tangent_frames(s, knn=10)
+    g = gauge_data(s, fr, knn=10)
+    p, q = g.edge_index
+    axis = np.cross(fr[q, 2], fr[p, 2])
+    axis /= np.linalg.norm(axis, axis=1, keepdims=True)
+    angle = np.arccos(np.clip(np.einsum("ij,ij->i", fr[q, 2], fr[p, 2]), -1, 1))
+    R = Rotation.from_rotvec(axis * angle[:, None])
+    for psi in (0.0, 1.0):
+        v = np.cos(psi) * fr[q, 0] + np.sin(psi) * fr[q, 1]
+        moved = R.apply(v)
+        got = np.arctan2(np.einsum("ij,ij->i", moved, fr[p, 1]), np.einsum("ij,ij->i", moved, fr[p, 0]))
+        np.testing.assert_allclose(wrap_angle(got - (psi + g.transport)), 0.0, atol=1e-9)
+    assert np.abs(g.transport).max() > 0.5  # frames differ: the check is not about zeros
