@@ -6,8 +6,9 @@ record, never the operators, so the parent process holds no arrays.
 
 Process-pool workers are started with :func:`init_worker`: one BLAS / OpenMP / torch thread each
 (the pool supplies the parallelism), and a SIGINT handler that interrupts a shape in progress but
-leaves an idle worker alone, so that Ctrl-C stops a run without tracebacks from idle processes; and
-a watch on the parent process, so that a worker whose parent was killed stops instead of lingering.
+leaves an idle worker alone, so that Ctrl-C stops a run without tracebacks from idle processes; a
+watch on the parent process, so that a worker whose parent was killed stops instead of lingering;
+and, when the worker exits, the end of any helper process it started (the eigensolver keeps one).
 """
 
 from __future__ import annotations
@@ -159,6 +160,18 @@ def _on_sigint(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
 
+def _end_helpers(timeout: float = 5.0) -> None:
+    """End the helper processes this worker started (e.g. the eigensolver's), which would otherwise
+    keep the worker from exiting: multiprocessing joins a process's children when it exits."""
+    import multiprocessing
+
+    helpers = multiprocessing.active_children()
+    for p in helpers:
+        p.terminate()
+    for p in helpers:
+        p.join(timeout)
+
+
 def _watch_parent(parent: int, every: float = 0.5) -> None:
     """Exit this worker once its parent is gone (e.g. SIGKILLed), after stopping the shape in progress."""
     while os.getppid() == parent:
@@ -167,6 +180,7 @@ def _watch_parent(parent: int, every: float = 0.5) -> None:
         os.kill(os.getpid(), signal.SIGINT)  # the handler stops the shape; its cache write cleans up
     while _busy:
         time.sleep(0.05)
+    _end_helpers()
     os._exit(1)
 
 
@@ -181,4 +195,7 @@ def init_worker(threads: int = 1) -> None:
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     signal.signal(signal.SIGINT, _on_sigint)
+    from multiprocessing.util import Finalize
+
+    Finalize(None, _end_helpers, exitpriority=100)  # runs before the exit joins the children
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True, name="watch-parent").start()
