@@ -128,3 +128,30 @@ def test_band_limited_conv_is_still_equivariant_and_has_fewer_coefficients():
     assert limited.kernel.n_basis < full.kernel.n_basis
     gauge = synthetic_gauge(30, 4, seed=6)
     assert_gauge_equivariant(limited, torch.randn(30, t.dim, dtype=torch.float64), gauge, t, t)
+
+
+def _saved_bytes(conv, n_verts, degree):
+    gauge = synthetic_gauge(n_verts, degree, seed=0, dtype=torch.float32)
+    x = torch.randn(n_verts, conv.in_type.dim, requires_grad=True)
+    seen, total = set(), [0]
+
+    def pack(t):
+        st = t.untyped_storage()
+        if st.data_ptr() not in seen:
+            seen.add(st.data_ptr())
+            total[0] += st.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        conv(x, gauge).sum()
+    return total[0]
+
+
+def test_memory_kept_for_backward_is_linear_in_edges_and_has_no_per_edge_kernels():
+    t = FeatureType.regular(4, 2)
+    conv = GemConv(t, t)
+    small, double_v, double_e = _saved_bytes(conv, 500, 6), _saved_bytes(conv, 1000, 6), _saved_bytes(conv, 500, 12)
+    assert 1.9 < double_v / small < 2.1 and 1.8 < double_e / small < 2.1
+    # per edge: a few feature-sized rows and indices, never a (D_out, D_in) matrix per edge
+    assert small / (500 * 6) < 4 * (2 * t.dim + 8)
+    assert small / (500 * 6) < 4 * t.dim * t.dim / 4  # a quarter of one float32 (D, D) matrix

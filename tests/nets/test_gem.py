@@ -167,3 +167,12 @@ def test_configuration_errors(sphere):
     mixed.verts = torch.as_tensor(small.verts)  # operators of another shape than the features
     with pytest.raises(ConfigError, match="another shape"):
         net(mixed.verts.float(), mixed)
+
+
+def test_runs_on_a_point_cloud():
+    from meshlearn.testing import sphere_points
+
+    cloud = sphere_points(300, seed=1)
+    ops = meshlearn.compute_operators(cloud, meshlearn.OperatorSpec.for_net(GemCNN, knn=8)).to("cpu")
+    y = GemCNN(3, 2, width=4, n_blocks=2, seed=0)(ops.verts, ops)
+    assert y.shape == (300, 2) and bool(torch.isfinite(y).all())
