@@ -1,8 +1,9 @@
 """One preprocessing run per cache folder, and the clean-up of temporaries left by killed runs.
 
-A run holds an exclusive ``flock`` on ``CACHE_DIR/.preprocess.lock`` while it works. The operating
-system drops the lock when the process ends in any way (SIGKILL included), so a stale lock file
-never blocks a rerun. Holding the lock, a run may delete the temporary files a killed run left
+A run holds an exclusive POSIX record lock (``lockf``) on ``CACHE_DIR/.preprocess.lock`` while it
+works. The operating system drops the lock when the process ends in any way (SIGKILL included), so
+a stale lock file never blocks a rerun; and unlike ``flock``, the lock is not shared with processes
+forked meanwhile (e.g. the eigensolver's helper), so none of them can keep it alive. Holding the lock, a run may delete the temporary files a killed run left
 behind (cache writes go to ``.<name>.npz.<random>.tmp`` and are renamed into place).
 """
 
@@ -47,7 +48,7 @@ class CacheLock:
             log.debug("no fcntl on this platform; %s is not locked", self.path.parent)
             return self
         try:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.lockf(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
             self._fh.seek(0)
             owner = self._fh.read().strip() or "unknown"
@@ -65,7 +66,7 @@ class CacheLock:
 
     def __exit__(self, *exc: Any) -> None:
         if self._fh is not None and not self._fh.closed:
-            self._fh.close()  # closing drops the flock
+            self._fh.close()  # closing drops the lock
 
 
 def remove_temporaries(root: str | os.PathLike, *, older_than: float = 0.0) -> int:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
@@ -128,16 +133,48 @@ def test_bad_options_are_refused_before_any_work(tmp_path, mixed_folder):
     assert not (tmp_path / "c" / "manifest.jsonl").exists()
 
 
+def _hold_lock(out, seconds: float) -> subprocess.Popen:
+    code = (
+        "import sys, time\n"
+        "from meshlearn.preprocess.lock import CacheLock\n"
+        f"with CacheLock({str(out)!r}):\n"
+        "    print('locked', flush=True)\n"
+        f"    time.sleep({seconds})\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
 def test_a_second_run_on_the_same_cache_is_refused_while_one_holds_it(tmp_path, mixed_folder):
     from meshlearn import CacheError
-    from meshlearn.preprocess.lock import CacheLock
 
     out = tmp_path / "cache"
     out.mkdir()
-    with CacheLock(out):
+    holder = _hold_lock(out, 60)
+    try:
         with pytest.raises(CacheError, match="another `meshlearn preprocess`"):
             meshlearn.preprocess(mixed_folder["good"][0], out, spec=SPEC, workers=1, quiet=True)
-    # released: the run goes ahead, and removes temporaries a killed run left
+    finally:
+        holder.kill()
+        holder.wait()
+    # released by the holder's death: the run goes ahead, and removes temporaries a killed run left
     (out / ".abc.npz.xyz.tmp").write_bytes(b"partial")
     s = meshlearn.preprocess(mixed_folder["good"][0], out, spec=SPEC, workers=1, quiet=True)
     assert s.complete and not list(out.glob("*.tmp"))
+
+
+def test_the_lock_is_not_kept_alive_by_a_process_forked_while_holding_it(tmp_path):
+    from meshlearn.preprocess.lock import CacheLock
+
+    with CacheLock(tmp_path):
+        child = os.fork()  # what a helper process started during a run looks like
+        if child == 0:
+            time.sleep(5)
+            os._exit(0)
+    try:
+        holder = _hold_lock(tmp_path, 0)  # another process can take it at once
+        holder.wait()
+    finally:
+        os.kill(child, 9)
+        os.waitpid(child, 0)
