@@ -36,6 +36,8 @@ def spread_subset(verts: Any, n: int) -> np.ndarray:
     -------
     (N,) int64, ascending. Deterministic: the vertex nearest each occupied cell's centre.
     """
+    if int(n) < 1:
+        raise ConfigError(f"the number of indices to spread must be positive (got {n!r})")
     verts = np.asarray(verts, dtype=np.float64)
     V = verts.shape[0]
     if n >= V:
@@ -59,6 +61,12 @@ def spread_subset(verts: Any, n: int) -> np.ndarray:
             break
         cell *= ratio**0.5
     return chosen
+
+
+def _check_max_arrows(max_arrows: int) -> int:
+    if int(max_arrows) < 1:
+        raise ConfigError(f"max_arrows must be a positive integer (got {max_arrows!r})")
+    return int(max_arrows)
 
 
 def _arrow_length(shape: Any, n_arrows: int) -> float:
@@ -126,9 +134,7 @@ def plot_vectors(
             f"{shape.source or shape.name}: vectors must be (V, 3) = ({shape.n_verts}, 3) world-space vectors "
             f"(got {vec.shape}); for tangent (V, 2) coefficients multiply by the frames' x and y rows first"
         )
-    if max_arrows < 1:
-        raise ConfigError(f"max_arrows must be positive (got {max_arrows})")
-    idx = spread_subset(shape.verts, max_arrows)
+    idx = spread_subset(shape.verts, _check_max_arrows(max_arrows))
     plotter = make_plotter(size=size, screenshot=screenshot)
     if surface_scalars is not None:
         s = np.asarray(surface_scalars, dtype=np.float64)
@@ -184,7 +190,7 @@ def plot_frames(
         )
     if not axes or set(axes) - set("xyn"):
         raise ConfigError(f"axes must be made of the letters x, y, n (got {axes!r})")
-    idx = spread_subset(shape.verts, max_arrows)
+    idx = spread_subset(shape.verts, _check_max_arrows(max_arrows))
     plotter = make_plotter(size=size, screenshot=screenshot)
     add_shape(plotter, shape)
     L = length if length is not None else _arrow_length(shape, idx.size)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidMeshError, where
 from ..shape import Shape
 from .errors import DisplayError, FeatureError
 
@@ -46,12 +46,15 @@ _BACKGROUND = "white"
 
 
 def as_shape(shape: Any) -> Shape:
-    """A :class:`~meshlearn.Shape` from a Shape, a path, or a ``(verts, faces)`` tuple."""
-    if isinstance(shape, Shape):
-        return shape
-    from ..io import load
+    """A :class:`~meshlearn.Shape` with at least one vertex, from a Shape, a path, or a
+    ``(verts, faces)`` tuple (raises :class:`~meshlearn.errors.InvalidMeshError` otherwise)."""
+    if not isinstance(shape, Shape):
+        from ..io import load
 
-    return load(shape)
+        return load(shape)
+    if shape.n_verts == 0:
+        raise InvalidMeshError(f"{where(shape.source)}the shape has no vertices; there is nothing to draw")
+    return shape
 
 
 def to_polydata(shape: Any) -> "pyvista.PolyData":

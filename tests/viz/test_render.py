@@ -158,3 +158,20 @@ def test_wrong_length_and_no_display(sphere, monkeypatch, tmp_path):
         viz.plot_scalars(sphere, sphere.verts[:, 0])
     monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
     assert viz.has_display()
+
+
+def test_empty_shape_and_no_arrows_get_clear_errors(sphere, tmp_path):
+    from meshlearn import Shape
+    from meshlearn.errors import ConfigError, InvalidMeshError
+
+    empty = Shape(np.zeros((0, 3)))
+    with pytest.raises(InvalidMeshError, match="no vertices"):
+        viz.plot_scalars(empty, np.zeros(0), screenshot=tmp_path / "e.png")
+    with pytest.raises(InvalidMeshError, match="no vertices"):
+        viz.export_mesh(empty, tmp_path / "e.vtp")
+    with pytest.raises(ConfigError, match="max_arrows"):
+        viz.plot_frames(sphere, np.tile(np.eye(3), (sphere.n_verts, 1, 1)), max_arrows=0, screenshot=tmp_path / "f.png")
+    with pytest.raises(ConfigError, match="max_arrows"):
+        viz.plot_vectors(sphere, sphere.verts, max_arrows=0, screenshot=tmp_path / "v.png")
+    with pytest.raises(ConfigError, match="positive"):
+        viz.spread_subset(sphere.verts, 0)
