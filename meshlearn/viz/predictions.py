@@ -127,9 +127,7 @@ def read_predictions(run_dir: str | os.PathLike, name: str) -> Prediction:
             data = {k: z[k] for k in z.files}
     except (ValueError, OSError, zipfile.BadZipFile) as e:
         raise FeatureError(f"{path}: cannot read ({e}); the file is damaged, rerun `meshlearn eval`") from e
-    shape = None
-    if "verts" in data:
-        shape = Shape(data["verts"], data.get("faces"), source=str(path), name=name)
+    shape = _stored_shape(data.get("verts"), data.get("faces"), str(path), name) if "verts" in data else None
     gt = _ints(data["gt"], path, "gt") if "gt" in data else None
     if "pred" in data:
         return Prediction("labels", _ints(data["pred"], path, "pred"), path, shape=shape, gt=gt,
@@ -154,9 +152,22 @@ def class_names(run_dir: str | os.PathLike) -> list[str] | None:
     return None
 
 
+def _stored_shape(verts: Any, faces: Any, source: str, name: str) -> Shape:
+    """A shape stored as arrays in a prediction file, checked like a loaded file (index range,
+    shapes, NaN) so that a damaged file gets a clear error rather than a crash in the renderer."""
+    from ..errors import InvalidMeshError
+    from ..io import load
+
+    try:
+        shape = load((verts, faces))
+    except InvalidMeshError as e:
+        raise InvalidMeshError(f"{source}: {str(e).removeprefix('arrays: ')}") from e
+    return shape.with_(source=source, name=name)
+
+
 def _template(run: Path, data: dict[str, np.ndarray], path: Path) -> Shape:
     if "template_verts" in data:
-        return Shape(data["template_verts"], data.get("template_faces"), source=f"{path}:template", name="template")
+        return _stored_shape(data["template_verts"], data.get("template_faces"), f"{path}:template", "template")
     for suffix in _TEMPLATE_SUFFIXES:
         candidate = run / f"template{suffix}"
         if candidate.is_file():

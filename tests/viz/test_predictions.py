@@ -45,3 +45,20 @@ def test_segmentation_and_correspondence_predictions(tmp_path):
         read_predictions(run, "lonely")
     with pytest.raises(FeatureError, match="predictions/ folder"):
         read_predictions(tmp_path, "seg")
+
+
+def test_shapes_stored_in_prediction_files_are_checked(tmp_path):
+    from meshlearn.errors import InvalidMeshError
+
+    run = tmp_path / "run"
+    (run / "predictions").mkdir(parents=True)
+    verts = np.eye(3)
+    np.savez(run / "predictions" / "ok.npz", pred=np.array([0, 1, 1]), verts=verts, faces=np.array([[0, 1, 2]]))
+    p = read_predictions(run, "ok")
+    assert p.shape.n_faces == 1 and p.shape.name == "ok" and p.shape.source.endswith("ok.npz")
+    np.savez(run / "predictions" / "bad.npz", pred=np.array([0, 1, 1]), verts=verts, faces=np.array([[0, 1, 9]]))
+    with pytest.raises(InvalidMeshError, match=r"bad\.npz: 1 face references vertex 9"):
+        read_predictions(run, "bad")
+    np.savez(run / "predictions" / "flat.npz", match=np.array([0, 1]), template_verts=np.zeros(6))
+    with pytest.raises(InvalidMeshError, match=r"flat\.npz:template.*\(V, 3\)"):
+        read_predictions(run, "flat")
