@@ -30,11 +30,18 @@ def label_palette(n: int) -> np.ndarray:
         t20 = matplotlib.colormaps["tab20"].colors
         base = list(t20[0::2]) + list(t20[1::2])  # the 10 strong colours first, then their pale twins
     else:
-        import colorsys
-
-        golden = 0.618033988749895
-        base = [colorsys.hsv_to_rgb((i * golden) % 1.0, 0.65 + 0.3 * (i % 2), 0.9 - 0.25 * (i % 3 == 2)) for i in range(n)]
+        return _hue_colors(np.arange(n))
     return np.round(np.asarray(base[:n], dtype=np.float64) * 255).astype(np.uint8)
+
+
+def _hue_colors(classes: np.ndarray) -> np.ndarray:
+    """(len(classes), 3) uint8 colours of classes in a palette of more than 20: golden-ratio hues,
+    each depending on its class alone (so only the classes present need computing)."""
+    import colorsys
+
+    golden = 0.618033988749895
+    rgb = [colorsys.hsv_to_rgb((i * golden) % 1.0, 0.65 + 0.3 * (i % 2), 0.9 - 0.25 * (i % 3 == 2)) for i in classes.tolist()]
+    return np.round(np.asarray(rgb, dtype=np.float64).reshape(-1, 3) * 255).astype(np.uint8)
 
 
 def label_colors(labels: Any, *, n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -61,11 +68,13 @@ def label_colors(labels: Any, *, n_classes: int | None = None) -> tuple[np.ndarr
     k = int(n_classes if n_classes is not None else (lab.max() + 1 if lab.size else 0))
     if lab.size and lab.max() >= k:
         raise FeatureError(f"label {int(lab.max())} is out of range for n_classes={k}; raise n_classes")
-    palette = label_palette(max(k, 1))
     colors = np.full((lab.size, 3), 150, dtype=np.uint8)
     ok = lab >= 0
-    colors[ok] = palette[lab[ok]]
-    return colors, np.unique(lab[ok])
+    classes, index = np.unique(lab[ok], return_inverse=True)
+    # palettes of more than 20 colours: only the classes present (a stray label 10**9 costs nothing)
+    present = label_palette(k)[classes] if k <= 20 else _hue_colors(classes)
+    colors[ok] = present[index.ravel()]
+    return colors, classes
 
 
 def plot_labels(

@@ -175,3 +175,16 @@ def test_empty_shape_and_no_arrows_get_clear_errors(sphere, tmp_path):
         viz.plot_vectors(sphere, sphere.verts, max_arrows=0, screenshot=tmp_path / "v.png")
     with pytest.raises(ConfigError, match="positive"):
         viz.spread_subset(sphere.verts, 0)
+
+
+def test_label_colours_follow_the_palette_for_any_label_range():
+    lab = np.array([3, -1, 0, 3, 25])
+    colors, classes = viz.label_colors(lab)
+    pal = viz.label_palette(26)
+    np.testing.assert_array_equal(colors[[0, 2, 3, 4]], pal[[3, 0, 3, 25]])
+    assert colors[1].tolist() == [150, 150, 150] and classes.tolist() == [0, 3, 25]
+    small, _ = viz.label_colors(np.array([1, 0, 1]))
+    np.testing.assert_array_equal(small, viz.label_palette(2)[[1, 0, 1]])
+    # a stray huge label does not build a palette of a billion colours
+    big, classes = viz.label_colors(np.array([0, 10**9]))
+    assert classes.tolist() == [0, 10**9] and big.shape == (2, 3) and not np.array_equal(big[0], big[1])
