@@ -3,6 +3,9 @@
 ``meshlearn.preprocess(inputs, out, ...)`` and the ``meshlearn preprocess`` command. Work runs in
 this process, on a local process pool, or on a Dask cluster; each shape's outcome is one line of
 ``OUT/manifest.jsonl``; a killed run loses only the shapes in progress and a rerun resumes.
+
+On the top-level namespace ``meshlearn.preprocess`` is the function; import the helpers from this
+package explicitly: ``from meshlearn.preprocess import read_manifest, expand_inputs``.
 """
 
 from .api import NET_ALIASES, PreprocessInterrupted, preprocess, resolve_spec

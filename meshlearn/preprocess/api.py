@@ -167,7 +167,9 @@ def preprocess(
     from ..cache import OperatorCache
 
     if normalize is not None and normalize not in NORMALIZE_CHOICES:
-        raise ConfigError(f"normalize must be one of {', '.join(NORMALIZE_CHOICES)} or None (got {normalize!r})")
+        raise ConfigError(
+            f"normalize must be one of {', '.join(NORMALIZE_CHOICES)} (got {normalize!r}); leave it out to keep the scale"
+        )
     if int(max_vertices) < 4:
         raise ConfigError(f"max_vertices must be at least 4 (got {max_vertices})")
     workers = _default_workers() if workers is None else int(workers)
