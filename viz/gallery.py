@@ -53,13 +53,10 @@ def geometry_pictures(shape, view: str, out: Path, size: tuple[int, int]) -> lis
     hks = viz.compute_feature(shape, "hks", k=64)
     written.append(viz.plot_scalars(shape, hks[:, 4], title="HKS, t index 4", cmap="inferno", view=view, size=size,
                                     screenshot=out / "hks.png"))
-    if hasattr(geometry, "geodesic_distance"):
-        source = int(np.argmax(shape.verts[:, 1]))  # the highest vertex (an ear or a horn tip)
-        d = viz.compute_feature(shape, f"geodesic:{source}")[:, 0]
-        written.append(viz.plot_isolines(shape, d, n_lines=18, title="distance", source=source, view=view,
-                                         size=size, screenshot=out / "geodesic.png"))
-    else:
-        print("skipping geodesic.png: this meshlearn has no geometry.geodesic_distance")
+    source = int(np.argmax(shape.verts[:, 1]))  # the highest vertex (an ear or a horn tip)
+    d = viz.compute_feature(shape, f"geodesic:{source}")[:, 0]
+    written.append(viz.plot_isolines(shape, d, n_lines=18, title="distance", source=source, view=view,
+                                     size=size, screenshot=out / "geodesic.png"))
     written.append(viz.plot_frames(shape, geometry.tangent_frames(shape), max_arrows=120, view=view, size=size,
                                    screenshot=out / "frames.png"))
     return written

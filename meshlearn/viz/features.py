@@ -113,11 +113,9 @@ def _geodesic(shape: Shape, raw: str) -> np.ndarray:
             f"{shape.source or shape.name}: source vertex {i} is out of range; the shape has "
             f"{shape.n_verts} vertices (0 to {shape.n_verts - 1})"
         )
-    from .. import geometry
+    from ..geometry import geodesic_distance
 
-    if not hasattr(geometry, "geodesic_distance"):
-        raise FeatureError("this meshlearn build has no meshlearn.geometry.geodesic_distance; upgrade meshlearn")
-    return np.asarray(geometry.geodesic_distance(shape, [i]), dtype=np.float64).reshape(-1, 1)
+    return np.asarray(geodesic_distance(shape, [i]), dtype=np.float64).reshape(-1, 1)
 
 
 def operator_features(ops: Any) -> dict[str, np.ndarray]:
