@@ -451,6 +451,14 @@ def solve_eigenpairs(
             "load the mesh with clean=True to remove degenerate faces and isolated vertices"
         )
     k = min(k, V)
+    # One BLAS thread throughout: the dense work here is many small products, which a second
+    # thread slows down (and, on a busy machine, by several times); the second core runs a slice.
+    with _one_blas_thread():
+        return _solve(L, M, mass, k, tol=tol, workers=workers, seed=seed, source=source)
+
+
+def _solve(L, M, mass, k, *, tol, workers, seed, source):
+    V = L.shape[0]
     pattern = L.copy()
     pattern.eliminate_zeros()
     n_comp, labels = sp.csgraph.connected_components(pattern, directed=False)
