@@ -14,7 +14,8 @@ Methods
     Exact on the triangle mesh (so the only error is the mesh's approximation of the surface);
     slower (about 0.5 s per source on a 10k-vertex sphere).
 
-Vertices not connected to any source (another component, an isolated vertex) get ``inf``.
+Vertices not connected to any source (another component, an isolated vertex) get ``inf``; the
+solvers run on the vertices that faces use, so isolated vertices anywhere in the list are fine.
 """
 
 from __future__ import annotations
@@ -50,6 +51,32 @@ def _check_cloud_size(shape: Shape) -> None:
             f"{where(shape.source)}the heat method on a point cloud needs at least {CLOUD_MIN_POINTS} points "
             f"(got {shape.n_verts}); sample the surface more densely"
         )
+
+
+def _surface_part(shape: Shape) -> tuple[np.ndarray, Shape]:
+    """The vertices the faces use, ``keep`` (K,) int64 ascending, and the mesh restricted to them.
+
+    The solvers' meshes have no unreferenced vertices (potpourri3d drops trailing ones and refuses
+    the others), so they run on this part and answers are scattered back through ``keep``. A
+    point cloud, or a mesh whose faces use every vertex, is returned as it is.
+    """
+    V = shape.n_verts
+    if not shape.is_mesh:
+        return np.arange(V, dtype=np.int64), shape
+    used = np.zeros(V, dtype=bool)
+    used[shape.faces.ravel()] = True
+    if used.all():
+        return np.arange(V, dtype=np.int64), shape
+    keep = np.flatnonzero(used)
+    local = _local_index(keep, V)
+    return keep, Shape(shape.verts[keep], local[shape.faces], source=shape.source, name=shape.name)
+
+
+def _local_index(keep: np.ndarray, n_verts: int) -> np.ndarray:
+    """(V,) int64 position of each vertex in ``keep``, -1 for the vertices left out."""
+    local = np.full(n_verts, -1, dtype=np.int64)
+    local[keep] = np.arange(len(keep))
+    return local
 
 
 def _components(shape: Shape, knn: int) -> np.ndarray:
@@ -106,6 +133,8 @@ class GeodesicSolver:
         self.shape = shape
         self.method = method
         self.label_ = _components(shape, knn)
+        self.keep_, self._surface = _surface_part(shape)
+        self._local = _local_index(self.keep_, shape.n_verts)
         try:
             self.solver_ = self._make_solver(t_coef)
         except (RuntimeError, ValueError) as e:
@@ -115,7 +144,7 @@ class GeodesicSolver:
             ) from e
 
     def _make_solver(self, t_coef: float):
-        s = self.shape
+        s = self._surface
         if self.method == "exact":
             import pygeodesic.geodesic as pg
 
@@ -138,14 +167,22 @@ class GeodesicSolver:
             raise ConfigError(f"{where(self.shape.source)}source vertex {bad} is out of range: the shape has {V} vertices")
         return src.astype(np.int64)
 
-    def _solve(self, src: np.ndarray) -> np.ndarray:
+    def _solve_surface(self, src: np.ndarray) -> np.ndarray:
+        """Distances on the solver's mesh (the vertices faces use) from its vertices ``src``."""
         if self.method == "exact":
             d, _ = self.solver_.geodesicDistances(src.astype(np.int32))
-            d = np.asarray(d, dtype=np.float64)
-        elif len(src) == 1:
-            d = np.asarray(self.solver_.compute_distance(int(src[0])), dtype=np.float64)
-        else:
-            d = np.asarray(self.solver_.compute_distance_multisource([int(i) for i in src]), dtype=np.float64)
+            return np.asarray(d, dtype=np.float64)
+        if len(src) == 1:
+            return np.asarray(self.solver_.compute_distance(int(src[0])), dtype=np.float64)
+        return np.asarray(self.solver_.compute_distance_multisource([int(i) for i in src]), dtype=np.float64)
+
+    def _solve(self, src: np.ndarray) -> np.ndarray:
+        d = np.full(self.shape.n_verts, np.inf)
+        on_surface = self._local[src]
+        on_surface = on_surface[on_surface >= 0]
+        if len(on_surface):
+            d[self.keep_] = self._solve_surface(on_surface)
+        d[src] = 0.0  # an isolated source reaches only itself
         reach = np.isin(self.label_, self.label_[src])
         d = np.where(reach, d, np.inf)
         if not np.all(np.isfinite(d[reach])):

@@ -44,7 +44,7 @@ import numpy as np
 from ..errors import ConfigError, InvalidMeshError, SolverError, where
 from ..shape import Shape
 from .frames import _check_frames, _check_knn, _check_shape, knn_pairs, sorted_unique, tangent_frames
-from .geodesics import _check_cloud_size, _components
+from .geodesics import _check_cloud_size, _components, _local_index, _surface_part
 from .operators import GaugeData, PatchData
 
 __all__ = [
@@ -330,9 +330,11 @@ class LogMapSolver:
         _check_cloud_size(shape)
         self.frames = _check_frames(shape, tangent_frames(shape, knn=knn) if frames is None else frames)
         self.label_ = _components(shape, knn)
+        self.keep_, surface = _surface_part(shape)  # the solver's mesh has no unreferenced vertices
+        self._local = _local_index(self.keep_, shape.n_verts)
         try:
             if shape.is_mesh:
-                self.solver_ = pp3d.MeshVectorHeatSolver(shape.verts, shape.faces)
+                self.solver_ = pp3d.MeshVectorHeatSolver(surface.verts, surface.faces)
             else:
                 self.solver_ = pp3d.PointCloudHeatSolver(shape.verts)
             bx, by, _ = self.solver_.get_tangent_frames()
@@ -351,10 +353,15 @@ class LogMapSolver:
         if not isinstance(source, (int, np.integer)) or not 0 <= int(source) < V:
             raise ConfigError(f"{where(self.shape.source)}source must be a vertex index in [0, {V}) (got {source!r})")
         source = int(source)
-        logmap = np.asarray(self.solver_.compute_log_map(source), dtype=np.float64)
-        R = _to_frame_2x2(self.basis_x_[source], self.basis_y_[source], self.frames[source])
-        out = logmap @ R.T
-        out[self.label_ != self.label_[source]] = np.nan  # no geodesic reaches another component
+        out = np.full((V, 2), np.nan)  # NaN where no geodesic from the source arrives
+        local = int(self._local[source])
+        if local < 0:  # an isolated vertex: its own log map is zero
+            out[source] = 0.0
+            return out
+        logmap = np.asarray(self.solver_.compute_log_map(local), dtype=np.float64)
+        R = _to_frame_2x2(self.basis_x_[local], self.basis_y_[local], self.frames[source])
+        out[self.keep_] = logmap @ R.T
+        out[self.label_ != self.label_[source]] = np.nan  # other components
         return out
 
 

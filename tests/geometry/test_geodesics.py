@@ -124,3 +124,24 @@ def test_small_point_cloud_gets_a_clear_error():
         geodesic_distance(sphere_points(20, seed=0), 0)
     d = geodesic_distance(sphere_points(31, seed=0), 0)
     assert d[0] == 0.0 and np.all(np.isfinite(d))
+
+
+@pytest.mark.parametrize("method", ["heat", "exact"])
+@pytest.mark.parametrize("where_", ["first", "last"])
+def test_isolated_vertex_is_unreachable_wherever_it_sits(method, where_):
+    # the solvers' meshes drop unreferenced vertices (or refuse them): distances must still come
+    # back per vertex of the shape, inf at the isolated one, unchanged on the surface
+    a = icosphere(2)
+    far = np.array([[0.0, 0.0, 3.0]])
+    if where_ == "first":
+        s, iso, surf = Shape(np.vstack([far, a.verts]), a.faces + 1), 0, np.arange(1, a.n_verts + 1)
+    else:
+        s, iso, surf = Shape(np.vstack([a.verts, far]), a.faces), a.n_verts, np.arange(a.n_verts)
+    d = geodesic_distance(s, int(surf[0]), method=method)
+    assert d.shape == (s.n_verts,) and np.isinf(d[iso])
+    np.testing.assert_allclose(d[surf], geodesic_distance(a, 0, method=method), atol=1e-9)
+    from_iso = geodesic_distance(s, iso, method=method)
+    assert from_iso[iso] == 0.0 and np.all(np.isinf(from_iso[surf]))
+    both = geodesic_distance(s, [iso, int(surf[0])], method=method)
+    assert both[iso] == 0.0
+    np.testing.assert_allclose(both[surf], d[surf], atol=1e-9)

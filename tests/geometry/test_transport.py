@@ -368,3 +368,20 @@ def test_point_cloud_transport_is_the_rotation_between_the_normals():
         got = np.arctan2(np.einsum("ij,ij->i", moved, fr[p, 1]), np.einsum("ij,ij->i", moved, fr[p, 0]))
         np.testing.assert_allclose(wrap_angle(got - (psi + g.transport)), 0.0, atol=1e-9)
     assert np.abs(g.transport).max() > 0.5  # frames differ: the check is not about zeros
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_log_map_with_an_isolated_vertex(first):
+    a = icosphere(2)
+    far = np.array([[0.0, 0.0, 3.0]])
+    if first:
+        s, iso, surf = Shape(np.vstack([far, a.verts]), a.faces + 1), 0, np.arange(1, a.n_verts + 1)
+    else:
+        s, iso, surf = Shape(np.vstack([a.verts, far]), a.faces), a.n_verts, np.arange(a.n_verts)
+    fr = tangent_frames(s)
+    solver = LogMapSolver(s, fr)
+    L = solver.log_map(int(surf[3]))
+    assert L.shape == (s.n_verts, 2) and np.all(np.isnan(L[iso]))
+    np.testing.assert_allclose(L[surf], log_map(a, 3, fr[surf]), atol=1e-9)
+    at_iso = solver.log_map(iso)
+    assert np.all(at_iso[iso] == 0.0) and np.all(np.isnan(at_iso[surf]))
