@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-import meshlearn
 from meshlearn import OperatorSpec, compute_operators
 from meshlearn.cache import OperatorCache
 from meshlearn.errors import ConfigError
