@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..errors import ConfigError, MeshlearnError
+from ..errors import ConfigError, MeshlearnError, WriteError
 from .errors import FeatureError
 from .render import as_shape, per_element, to_polydata
 
@@ -118,7 +118,7 @@ def export_mesh(
             _write_ply(shape, tmp, checked, colors)
         os.replace(tmp, path)
     except OSError as e:
-        raise MeshlearnError(f"{path}: cannot write ({e}); check the folder's permissions and free space") from e
+        raise WriteError(f"{path}: cannot write ({e}); check the folder's permissions and free space") from e
     finally:
         if tmp.exists():
             tmp.unlink()
