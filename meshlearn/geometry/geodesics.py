@@ -10,7 +10,8 @@ Methods
     a local-triangulation Laplacian. Fast (one factorisation, then two sparse solves per query);
     about 0.7 % mean relative error on a 10k-vertex sphere, about 1.5 % on a 5k-point sphere cloud.
 ``"exact"``
-    Exact polyhedral geodesics (Mitchell-Mount-Papadimitriou, via pygeodesic); meshes only.
+    Exact polyhedral geodesics (Mitchell-Mount-Papadimitriou, via pygeodesic); meshes whose edges
+    have at most two faces only (others are refused: the solver could crash the process).
     Exact on the triangle mesh (so the only error is the mesh's approximation of the surface);
     slower (about 0.5 s per source on a 10k-vertex sphere).
 
@@ -79,6 +80,21 @@ def _local_index(keep: np.ndarray, n_verts: int) -> np.ndarray:
     return local
 
 
+def _check_manifold_edges(shape: Shape) -> None:
+    """Refuse edges with more than two faces: the exact (MMP) solver assumes there are none and
+    can crash the whole process on them."""
+    from ..validate import edge_topology
+
+    _, counts, _ = edge_topology(shape.faces)
+    n = int((counts > 2).sum())
+    if n:
+        edges = "1 edge is" if n == 1 else f"{n} edges are"
+        raise InvalidMeshError(
+            f"{where(shape.source)}{edges} shared by more than two faces (non-manifold), which exact "
+            "geodesics cannot handle; use method='heat' (robust to non-manifold meshes) or repair the mesh"
+        )
+
+
 def _components(shape: Shape, knn: int) -> np.ndarray:
     """(V,) int64 connected-component label of each vertex (faces, or the symmetric kNN graph)."""
     from scipy.sparse.csgraph import connected_components
@@ -135,6 +151,8 @@ class GeodesicSolver:
         self.label_ = _components(shape, knn)
         self.keep_, self._surface = _surface_part(shape)
         self._local = _local_index(self.keep_, shape.n_verts)
+        if method == "exact":
+            _check_manifold_edges(shape)
         try:
             self.solver_ = self._make_solver(t_coef)
         except (RuntimeError, ValueError) as e:

@@ -341,7 +341,8 @@ class LogMapSolver:
         except (RuntimeError, ValueError) as e:
             raise SolverError(
                 f"{where(shape.source)}the vector heat method could not be set up ({e}); it needs a manifold "
-                "mesh: load with clean=True to repair it"
+                "mesh (every edge in at most two consistently oriented faces): repair the mesh, or use its "
+                "vertices as a point cloud (Shape(verts))"
             ) from e
         self.basis_x_ = np.asarray(bx, dtype=np.float64)
         self.basis_y_ = np.asarray(by, dtype=np.float64)

@@ -106,16 +106,34 @@ def test_bad_arguments():
         GeodesicSolver(Shape(s.verts, np.zeros((0, 3), np.int64)))
 
 
-def test_non_manifold_edge_works_with_both_methods():
+def _finned_grid() -> tuple[Shape, Shape]:
+    """A flat grid, and the same grid with a fin: a third face on its central interior edge."""
+    from meshlearn.validate import edge_topology
+
     g = grid(6)
-    a, b = g.faces[10, :2]
-    verts = np.vstack([g.verts, [[0.5, 0.5, 1.0]]])
-    faces = np.vstack([g.faces, [[a, b, g.n_verts]]])  # a fin: three faces on edge (a, b)
-    s = Shape(verts, faces)
+    edges, counts, _ = edge_topology(g.faces)
+    inner = edges[counts == 2]
+    a, b = inner[np.argmin(np.linalg.norm(g.verts[inner].mean(1)[:, :2] - 0.5, axis=1))]
+    s = Shape(np.vstack([g.verts, [[0.5, 0.5, 1.0]]]), np.vstack([g.faces, [[a, b, g.n_verts]]]))
+    return g, s
+
+
+def test_non_manifold_edge_works_with_heat_and_is_refused_by_exact():
+    from meshlearn import validate
+
+    g, s = _finned_grid()
+    assert validate(s).non_manifold_edges == 1
     eu = np.linalg.norm(g.verts - g.verts[0], axis=1)
-    np.testing.assert_allclose(geodesic_distance(s, 0, "exact")[: g.n_verts], eu, atol=1e-9)
     heat = geodesic_distance(s, 0)[: g.n_verts]
     assert np.mean(np.abs(heat[1:] - eu[1:]) / eu[1:]) < 0.05
+    # the exact (MMP) solver assumes at most two faces per edge and can crash the process
+    # (a segmentation fault) on three: it is refused with a clear error instead
+    with pytest.raises(InvalidMeshError, match="1 edge is shared by more than two faces.*method='heat'"):
+        geodesic_distance(s, 0, "exact")
+    fan = Shape(np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, -1, 0.3], [0, 0.2, -1.0]]),
+                np.array([[0, 1, 2], [1, 0, 3], [0, 1, 4]]))
+    with pytest.raises(InvalidMeshError, match="more than two faces"):
+        GeodesicSolver(fan, "exact")
 
 
 def test_small_point_cloud_gets_a_clear_error():

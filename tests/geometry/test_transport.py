@@ -237,10 +237,13 @@ def test_log_map_point_cloud_radii():
 
 
 def test_log_map_non_manifold_mesh_raises_solver_error():
+    from meshlearn.validate import edge_topology
+
     g = grid(6)
-    a, b = g.faces[10, :2]
+    edges, counts, _ = edge_topology(g.faces)
+    a, b = edges[counts == 2][0]  # an interior edge: the added face makes it non-manifold
     s = Shape(np.vstack([g.verts, [[0.5, 0.5, 1.0]]]), np.vstack([g.faces, [[a, b, g.n_verts]]]))
-    with pytest.raises(SolverError, match="manifold"):
+    with pytest.raises(SolverError, match="manifold mesh.*point cloud"):
         log_map(s, 0)
 
 
