@@ -127,7 +127,8 @@ def preprocess(
         Scale each shape to unit area, or centre it in the unit ball. default: None
     workers : int, optional
         Local worker processes (one compute thread each). default: the number of usable cores;
-        1 runs in this process.
+        1 runs in this process. Workers are started with the 'spawn' method, so a script that
+        calls this with several workers needs the usual ``if __name__ == "__main__":`` guard.
     scheduler : str or distributed.Client, optional
         A Dask scheduler address (``"tcp://HOST:PORT"``) or client: run on that cluster instead
         of locally. Its workers must import meshlearn and see the same paths; their thread
