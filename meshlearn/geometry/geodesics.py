@@ -10,8 +10,9 @@ Methods
     a local-triangulation Laplacian. Fast (one factorisation, then two sparse solves per query);
     about 0.7 % mean relative error on a 10k-vertex sphere, about 1.5 % on a 5k-point sphere cloud.
 ``"exact"``
-    Exact polyhedral geodesics (Mitchell-Mount-Papadimitriou, via pygeodesic); meshes whose edges
-    have at most two faces only (others are refused: the solver could crash the process).
+    Exact polyhedral geodesics (Mitchell-Mount-Papadimitriou, via pygeodesic); meshes only, without
+    faces that name a vertex twice or edges with more than two faces (such meshes are refused: the
+    solver could crash the process on them).
     Exact on the triangle mesh (so the only error is the mesh's approximation of the surface);
     slower (about 0.5 s per source on a 10k-vertex sphere).
 
@@ -80,11 +81,17 @@ def _local_index(keep: np.ndarray, n_verts: int) -> np.ndarray:
     return local
 
 
-def _check_manifold_edges(shape: Shape) -> None:
-    """Refuse edges with more than two faces: the exact (MMP) solver assumes there are none and
-    can crash the whole process on them."""
-    from ..validate import edge_topology
+def _check_exact_mesh(shape: Shape) -> None:
+    """Refuse faces naming a vertex twice and edges with more than two faces: the exact (MMP)
+    solver assumes there are none and can crash the whole process on them."""
+    from ..validate import degenerate_face_mask, edge_topology
 
+    n_degenerate = int(degenerate_face_mask(shape.faces).sum())
+    if n_degenerate:
+        raise InvalidMeshError(
+            f"{where(shape.source)}{n_degenerate} face(s) name the same vertex twice, which exact geodesics "
+            "cannot handle; load with clean=True to drop them, or use method='heat'"
+        )
     _, counts, _ = edge_topology(shape.faces)
     n = int((counts > 2).sum())
     if n:
@@ -152,7 +159,7 @@ class GeodesicSolver:
         self.keep_, self._surface = _surface_part(shape)
         self._local = _local_index(self.keep_, shape.n_verts)
         if method == "exact":
-            _check_manifold_edges(shape)
+            _check_exact_mesh(shape)
         try:
             self.solver_ = self._make_solver(t_coef)
         except (RuntimeError, ValueError) as e:

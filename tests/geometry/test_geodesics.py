@@ -134,6 +134,9 @@ def test_non_manifold_edge_works_with_heat_and_is_refused_by_exact():
                 np.array([[0, 1, 2], [1, 0, 3], [0, 1, 4]]))
     with pytest.raises(InvalidMeshError, match="more than two faces"):
         GeodesicSolver(fan, "exact")
+    degenerate = Shape(g.verts, np.vstack([g.faces, [[0, 0, 7]]]))
+    with pytest.raises(InvalidMeshError, match="name the same vertex twice.*clean=True"):
+        geodesic_distance(degenerate, 3, "exact")
 
 
 def test_small_point_cloud_gets_a_clear_error():
