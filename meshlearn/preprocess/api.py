@@ -213,6 +213,10 @@ def preprocess(
                 interrupted = True
             finally:
                 runner.close()
+        # A worker killed mid-write (e.g. by the out-of-memory killer) leaves a temporary file.
+        # Local workers have all exited here; tasks cancelled on a Dask cluster may still be writing.
+        if lock.exclusive and (scheduler is None or not (stopped or interrupted)):
+            remove_temporaries(root)
     summary = Summary(records, len(tasks), time.perf_counter() - t0, manifest_path, stopped, interrupted)
     if interrupted:
         raise PreprocessInterrupted(summary)
