@@ -224,6 +224,19 @@ def frames_from_normals(n: np.ndarray) -> np.ndarray:
     return np.stack([x, y, n], axis=1)
 
 
+def frame_coordinates(vectors: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """(N, 2) components of ambient vectors (N, 3) along the x and y rows of frames (N, 3, 3)
+    (the normal part is dropped)."""
+    return np.einsum("nij,nj->ni", frames[:, :2], vectors)
+
+
+def frame_angle(vectors: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """(N,) direction of ambient vectors (N, 3) in frames (N, 3, 3): radians, counter-clockwise
+    about the normal from x, in ``(-pi, pi]``."""
+    xy = frame_coordinates(vectors, frames)
+    return np.arctan2(xy[:, 1], xy[:, 0])
+
+
 def tangent_frames(shape: Shape, knn: int = 16) -> np.ndarray:
     """Orthonormal right-handed tangent frames at every vertex.
 
@@ -288,10 +301,7 @@ def gradient_operators(shape: Shape, frames: np.ndarray | None = None, knn: int 
     frames = _check_frames(shape, frames)
     V = shape.n_verts
     src, dst = neighbor_pairs(shape, knn=knn)
-    d = shape.verts[dst] - shape.verts[src]  # (E, 3)
-    fx, fy = frames[src, 0], frames[src, 1]
-    a = np.einsum("ij,ij->i", d, fx)
-    b = np.einsum("ij,ij->i", d, fy)
+    a, b = frame_coordinates(shape.verts[dst] - shape.verts[src], frames[src]).T  # offsets in p's frame
     # Per-vertex normal equations A = sum e e^T (2 x 2, symmetric).
     Aaa = np.bincount(src, a * a, minlength=V)
     Aab = np.bincount(src, a * b, minlength=V)

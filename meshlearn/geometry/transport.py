@@ -43,7 +43,7 @@ import numpy as np
 
 from ..errors import ConfigError, InvalidMeshError, SolverError, where
 from ..shape import Shape
-from .frames import _check_frames, _check_knn, _check_shape, knn_pairs, sorted_unique, tangent_frames
+from .frames import _check_frames, _check_knn, _check_shape, frame_angle, knn_pairs, sorted_unique, tangent_frames
 from .geodesics import _check_cloud_size, _components, _local_index, _surface_part
 from .operators import GaugeData, PatchData
 
@@ -214,8 +214,7 @@ def halfedge_polar_angles(shape: Shape) -> tuple[np.ndarray, np.ndarray, np.ndar
 def _mesh_gauge(shape: Shape, frames: np.ndarray) -> GaugeData:
     V = shape.n_verts
     src, dst, phi, _ = halfedge_polar_angles(shape)
-    d = shape.verts[dst] - shape.verts[src]
-    beta = np.arctan2(np.einsum("ij,ij->i", d, frames[src, 1]), np.einsum("ij,ij->i", d, frames[src, 0]))
+    beta = frame_angle(shape.verts[dst] - shape.verts[src], frames[src])
     # Per-vertex rotation aligning the intrinsic polar angles with the frame (circular mean).
     c = np.bincount(src, np.cos(beta - phi), minlength=V)
     s = np.bincount(src, np.sin(beta - phi), minlength=V)
@@ -235,9 +234,8 @@ def _cloud_gauge(shape: Shape, frames: np.ndarray, knn: int) -> GaugeData:
     src, dst = keys // V, keys % V
     ok = src != dst
     src, dst = src[ok], dst[ok]
-    off = shape.verts[dst] - shape.verts[src]
     fp, fq = frames[src], frames[dst]
-    angle = np.arctan2(np.einsum("ij,ij->i", off, fp[:, 1]), np.einsum("ij,ij->i", off, fp[:, 0]))
+    angle = frame_angle(shape.verts[dst] - shape.verts[src], fp)
     # Smallest rotation taking n_q onto n_p, applied to x_q (Rodrigues, axis n_q x n_p).
     a, b, u = fq[:, 2], fp[:, 2], fq[:, 0]
     axis = np.cross(a, b)
@@ -247,7 +245,7 @@ def _cloud_gauge(shape: Shape, frames: np.ndarray, knn: int) -> GaugeData:
         + np.cross(axis, u)
         + axis * (np.einsum("ij,ij->i", axis, u) / np.maximum(1.0 + cos, 1e-12))[:, None]
     )
-    transport = np.arctan2(np.einsum("ij,ij->i", ru, fp[:, 1]), np.einsum("ij,ij->i", ru, fp[:, 0]))
+    transport = frame_angle(ru, fp)
     return GaugeData(np.stack([src, dst]), wrap_angle(angle), wrap_angle(transport))
 
 
