@@ -44,6 +44,7 @@ from .validate import (
     duplicate_face_mask,
     duplicate_vertex_representatives,
     edge_topology,
+    half_edges,
     face_components,
     inconsistent_winding_count,
     nonfinite_vertex_mask,
@@ -565,7 +566,7 @@ def _fix_winding(faces: np.ndarray) -> np.ndarray:
 
     F = len(faces)
     _, counts, half_to_edge = edge_topology(faces)
-    half = np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)
+    half = half_edges(faces)
     manifold = np.flatnonzero(counts[half_to_edge] == 2)
     pairs = manifold[np.argsort(half_to_edge[manifold], kind="stable")].reshape(-1, 2)
     fa, fb = pairs[:, 0] // 3, pairs[:, 1] // 3
@@ -603,7 +604,7 @@ def _orient_outward(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, i
     """Reverse every closed, consistently wound component whose signed volume is negative."""
     edges, counts, half_to_edge = edge_topology(faces)
     _, flab = face_components(len(faces), half_to_edge, counts)
-    half = np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)
+    half = half_edges(faces)
     _, inv, dir_counts = np.unique(half[:, 0] * len(verts) + half[:, 1], return_inverse=True, return_counts=True)
     # a face is unusable for orientation if it has a boundary or non-manifold edge, or disagrees with
     # a neighbour (its component is then open or non-orientable, and has no inside)

@@ -223,7 +223,7 @@ def duplicate_face_mask(faces: np.ndarray) -> np.ndarray:
     return rep != np.arange(len(faces))
 
 
-def _half_edges(faces: np.ndarray) -> np.ndarray:
+def half_edges(faces: np.ndarray) -> np.ndarray:
     """(3F, 2) int64 directed half-edges: half-edge ``3 f + k`` goes from corner k to corner k+1."""
     return np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)
 
@@ -240,7 +240,7 @@ def edge_topology(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     half_to_edge : (3F,) int64
         For half-edge ``3 f + k`` (from corner k to corner k+1 of face f), its edge in ``edges``.
     """
-    und = np.sort(_half_edges(faces), axis=1)
+    und = np.sort(half_edges(faces), axis=1)
     n = int(und.max()) + 1 if len(und) else 1
     key = und[:, 0] * n + und[:, 1]
     ukey, half_to_edge, counts = np.unique(key, return_inverse=True, return_counts=True)
@@ -252,7 +252,7 @@ def inconsistent_winding_count(faces: np.ndarray) -> int:
     """Number of edges traversed twice in the same direction (by two faces that disagree)."""
     if len(faces) == 0:
         return 0
-    half = _half_edges(faces)
+    half = half_edges(faces)
     n = int(half.max()) + 1
     _, counts = np.unique(half[:, 0] * n + half[:, 1], return_counts=True)
     return int((counts > 1).sum())

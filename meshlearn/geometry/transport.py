@@ -43,6 +43,7 @@ import numpy as np
 
 from ..errors import ConfigError, InvalidMeshError, SolverError, where
 from ..shape import Shape
+from ..validate import degenerate_face_mask
 from .frames import _check_frames, _check_knn, _check_shape, frame_angle, knn_pairs, sorted_unique, tangent_frames
 from .geodesics import _check_cloud_size, _components, _local_index, _surface_part
 from .operators import GaugeData, PatchData
@@ -122,7 +123,7 @@ def halfedge_polar_angles(shape: Shape) -> tuple[np.ndarray, np.ndarray, np.ndar
     verts, faces = shape.verts, shape.faces
     V = shape.n_verts
     F = faces.shape[0]
-    if ((faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 2] == faces[:, 0])).any():
+    if degenerate_face_mask(faces).any():
         raise InvalidMeshError(
             f"{where(shape.source)}some faces use one vertex twice (degenerate faces); load with clean=True to drop them"
         )
