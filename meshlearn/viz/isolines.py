@@ -44,8 +44,18 @@ def isolines(shape: Any, values: Any, levels: Any) -> Any:
     """
     shape = as_shape(shape)
     poly = to_polydata(shape)
-    poly.point_data["level"] = np.asarray(values, dtype=np.float64)
+    poly.point_data["level"] = _vertex_values(shape, values)
     return poly.contour(isosurfaces=np.asarray(levels, dtype=np.float64), scalars="level")
+
+
+def _vertex_values(shape: Any, values: Any) -> np.ndarray:
+    """``values`` as (V,) float64, or a FeatureError naming the shape."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.shape != (shape.n_verts,):
+        raise FeatureError(
+            f"{shape.source or shape.name}: values must be one scalar per vertex, ({shape.n_verts},) (got {v.shape})"
+        )
+    return v
 
 
 def plot_isolines(
@@ -101,11 +111,7 @@ def plot_isolines(
             f"{shape.source or shape.name}: isolines need a triangle mesh but this is a point cloud; "
             "use plot_scalars to colour the points by the field"
         )
-    v = np.asarray(values, dtype=np.float64)
-    if v.shape != (shape.n_verts,):
-        raise FeatureError(
-            f"{shape.source or shape.name}: values must be one scalar per vertex, ({shape.n_verts},) (got {v.shape})"
-        )
+    v = _vertex_values(shape, values)
     lv = isoline_levels(v, n_lines) if levels is None else np.asarray(levels, dtype=np.float64)
     plotter = make_plotter(size=size, screenshot=screenshot)
     add_shape(plotter, shape, scalars=v, cmap=cmap, clim=clim or robust_range(v, pct=0.0), name=title,
@@ -118,8 +124,12 @@ def plot_isolines(
         import pyvista as pv
 
         src = np.atleast_1d(np.asarray(source, dtype=np.int64))
-        if src.min() < 0 or src.max() >= shape.n_verts:
-            raise FeatureError(f"source vertex {int(src.max())} is out of range for {shape.n_verts} vertices")
+        bad = src[(src < 0) | (src >= shape.n_verts)]
+        if bad.size:
+            raise FeatureError(
+                f"{shape.source or shape.name}: source vertex {int(bad[0])} is out of range; the shape has "
+                f"{shape.n_verts} vertices (0 to {shape.n_verts - 1})"
+            )
         r = 0.015 * shape.diameter()
         for i in src:
             plotter.add_mesh(pv.Sphere(radius=r, center=shape.verts[i]), color="#1f77b4", smooth_shading=True)

@@ -188,3 +188,14 @@ def test_label_colours_follow_the_palette_for_any_label_range():
     # a stray huge label does not build a palette of a billion colours
     big, classes = viz.label_colors(np.array([0, 10**9]))
     assert classes.tolist() == [0, 10**9] and big.shape == (2, 3) and not np.array_equal(big[0], big[1])
+
+
+def test_isolines_check_their_inputs(sphere, tmp_path):
+    with pytest.raises(FeatureError, match=r"one scalar per vertex, \(642,\)"):
+        viz.isolines(sphere, np.zeros(5), [0.5])
+    with pytest.raises(FeatureError, match="source vertex -1 is out of range"):
+        viz.plot_isolines(sphere, sphere.verts[:, 0], source=[3, -1], screenshot=tmp_path / "i.png")
+    lines = viz.isolines(sphere, sphere.verts[:, 2], [0.0])
+    # the level-0 isoline of z on the unit sphere is the equator
+    np.testing.assert_allclose(lines.points[:, 2], 0.0, atol=1e-12)
+    assert np.linalg.norm(lines.points, axis=1).min() > 0.99
