@@ -71,10 +71,15 @@ def label_colors(labels: Any, *, n_classes: int | None = None) -> tuple[np.ndarr
     colors = np.full((lab.size, 3), 150, dtype=np.uint8)
     ok = lab >= 0
     classes, index = np.unique(lab[ok], return_inverse=True)
-    # palettes of more than 20 colours: only the classes present (a stray label 10**9 costs nothing)
-    present = label_palette(k)[classes] if k <= 20 else _hue_colors(classes)
-    colors[ok] = present[index.ravel()]
+    colors[ok] = _class_colors(classes, k)[index.ravel()]
     return colors, classes
+
+
+def _class_colors(classes: np.ndarray, n_classes: int) -> np.ndarray:
+    """(K', 3) uint8: ``label_palette(n_classes)[classes]``, computed for the classes given only
+    (a stray label 10**9 costs nothing)."""
+    classes = np.asarray(classes, dtype=np.int64)
+    return label_palette(n_classes)[classes] if n_classes <= 20 else _hue_colors(classes)
 
 
 def plot_labels(
@@ -136,8 +141,9 @@ def add_label_legend(
     :func:`label_colors` colours them; ``size`` (width, height) as fractions of the subplot.
     default: sized to the number of entries and the longest name"""
     classes = np.asarray(classes, dtype=np.int64)
-    palette = label_palette(max(int(n_classes or classes.max() + 1), 1))
-    entries = [[_name(names, int(c)), (palette[c] / 255.0).tolist()] for c in classes[:max_entries]]
+    shown = classes[:max_entries]
+    colors = _class_colors(shown, max(int(n_classes or classes.max() + 1), 1))
+    entries = [[_name(names, int(c)), (rgb / 255.0).tolist()] for c, rgb in zip(shown, colors)]
     longest = max(len(e[0]) for e in entries)
     width = float(np.clip(0.05 + 0.022 * longest, 0.15, 0.4))
     if size is None:

@@ -199,3 +199,10 @@ def test_isolines_check_their_inputs(sphere, tmp_path):
     # the level-0 isoline of z on the unit sphere is the equator
     np.testing.assert_allclose(lines.points[:, 2], 0.0, atol=1e-12)
     assert np.linalg.norm(lines.points, axis=1).min() > 0.99
+
+
+def test_plot_labels_with_a_stray_huge_label(sphere, tmp_path):
+    lab = np.zeros(sphere.n_verts, dtype=np.int64)
+    lab[sphere.verts[:, 2] > 0] = 10**9  # e.g. a sentinel value in a labels file
+    png = viz.plot_labels(sphere, lab, size=SIZE, screenshot=tmp_path / "l.png")
+    _check(png, min_colors=2)
