@@ -78,6 +78,7 @@ class FeatureViewer:
         self.features = {str(k): check_length(self.shape, v, name=str(k)) for k, v in features.items()}
         self.names = list(self.features)
         self.labels = None
+        self._label_rgb = None
         if labels is not None:
             lab = np.asarray(labels)
             if lab.shape != (self.shape.n_verts,):
@@ -85,6 +86,7 @@ class FeatureViewer:
                     f"labels have {lab.shape[0] if lab.ndim else 0} entries but {self.shape.source or self.shape.name} "
                     f"has {self.shape.n_verts} vertices; the viewer needs one label per vertex"
                 )
+            self._label_rgb = label_colors(lab)[0]  # checks that the labels are whole numbers
             self.labels = lab.astype(np.int64)
         if feature is not None and feature not in self.features:
             raise FeatureError(f"feature {feature!r} is not among those given ({', '.join(self.names) or 'none'})")
@@ -95,7 +97,6 @@ class FeatureViewer:
         self.plotter = make_plotter(size=size, off_screen=off_screen)
         self.poly = to_polydata(self.shape)
         self.poly.point_data["value"] = np.zeros(self.shape.n_verts)
-        self._label_rgb = label_colors(self.labels)[0] if self.labels is not None else None
         self.channel = 0
         if self.names:
             C = self.features[self.feature].shape[1]

@@ -77,3 +77,9 @@ def test_labels_only_viewer(tmp_path):
         assert image_stats(tmp_path / "l.png").coverage > 0.1
     finally:
         v.plotter.close()
+
+
+def test_fractional_labels_are_refused():
+    s = icosphere(1)
+    with pytest.raises(FeatureError, match="one integer per vertex"):
+        FeatureViewer(s, {}, labels=np.full(s.n_verts, 0.5), off_screen=True)
