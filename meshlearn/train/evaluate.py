@@ -4,13 +4,14 @@ Segmentation: vertex accuracy (plain and area-weighted), face accuracy (area-wei
 prediction is the argmax of its vertices' mean logits, its truth the file's face label or the
 majority of its vertices' labels) and per-class IoU.
 
-Correspondence, over ordered pairs (A, B) of shapes (all of them unless ``max_pairs``): each
-vertex of A is sent to the vertex of B with the highest log-probability (log-softmax over the
-template) of A's predicted template point; optionally refined by projecting that map onto the
-first ``k_refine`` eigenfunctions of both shapes and back (the functional map of the pointwise map,
-converted to a pointwise map again, ``refine_iterations`` times: ZoomOut at a fixed basis size,
-which smooths out isolated wrong matches; starting from a small basis instead loses the left/right
-information the network found). Evaluated at the template points listed in both shapes' ``vts`` (a fixed random
+Correspondence, over ordered pairs (A, B) of shapes (all of them unless ``max_pairs``): the
+network gives each vertex a probability distribution over the template's points; vertex a of A is
+sent to the vertex b of B that maximises ``sum_t p_a(t) p_b(t)`` over a's ``top`` most likely
+template points (the probability that both land on the same template point). Optionally refined
+through the functional map of that pointwise map on the first ``k_refine`` eigenfunctions: each
+vertex of A then takes, among its ``candidates`` best-scoring vertices of B, the one nearest to
+where the functional map sends it in B's spectral embedding (the map's global smoothness picks
+between the network's local choices). Evaluated at the template points listed in both shapes' ``vts`` (a fixed random
 subset of ``n_points`` of them): the error of template point i is the geodesic distance on B from
 the image of ``vts_A[i]`` to ``vts_B[i]``, divided by sqrt(area of B) (the sum of B's lumped mass).
 
@@ -42,7 +43,7 @@ from .loop import forward_logits, target_of
 from .metrics import SegmentationScores, face_labels_from_vertices, geodesic_errors, pck_curve, plot_pck
 from .model import build_model, input_features
 
-__all__ = ["evaluate", "load_run", "match_pair", "refine_map"]
+__all__ = ["evaluate", "load_run", "match_pair", "match_scores", "refine_map"]
 
 log = logging.getLogger(__name__)
 
@@ -59,19 +60,32 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str = "last", device: Any =
     return config, meta, net
 
 
-def match_pair(logits_b: torch.Tensor, tv_a: torch.Tensor) -> torch.Tensor:
-    """Vertex of B for each vertex of A: the vertex of B with the highest log-probability of A's
-    predicted template point. ``logits_b`` (Vb, T), ``tv_a`` (Va,) int64 -> (Va,) int64."""
-    best_b = torch.log_softmax(logits_b, dim=1).argmax(dim=0)  # (T,) most confident vertex of B
-    return best_b[tv_a]
+def match_scores(logits_a: torch.Tensor, logits_b: torch.Tensor, top: int = 8) -> torch.Tensor:
+    """Scores (Va, Vb): ``S[a, b] = sum_t p_a(t) p_b(t)`` over the ``top`` most likely template
+    points t of each vertex a, with ``p = softmax(logits)`` over the template (logits (V, T))."""
+    pa = torch.softmax(logits_a.float(), dim=1)
+    pb = torch.softmax(logits_b.float(), dim=1)
+    vals, idx = pa.topk(min(top, pa.shape[1]), dim=1)
+    S = torch.zeros(pa.shape[0], pb.shape[0], dtype=pa.dtype, device=pa.device)
+    for j in range(idx.shape[1]):
+        S += vals[:, j : j + 1] * pb[:, idx[:, j]].T
+    return S
 
 
-def refine_map(T0: torch.Tensor, ops_a, ops_b, k: int, iterations: int = 2) -> torch.Tensor:
+def match_pair(logits_a: torch.Tensor, logits_b: torch.Tensor, top: int = 8) -> torch.Tensor:
+    """Vertex of B for each vertex of A, (Va,) int64: the argmax of :func:`match_scores`."""
+    return match_scores(logits_a, logits_b, top).argmax(dim=1)
+
+
+def refine_map(
+    T0: torch.Tensor, ops_a, ops_b, k: int, *, candidates: torch.Tensor | None = None, iterations: int = 1
+) -> torch.Tensor:
     """Refine a pointwise map A -> B, ``T0 : (Va,)`` into B, through its functional map.
 
-    Each iteration computes ``C = evecs_A^T M_A evecs_B[T]`` on the first ``k`` eigenfunctions and
-    sends each vertex of A to the vertex of B nearest in the spectral embedding (ZoomOut's step at a
-    fixed basis size). Returns (Va,) int64.
+    Each iteration computes the map's functional map ``C = evecs_A^T M_A evecs_B[T]`` on the first
+    ``k`` eigenfunctions (:func:`meshlearn.nets.heads.pointwise_to_fmap`) and sends each vertex of A to
+    the vertex of B nearest to its image in B's spectral embedding: among ``candidates[a]`` (Va, m)
+    when given, else among all of B (ZoomOut's step at a fixed basis size). Returns (Va,) int64.
     """
     from ..nets.heads import fmap_to_pointwise, pointwise_to_fmap
 
@@ -81,7 +95,12 @@ def refine_map(T0: torch.Tensor, ops_a, ops_b, k: int, iterations: int = 2) -> t
     for _ in range(iterations):
         # heads' convention: a map T : (Vb,) from shape "b" into shape "a"; here "b" is A, "a" is B.
         C = pointwise_to_fmap(T, eb, ea, ops_a.mass)
-        T = fmap_to_pointwise(C, eb, ea)
+        if candidates is None:
+            T = fmap_to_pointwise(C, eb, ea)
+        else:
+            query = ea @ C.to(ea.dtype)  # (Va, k): where each vertex of A lands in B's embedding
+            d = ((eb[candidates] - query[:, None, :]) ** 2).sum(-1)  # (Va, m)
+            T = candidates[torch.arange(candidates.shape[0], device=candidates.device), d.argmin(1)]
     return T
 
 
@@ -94,7 +113,8 @@ def evaluate(
     device: str = "cpu",
     refine: bool = True,
     k_refine: int = 128,
-    refine_iterations: int = 2,
+    refine_iterations: int = 1,
+    candidates: int = 5,
     n_points: int = 500,
     max_pairs: int | None = None,
     progress: bool = False,
@@ -121,7 +141,7 @@ def evaluate(
     try:
         with threadpool_limits(config.threads or None):
             result = _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine,
-                               refine_iterations, n_points, max_pairs, progress)
+                               (refine_iterations, candidates), n_points, max_pairs, progress)
         result["checkpoint"] = checkpoint
         (run_dir / f"eval_{split}.json").write_text(json.dumps(result, indent=2))
         return result
@@ -234,11 +254,14 @@ def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refin
         D = GeodesicSolver(items[b].shape).distances(vts_b)  # (N, Vb)
         area = float(ops_t[b].mass.sum())
         for a in sources:
-            T0 = match_pair(logits[b], tv_pred[a])
+            S = match_scores(logits[a], logits[b])
+            T0 = S.argmax(dim=1)
             src = items[a].targets["vts"][points]
             errs_init.append(geodesic_errors(D, T0.cpu().numpy()[src], area))
             if refine and ops_t[a].evecs is not None:
-                T1 = refine_map(T0, ops_t[a], ops_t[b], k_refine, iterations)
+                n_iter, n_cand = iterations
+                cand = S.topk(min(n_cand, S.shape[1]), dim=1).indices
+                T1 = refine_map(T0, ops_t[a], ops_t[b], k_refine, candidates=cand, iterations=n_iter)
                 errs_ref.append(geodesic_errors(D, T1.cpu().numpy()[src], area))
             bar.update()
     bar.close()

@@ -70,15 +70,21 @@ def test_refinement_repairs_a_few_wrong_matches():
     s = bumpy_sphere(3, amplitude=0.2)
     ops = compute_operators(s, OperatorSpec(operators=frozenset({"spectral"}), k=40)).to("cpu", torch.float64)
     V = s.n_verts
-    T0 = torch.arange(V)
-    wrong = torch.from_numpy(np.random.default_rng(0).choice(V, V // 20, replace=False))
-    T0[wrong] = torch.from_numpy(np.random.default_rng(1).integers(0, V, wrong.numel()))
-    T = refine_map(T0, ops, ops, k=40)
-    assert (T == torch.arange(V)).float().mean() > 0.97
-    assert (T[wrong] == wrong).float().mean() > 0.9
-    # Matching by log-probabilities: one-hot-ish logits recover the permutation they encode.
-    perm = torch.from_numpy(np.random.default_rng(2).permutation(V))
+    rng = np.random.default_rng(0)
+    truth = torch.arange(V)
+    T0 = truth.clone()
+    wrong = torch.from_numpy(rng.choice(V, V // 20, replace=False))
+    T0[wrong] = torch.from_numpy(rng.integers(0, V, wrong.numel()))
+    T = refine_map(T0, ops, ops, k=40, iterations=2)
+    assert (T == truth).float().mean() > 0.97 and (T[wrong] == wrong).float().mean() > 0.9
+    # Restricted to candidates (the truth among four random vertices), the right one is chosen.
+    cand = torch.from_numpy(rng.integers(0, V, (V, 5)))
+    cand[torch.arange(V), torch.from_numpy(rng.integers(0, 5, V))] = truth
+    T = refine_map(T0, ops, ops, k=40, candidates=cand)
+    assert (T == truth).float().mean() > 0.97
+    # Matching by template probabilities recovers the permutation that one-hot logits encode.
+    perm = torch.from_numpy(rng.permutation(V))
     logits_b = torch.full((V, V), -5.0)
     logits_b[torch.arange(V), perm] = 5.0  # vertex y of B is template point perm[y]
-    tv_a = perm[torch.arange(V)]  # A equals B
-    np.testing.assert_array_equal(match_pair(logits_b, tv_a).numpy(), np.arange(V))
+    logits_a = logits_b[torch.argsort(perm)]  # vertex x of A is template point x
+    np.testing.assert_array_equal(match_pair(logits_a, logits_b).numpy(), torch.argsort(perm).numpy())
