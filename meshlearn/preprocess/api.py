@@ -16,6 +16,7 @@ from ..geometry.operators import OperatorSpec
 from .inputs import expand_inputs
 from .lock import CacheLock, remove_temporaries
 from .manifest import MANIFEST_NAME, STATUS_FAILED, ManifestWriter
+from .orphans import orphan_guard
 from .progress import Progress
 from .runner import run_dask, run_inline, run_pool
 from .summary import Summary
@@ -189,7 +190,7 @@ def preprocess(
     records: list[dict[str, Any]] = []
     stopped = interrupted = False
     t0 = time.perf_counter()
-    with CacheLock(root) as lock:
+    with CacheLock(root) as lock, orphan_guard():
         if lock.exclusive:
             remove_temporaries(root)
         runner: Iterator[dict[str, Any]]

@@ -198,4 +198,7 @@ def init_worker(threads: int = 1) -> None:
     from multiprocessing.util import Finalize
 
     Finalize(None, _end_helpers, exitpriority=100)  # runs before the exit joins the children
+    from .orphans import orphan_guard
+
+    orphan_guard().__enter__()  # for the worker's lifetime: its helpers die with it
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True, name="watch-parent").start()
