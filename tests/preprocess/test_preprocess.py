@@ -95,6 +95,7 @@ def test_shape_over_the_vertex_budget_fails_clearly_or_is_decimated(mixed_folder
     np.testing.assert_allclose(ops.evals[1:4], 2.0, rtol=0.06)
 
 
+@pytest.mark.timeout(300)
 def test_pool_and_dask_produce_the_same_cache(sphere_folder, tmp_path):
     distributed = pytest.importorskip("distributed")
     folder = sphere_folder(3, subdivisions=3)

@@ -22,6 +22,8 @@ from meshlearn.preprocess import read_manifest
 CLI = [sys.executable, "-c", "from meshlearn.cli import main; main()"]
 N = 6
 
+pytestmark = pytest.mark.timeout(300)  # a hung pool must fail the test, not stall the suite
+
 
 def _start(folder: Path, out: Path, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
