@@ -50,8 +50,17 @@ class Shape:
         verts = np.ascontiguousarray(self.verts, dtype=np.float64)
         object.__setattr__(self, "verts", verts)
         if self.faces is not None:
-            faces = np.ascontiguousarray(self.faces, dtype=np.int64)
-            object.__setattr__(self, "faces", faces)
+            raw = np.asarray(self.faces)
+            if raw.dtype.kind == "f" and raw.size:
+                with np.errstate(invalid="ignore"):
+                    if not (np.isfinite(raw).all() and np.array_equal(raw, np.round(raw))):
+                        from .errors import InvalidMeshError, where
+
+                        raise InvalidMeshError(
+                            f"{where(self.source)}face indices must be whole numbers (got {raw.dtype} values "
+                            "such as fractions, NaN or inf); pass (F, 3) int64 vertex indices"
+                        )
+            object.__setattr__(self, "faces", np.ascontiguousarray(raw, dtype=np.int64))
 
     @property
     def is_mesh(self) -> bool:

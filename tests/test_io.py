@@ -390,3 +390,11 @@ def test_every_real_mesh_loads_clean(shared_meshes):
         assert report.nonfinite_verts == report.out_of_range_faces == report.degenerate_faces == 0, path
         assert report.duplicate_faces == report.unreferenced_verts == report.duplicate_verts == 0, path
         assert len(s.meta["vertex_map"]) == s.n_verts
+
+
+def test_shape_refuses_fractional_face_indices():
+    # casting 2.7 to the int64 index 2 would silently build another mesh
+    with pytest.raises(InvalidMeshError, match="whole numbers"):
+        Shape(np.eye(3), np.array([[0.0, 1.0, 2.7]]))
+    s = Shape(np.eye(3), np.array([[0.0, 1.0, 2.0]]))
+    assert s.faces.dtype == np.int64 and s.faces.tolist() == [[0, 1, 2]]
