@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InvalidMeshError, where
+
 __all__ = ["Shape"]
 
 
@@ -51,15 +53,11 @@ class Shape:
         object.__setattr__(self, "verts", verts)
         if self.faces is not None:
             raw = np.asarray(self.faces)
-            if raw.dtype.kind == "f" and raw.size:
-                with np.errstate(invalid="ignore"):
-                    if not (np.isfinite(raw).all() and np.array_equal(raw, np.round(raw))):
-                        from .errors import InvalidMeshError, where
-
-                        raise InvalidMeshError(
-                            f"{where(self.source)}face indices must be whole numbers (got {raw.dtype} values "
-                            "such as fractions, NaN or inf); pass (F, 3) int64 vertex indices"
-                        )
+            if raw.dtype.kind == "f" and not (np.isfinite(raw).all() and np.array_equal(raw, np.round(raw))):
+                raise InvalidMeshError(
+                    f"{where(self.source)}face indices must be whole numbers (got {raw.dtype} values such as "
+                    "fractions, NaN or inf); pass (F, 3) int64 vertex indices"
+                )
             object.__setattr__(self, "faces", np.ascontiguousarray(raw, dtype=np.int64))
 
     @property
