@@ -268,6 +268,14 @@ def _check_frames(shape: Shape, frames: np.ndarray) -> np.ndarray:
     return frames
 
 
+def _checked_inputs(shape: Shape, frames: np.ndarray | None, knn: int) -> tuple[np.ndarray, int]:
+    """The checks every per-vertex operator starts with: a usable shape, ``knn >= 2``, and frames
+    (V, 3, 3) (:func:`tangent_frames` when ``None``). Returns ``(frames, knn)``."""
+    _check_shape(shape)
+    knn = _check_knn(knn)
+    return _check_frames(shape, tangent_frames(shape, knn=knn) if frames is None else frames), knn
+
+
 def gradient_operators(shape: Shape, frames: np.ndarray | None = None, knn: int = 16) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Sparse operators giving the tangent gradient of a per-vertex scalar in each vertex's frame.
 
@@ -294,11 +302,7 @@ def gradient_operators(shape: Shape, frames: np.ndarray | None = None, knn: int 
         of ``f`` (V,) at ``p``. Exact for linear functions on a flat mesh; rows sum to zero.
         A vertex with no neighbours gets an all-zero row.
     """
-    _check_shape(shape)
-    knn = _check_knn(knn)
-    if frames is None:
-        frames = tangent_frames(shape, knn=knn)
-    frames = _check_frames(shape, frames)
+    frames, knn = _checked_inputs(shape, frames, knn)
     V = shape.n_verts
     src, dst = neighbor_pairs(shape, knn=knn)
     a, b = frame_coordinates(shape.verts[dst] - shape.verts[src], frames[src]).T  # offsets in p's frame

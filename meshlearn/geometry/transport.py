@@ -44,7 +44,7 @@ import numpy as np
 from ..errors import ConfigError, InvalidMeshError, SolverError, where
 from ..shape import Shape
 from ..validate import degenerate_face_mask
-from .frames import _check_frames, _check_knn, _check_shape, frame_angle, knn_pairs, sorted_unique, tangent_frames
+from .frames import _check_shape, _checked_inputs, frame_angle, knn_pairs, sorted_unique
 from .geodesics import _check_cloud_size, _components, _local_index, _surface_part
 from .operators import GaugeData, PatchData
 
@@ -141,7 +141,8 @@ def halfedge_polar_angles(shape: Shape) -> tuple[np.ndarray, np.ndarray, np.ndar
         raise InvalidMeshError(
             f"{where(shape.source)}the directed edge ({int(e // V)}, {int(e % V)}) belongs to more than one face "
             f"({int(dup.sum())} such edges): the mesh has non-manifold edges or inconsistently oriented faces; "
-            "load with clean=True to repair it, or treat it as a point cloud (faces=None)"
+            "load with clean=True (which makes the winding consistent where the surface is orientable), "
+            "repair the mesh, or treat it as a point cloud (faces=None)"
         )
     n_corner = 3 * F
     nxt = _lookup(sk, end_key)
@@ -275,14 +276,10 @@ def gauge_data(shape: Shape, frames: np.ndarray | None = None, knn: int = 16) ->
     Raises
     ------
     InvalidMeshError
-        A mesh with non-manifold edges or inconsistently oriented faces (load with
-        ``clean=True``, or use it as a point cloud).
+        A mesh with non-manifold edges or inconsistently oriented faces (``clean=True`` makes the
+        winding consistent where the surface is orientable; or use it as a point cloud).
     """
-    _check_shape(shape)
-    knn = _check_knn(knn)
-    if frames is None:
-        frames = tangent_frames(shape, knn=knn)
-    frames = _check_frames(shape, frames)
+    frames, knn = _checked_inputs(shape, frames, knn)
     if shape.is_mesh and shape.n_faces:
         return _mesh_gauge(shape, frames)
     if shape.is_mesh:
@@ -322,12 +319,11 @@ class LogMapSolver:
         import potpourri3d as pp3d
 
         _check_shape(shape)
-        knn = _check_knn(knn)
         self.shape = shape
         if shape.is_mesh and shape.n_faces == 0:
             raise InvalidMeshError(f"{where(shape.source)}the mesh has no faces; load it as a point cloud (faces=None)")
         _check_cloud_size(shape)
-        self.frames = _check_frames(shape, tangent_frames(shape, knn=knn) if frames is None else frames)
+        self.frames, knn = _checked_inputs(shape, frames, knn)
         self.label_ = _components(shape, knn)
         self.keep_, surface = _surface_part(shape)  # the solver's mesh has no unreferenced vertices
         self._local = _local_index(self.keep_, shape.n_verts)
@@ -456,10 +452,16 @@ def geodesic_patches(
     if int(max_neighbors) < 1:
         raise ConfigError(f"max_neighbors must be a positive integer (got {max_neighbors!r})")
     max_neighbors = int(max_neighbors)
+    V = shape.n_verts
     if gauge is None:
         gauge = gauge_data(shape, frames, knn=knn)
-    V = shape.n_verts
-    src, dst = np.asarray(gauge.edge_index[0]), np.asarray(gauge.edge_index[1])
+    edge_index = np.asarray(gauge.edge_index)
+    if edge_index.ndim != 2 or edge_index.shape[0] != 2 or (edge_index.size and not 0 <= edge_index.min() <= edge_index.max() < V):
+        raise ConfigError(
+            f"{where(shape.source)}gauge.edge_index must be (2, E) vertex indices below {V} (got shape "
+            f"{edge_index.shape}); compute the gauge data of this shape with gauge_data(shape)"
+        )
+    src, dst = edge_index[0], edge_index[1]
     # Edge steps as complex numbers: the offset |pq| exp(i angle) in p's frame, and the
     # rotation exp(i transport) from q's frame to p's.
     step = np.linalg.norm(shape.verts[dst] - shape.verts[src], axis=1) * np.exp(1j * np.asarray(gauge.angle, dtype=np.float64))

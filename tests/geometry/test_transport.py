@@ -388,3 +388,9 @@ def test_log_map_with_an_isolated_vertex(first):
     np.testing.assert_allclose(L[surf], log_map(a, 3, fr[surf]), atol=1e-9)
     at_iso = solver.log_map(iso)
     assert np.all(at_iso[iso] == 0.0) and np.all(np.isnan(at_iso[surf]))
+
+
+def test_patches_refuse_gauge_data_of_another_shape():
+    small, big = icosphere(1), icosphere(2)
+    with pytest.raises(ConfigError, match="gauge.edge_index must be"):
+        geodesic_patches(small, 0.3, gauge=gauge_data(big))
