@@ -11,7 +11,8 @@ Names understood by :func:`compute_feature`:
 ``eig`` (``eigenfunctions``,      Laplacian eigenfunctions, (V, K), ascending eigenvalue
 ``evecs``)                        (channel 0 is the constant one)
 ``geodesic:<i>``                  geodesic distance from vertex i (heat method), (V, 1)
-``mean`` (``mean_curvature``)     mean curvature, (V, 1) (meshes only)
+``mean`` (``mean_curvature``)     mean curvature, (V, 1), positive where the surface bulges
+                                  outward (1/r on a sphere of radius r; meshes only)
 ``gaussian``                      Gaussian curvature: angle defect over a third of the incident
 (``gaussian_curvature``)          area, (V, 1) (meshes only)
 ``normals``                       outward unit normals, (V, 3)

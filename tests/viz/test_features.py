@@ -34,12 +34,15 @@ def test_positions_and_normals(sphere):
 
 
 def test_curvatures_of_a_sphere(sphere):
-    """Radius 2: Gaussian curvature 1/4 everywhere, |mean curvature| 1/2."""
+    """Radius 2: Gaussian curvature 1/4 everywhere, mean curvature +1/2 (convex, outward normals)."""
     K = compute_feature(sphere, "gaussian_curvature")
     H = compute_feature(sphere, "mean")
     assert K.shape == H.shape == (sphere.n_verts, 1)
     np.testing.assert_allclose(np.median(K), 0.25, rtol=0.02)
-    np.testing.assert_allclose(np.median(np.abs(H)), 0.5, rtol=0.02)
+    np.testing.assert_allclose(np.median(H), 0.5, rtol=0.02)
+    # the sign follows the orientation: turned inside out, the sphere is concave
+    inside_out = compute_feature(sphere.with_(faces=sphere.faces[:, ::-1]), "mean")
+    np.testing.assert_allclose(np.median(inside_out), -0.5, rtol=0.02)
 
 
 def test_eigenfunctions_of_a_sphere(sphere):
