@@ -31,12 +31,20 @@ def _load_cache(path: Path, shape: Any) -> dict:
     return {name: check_length(shape, arr, name=name, origin=str(path)) for name, arr in feats.items()}
 
 
-def _labels_per_vertex(shape: Any, labels: Any, origin: str) -> Any:
+def _labels_per_vertex(shape: Any, labels: Any, origin: str, original: Any = None) -> Any:
+    """Per-vertex labels of ``shape`` from per-vertex or per-face ``labels``, given for ``shape``
+    or for ``original``, the file before cleaning (followed through the cleaning's maps)."""
     import numpy as np
 
     from ..viz.errors import FeatureError
 
     labels = np.asarray(labels)
+    if original is not None and shape is not original:
+        # labels of the file as it was before --clean: keep those of the kept vertices (or faces)
+        if labels.shape[0] == original.n_verts and "vertex_map" in shape.meta:
+            labels = labels[np.asarray(shape.meta["vertex_map"])]
+        elif original.is_mesh and labels.shape[0] == original.n_faces and "face_map" in shape.meta:
+            labels = labels[np.asarray(shape.meta["face_map"])]
     if labels.shape[0] == shape.n_verts:
         return labels
     if shape.is_mesh and labels.shape[0] == shape.n_faces:
@@ -113,11 +121,12 @@ def view(
     if interactive:
         render.require_display()
 
-    shape = load(path, clean=clean)
+    original = load(path, check=not clean)
+    shape = load(original, clean=True) if clean else original
     features: dict[str, np.ndarray] = {}
     if cache is not None:
         features.update(_load_cache(cache, shape))
-    gt = None if labels is None else _labels_per_vertex(shape, read_labels(labels), str(labels))
+    gt = None if labels is None else _labels_per_vertex(shape, read_labels(labels), str(labels), original)
     pred = None if predictions is None else read_predictions(predictions, shape.name)
     if pred is not None and pred.kind == "labels":
         pred_labels = _labels_per_vertex(shape, pred.values, str(pred.path))

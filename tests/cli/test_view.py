@@ -15,6 +15,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from meshlearn.cli import app  # noqa: E402
 from meshlearn.errors import CacheError, ConfigError  # noqa: E402
+from meshlearn.shape import Shape  # noqa: E402
 from meshlearn.testing import icosphere  # noqa: E402
 from meshlearn.viz.errors import DisplayError, FeatureError  # noqa: E402
 from meshlearn.viz.testing import image_stats, read_rgb  # noqa: E402
@@ -156,3 +157,35 @@ def test_html_export_and_no_display(mesh_file, tmp_path, monkeypatch):
     monkeypatch.setattr("sys.platform", "linux")
     r = _invoke(mesh_file, "--feature", "xyz")
     assert isinstance(r.exception, DisplayError)
+
+
+def test_labels_of_the_file_follow_cleaning(tmp_path):
+    from meshlearn import save
+
+    s = icosphere(1)
+    verts = np.vstack([s.verts, [[5.0, 5.0, 5.0]]])  # an isolated vertex that --clean removes
+    path = save(Shape(verts, s.faces), tmp_path / "ball.ply")
+    labels = (verts[:, 2] > 0).astype(int)
+    labels[-1] = 7  # the removed vertex's label must not reach the picture
+    np.savetxt(tmp_path / "labels.txt", labels, fmt="%d")
+    out = tmp_path / "l.vtp"
+    r = _invoke(path, "--clean", "--labels", tmp_path / "labels.txt", "--export", out)
+    assert r.exit_code == 0, r.output
+    back = pv.read(out)
+    assert back.n_points == s.n_verts
+    np.testing.assert_array_equal(back.point_data["labels"], labels[:-1])
+
+
+def test_face_labels_of_the_file_follow_cleaning(tmp_path):
+    from meshlearn import save
+
+    s = icosphere(1)
+    faces = np.vstack([s.faces, s.faces[:1]])  # a duplicate face that --clean removes
+    path = save(Shape(s.verts, faces), tmp_path / "ball.obj")
+    face_labels = np.zeros(len(faces), dtype=int)
+    face_labels[-1] = 5  # the removed face's label must not reach the picture
+    np.savetxt(tmp_path / "labels.txt", face_labels, fmt="%d")
+    out = tmp_path / "f.vtp"
+    r = _invoke(path, "--clean", "--labels", tmp_path / "labels.txt", "--export", out)
+    assert r.exit_code == 0, r.output
+    assert set(pv.read(out).point_data["labels"].tolist()) == {0}
