@@ -51,7 +51,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from .errors import InvalidMeshError
+from .errors import InvalidMeshError, where
 from .shape import Shape
 
 __all__ = ["ValidationReport", "validate"]
@@ -343,7 +343,9 @@ def validate(shape: Shape) -> ValidationReport:
         shape = load(shape, check=False)
     verts = shape.verts
     if verts.ndim != 2 or verts.shape[1] != 3:
-        raise InvalidMeshError(f"validate: expected verts of shape (V, 3) (got {verts.shape})")
+        raise InvalidMeshError(
+            f"{where(shape.source)}expected verts of shape (V, 3) (got {verts.shape}); load the shape with meshlearn.load"
+        )
     V = len(verts)
     report = ValidationReport(
         source=shape.source,
@@ -375,7 +377,9 @@ def validate(shape: Shape) -> ValidationReport:
 
     faces = shape.faces
     if faces.ndim != 2 or faces.shape[1] != 3:
-        raise InvalidMeshError(f"validate: expected faces of shape (F, 3) (got {faces.shape})")
+        raise InvalidMeshError(
+            f"{where(shape.source)}expected faces of shape (F, 3) (got {faces.shape}); load the shape with meshlearn.load"
+        )
     if report.non_triangle_faces:
         notes.append(f"{report.non_triangle_faces} polygon faces were split into triangles on loading")
     if len(faces) == 0:

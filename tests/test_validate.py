@@ -359,3 +359,10 @@ def test_clean_meshes_need_no_repair(shared_meshes):
 def test_stanford_bunny_scan(shared_meshes):
     r = validate(load(shared_meshes / "clean" / "stanford_bunny_scan.off"))
     assert r.n_verts == 34834 and r.ok and r.boundary_loops == 5 and r.components == 1
+
+
+def test_malformed_shape_objects_name_their_source():
+    with pytest.raises(InvalidMeshError, match=r"^scan\.ply: expected faces of shape \(F, 3\)"):
+        validate(Shape(np.eye(3), np.array([[0, 1, 2, 0]]), source="scan.ply"))
+    with pytest.raises(InvalidMeshError, match=r"^scan\.ply: expected verts of shape \(V, 3\)"):
+        validate(Shape(np.zeros((3, 2)), None, source="scan.ply"))
