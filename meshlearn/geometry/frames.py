@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 def _check_shape(shape: Shape) -> None:
     if not isinstance(shape, Shape):
         raise ConfigError(f"expected a meshlearn.Shape (got {type(shape).__name__}); use meshlearn.load(path)")
+    if shape.verts.ndim != 2 or shape.verts.shape[1] != 3:
+        raise InvalidMeshError(
+            f"{where(shape.source)}expected verts of shape (V, 3) (got {shape.verts.shape}); load the shape with "
+            "meshlearn.load"
+        )
     if shape.n_verts == 0:
         raise InvalidMeshError(f"{where(shape.source)}the shape has no vertices; load a non-empty file")
     if not np.all(np.isfinite(shape.verts)):

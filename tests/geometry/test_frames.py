@@ -65,6 +65,8 @@ def test_isolated_vertex_gets_a_finite_frame():
         (Shape(np.array([[0.0, 0, 0], [1, 0, 0], [np.nan, 0, 0]]), np.array([[0, 1, 2]])), "NaN"),
         (Shape(np.eye(3), np.array([[0, 1, 7]])), "1 face references vertex 7 but the mesh has 3 vertices"),
         (Shape(np.eye(3)[:2], None), "at least 3 points"),
+        (Shape(np.zeros((4, 2)), None), r"expected verts of shape \(V, 3\)"),
+        (Shape(np.eye(3), np.array([[0, 1, 2, 0]])), r"faces must be \(F, 3\)"),
     ],
 )
 def test_bad_input_raises_clear_error(shape, match):
