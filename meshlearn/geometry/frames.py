@@ -142,10 +142,22 @@ def _point_normals(verts: np.ndarray, knn: int) -> np.ndarray:
             # open3d needs a non-degenerate hull (fails on exactly planar clouds, for instance)
             log.info("open3d normal orientation failed (%s); orienting along a spanning tree", str(e).splitlines()[0])
             n = _orient_along_tree(verts, n, k)
-    # Outward: the consistent orientation is defined up to one global sign.
-    if np.einsum("ij,ij->", n, verts - verts.mean(0)) < 0:
-        n = -n
-    return n
+    return _outward_per_component(verts, n, k)
+
+
+def _outward_per_component(verts: np.ndarray, n: np.ndarray, knn: int) -> np.ndarray:
+    """Consistently oriented normals (V, 3) flipped per connected component of the kNN graph so
+    that, on average over the component, they point away from its centroid (the consistent
+    orientation of each component is defined up to its own sign)."""
+    from scipy.sparse.csgraph import connected_components
+
+    V = verts.shape[0]
+    src, dst = knn_pairs(verts, knn)
+    _, label = connected_components(sp.csr_matrix((np.ones(len(src)), (src, dst)), shape=(V, V)), directed=False)
+    count = np.bincount(label)
+    centroid = np.stack([np.bincount(label, verts[:, i]) for i in range(3)], axis=1) / count[:, None]
+    outward = np.bincount(label, np.einsum("ij,ij->i", n, verts - centroid[label]))
+    return np.where((outward < 0)[label][:, None], -n, n)
 
 
 def _orient_along_tree(verts: np.ndarray, n: np.ndarray, knn: int) -> np.ndarray:
@@ -189,7 +201,8 @@ def normals(shape: Shape, knn: int = 16) -> np.ndarray:
         On meshes, the area-weighted mean of the incident face normals (so outward when the faces
         are counter-clockwise seen from outside). On point clouds, the plane fitted to the ``knn``
         nearest neighbours (open3d), oriented consistently over the neighbour graph and then
-        flipped as a whole so that normals point away from the centroid on average.
+        flipped per connected component of the neighbour graph so that, on average, they point
+        away from that component's centroid.
     """
     _check_shape(shape)
     knn = _check_knn(knn)

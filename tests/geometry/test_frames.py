@@ -81,3 +81,17 @@ def test_bad_arguments():
         normals(np.eye(3))
     with pytest.raises(InvalidMeshError, match="1 face references vertex -1 but the mesh has 3 vertices"):
         normals(Shape(np.eye(3), np.array([[0, 1, -1]])))
+
+
+def test_point_cloud_normals_outward_on_every_component():
+    # three separate spheres: each is oriented on its own (a single global sign left the smaller
+    # ones pointing inwards)
+    centres = np.array([[0.0, 0.0, 0.0], [4.0, 0.0, 0.0], [0.0, 5.0, 1.0]])
+    radii = (1.0, 0.5, 0.7)
+    parts = [sphere_points(n, radius=r, seed=i).verts + c for i, (n, r, c) in enumerate(zip((400, 300, 200), radii, centres))]
+    owner = np.repeat(np.arange(3), [len(p) for p in parts])
+    verts = np.vstack(parts)
+    n = normals(Shape(verts, None), knn=12)
+    radial = verts - centres[owner]
+    radial /= np.linalg.norm(radial, axis=1, keepdims=True)
+    assert np.einsum("ij,ij->i", n, radial).min() > 0.95
