@@ -48,7 +48,7 @@ __all__ = [
 
 #: Bump whenever a change in meshlearn.geometry changes any computed number: old cache files
 #: then stop matching and are recomputed.
-GEOMETRY_VERSION = "3"
+GEOMETRY_VERSION = "4"
 
 # kind -> kinds it depends on
 _DEPENDS: dict[str, tuple[str, ...]] = {
