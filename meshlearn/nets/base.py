@@ -11,19 +11,34 @@ different shapes (eigenbases of different sizes) do not concatenate into one ten
 block-diagonal padding, and per-shape calls keep peak memory at that of the largest shape.
 
 Subclasses set ``requires`` (the operator kinds they read, see ``OperatorSpec``) and implement
-``forward_one(x, ops)``.
+``forward_one(x, ops)``. A subclass that calls :meth:`MeshNet.set_io` in its constructor gets the
+input width checked before ``forward_one`` and ends ``forward_one`` with :meth:`MeshNet.readout`
+(pooling to ``outputs``, then ``last_activation``).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
+from .heads import check_outputs, pool_outputs
 
-__all__ = ["MeshNet"]
+__all__ = ["MeshNet", "check_depth", "check_dropout"]
+
+
+def check_depth(n_layers: int, width: int) -> None:
+    """Refuse a stack of no layers or of no channels (ConfigError)."""
+    if n_layers < 1 or width < 1:
+        raise ConfigError(f"n_layers and width must be positive (got {n_layers}, {width})")
+
+
+def check_dropout(dropout: float) -> None:
+    """Refuse a dropout probability outside [0, 1) (ConfigError)."""
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"dropout must be in [0, 1) (got {dropout!r})")
 
 
 class MeshNet(nn.Module):
@@ -44,6 +59,19 @@ class MeshNet(nn.Module):
     def forward_one(self, x: torch.Tensor, ops: Any) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def set_io(
+        self, in_channels: int, outputs: str, last_activation: Callable[[torch.Tensor], torch.Tensor] | None
+    ) -> None:
+        """Record the input width (checked on every call), where outputs live and the final activation."""
+        self.in_channels = int(in_channels)
+        self.outputs = check_outputs(outputs)
+        self.last_activation = last_activation
+
+    def readout(self, y: torch.Tensor, ops: Any) -> torch.Tensor:
+        """Per-vertex ``y : (V, C)`` pooled to ``self.outputs``, then ``self.last_activation`` if set."""
+        y = pool_outputs(y, ops, self.outputs)
+        return self.last_activation(y) if self.last_activation is not None else y
+
     def _check(self, x: torch.Tensor, ops: Any) -> None:
         if not isinstance(x, torch.Tensor) or x.dim() != 2:
             raise ConfigError(f"expected features of shape (V, C) as a torch tensor (got {getattr(x, 'shape', type(x))})")
@@ -56,6 +84,9 @@ class MeshNet(nn.Module):
                 f"{type(self).__name__} needs operators {sorted(self.requires)}; missing fields {missing}: "
                 f"compute them with OperatorSpec.for_net({type(self).__name__})"
             )
+        n_in = getattr(self, "in_channels", None)
+        if n_in is not None and x.shape[1] != n_in:
+            raise ConfigError(f"{type(self).__name__} was built for {n_in} input channels (got {x.shape[1]})")
 
     def _required_fields(self) -> Sequence[str]:
         fields = {

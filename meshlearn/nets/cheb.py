@@ -34,8 +34,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ._sparse import sparse_op
-from .base import MeshNet
-from .heads import check_outputs, pool_outputs
+from .base import MeshNet, check_depth, check_dropout
 
 __all__ = ["ChebConv", "ChebNet", "gershgorin_lambda_max"]
 
@@ -140,13 +139,9 @@ class ChebNet(MeshNet):
         device: Any = None,
     ) -> None:
         super().__init__()
-        if n_layers < 1 or width < 1:
-            raise ConfigError(f"n_layers and width must be positive (got {n_layers}, {width})")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1) (got {dropout!r})")
-        self.in_channels = int(in_channels)
-        self.outputs = check_outputs(outputs)
-        self.last_activation = last_activation
+        check_depth(n_layers, width)
+        check_dropout(dropout)
+        self.set_io(in_channels, outputs, last_activation)
         sizes = [in_channels] + [width] * (n_layers - 1) + [out_channels]
         self.convs = nn.ModuleList(ChebConv(a, b, K=K) for a, b in zip(sizes[:-1], sizes[1:]))
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
@@ -154,13 +149,10 @@ class ChebNet(MeshNet):
             self.to(device)
 
     def forward_one(self, x: torch.Tensor, ops: Any) -> torch.Tensor:
-        if x.shape[1] != self.in_channels:
-            raise ConfigError(f"ChebNet was built for {self.in_channels} input channels (got {x.shape[1]})")
         lam = gershgorin_lambda_max(ops.L, ops.mass)
         h = x
         for i, conv in enumerate(self.convs):
             h = conv(h, ops, lambda_max=lam)
             if i < len(self.convs) - 1:
                 h = self.dropout(torch.relu(h))
-        y = pool_outputs(h, ops, self.outputs)
-        return self.last_activation(y) if self.last_activation is not None else y
+        return self.readout(h, ops)

@@ -16,9 +16,8 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .base import MeshNet
+from .base import MeshNet, check_dropout
 from .diffusion_block import DIFFUSION_METHODS, DiffusionBlock
-from .heads import check_outputs, pool_outputs
 
 __all__ = ["DiffusionNet"]
 
@@ -88,13 +87,11 @@ class DiffusionNet(MeshNet):
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("width", width), ("n_blocks", n_blocks)):
             if int(value) < 1:
                 raise ConfigError(f"{name} must be a positive integer (got {value!r})")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1) (got {dropout!r})")
+        check_dropout(dropout)
         if diffusion not in DIFFUSION_METHODS:
             raise ConfigError(f"diffusion must be one of {', '.join(DIFFUSION_METHODS)} (got {diffusion!r})")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.outputs = check_outputs(outputs)
-        self.last_activation = last_activation
+        self.set_io(in_channels, outputs, last_activation)
+        self.out_channels = int(out_channels)
         kinds = {"spectral"} if diffusion == "spectral" else {"laplacian"}
         if with_gradient_features:
             kinds.add("gradients")
@@ -109,10 +106,7 @@ class DiffusionNet(MeshNet):
             self.to(device)
 
     def forward_one(self, x: torch.Tensor, ops: Any) -> torch.Tensor:
-        if x.shape[1] != self.in_channels:
-            raise ConfigError(f"DiffusionNet was built for {self.in_channels} input channels (got {x.shape[1]})")
         h = self.first(x)
         for block in self.blocks:
             h = block(h, ops)
-        y = pool_outputs(self.last(h), ops, self.outputs)
-        return self.last_activation(y) if self.last_activation is not None else y
+        return self.readout(self.last(h), ops)

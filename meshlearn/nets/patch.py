@@ -35,8 +35,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ._sparse import SparseOp, cached_on
-from .base import MeshNet
-from .heads import check_outputs, pool_outputs
+from .base import MeshNet, check_depth, check_dropout
 
 __all__ = ["patch_operator", "PatchConv", "PatchConvNet"]
 
@@ -177,13 +176,9 @@ class PatchConvNet(MeshNet):
         device: Any = None,
     ) -> None:
         super().__init__()
-        if n_layers < 1 or width < 1:
-            raise ConfigError(f"n_layers and width must be positive (got {n_layers}, {width})")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1) (got {dropout!r})")
-        self.in_channels = int(in_channels)
-        self.outputs = check_outputs(outputs)
-        self.last_activation = last_activation
+        check_depth(n_layers, width)
+        check_dropout(dropout)
+        self.set_io(in_channels, outputs, last_activation)
         self.first = nn.Linear(in_channels, width)
         self.convs = nn.ModuleList(PatchConv(width, width, n_rho, n_theta) for _ in range(n_layers))
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
@@ -192,10 +187,7 @@ class PatchConvNet(MeshNet):
             self.to(device)
 
     def forward_one(self, x: torch.Tensor, ops: Any) -> torch.Tensor:
-        if x.shape[1] != self.in_channels:
-            raise ConfigError(f"PatchConvNet was built for {self.in_channels} input channels (got {x.shape[1]})")
         h = self.first(x)
         for conv in self.convs:
             h = h + self.dropout(torch.relu(conv(h, ops)))
-        y = pool_outputs(self.last(h), ops, self.outputs)
-        return self.last_activation(y) if self.last_activation is not None else y
+        return self.readout(self.last(h), ops)

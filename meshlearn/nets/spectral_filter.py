@@ -19,8 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .base import MeshNet
-from .heads import check_outputs, pool_outputs
+from .base import MeshNet, check_depth, check_dropout
 
 __all__ = ["cubic_bspline_basis", "SpectralFilterConv", "SpectralFilterNet"]
 
@@ -131,11 +130,9 @@ class SpectralFilterNet(MeshNet):
         device: Any = None,
     ) -> None:
         super().__init__()
-        if n_layers < 1 or width < 1:
-            raise ConfigError(f"n_layers and width must be positive (got {n_layers}, {width})")
-        self.in_channels = int(in_channels)
-        self.outputs = check_outputs(outputs)
-        self.last_activation = last_activation
+        check_depth(n_layers, width)
+        check_dropout(dropout)
+        self.set_io(in_channels, outputs, last_activation)
         self.first = nn.Linear(in_channels, width)
         self.filters = nn.ModuleList(SpectralFilterConv(width, width, n_basis) for _ in range(n_layers))
         self.mlps = nn.ModuleList(
@@ -147,10 +144,7 @@ class SpectralFilterNet(MeshNet):
             self.to(device)
 
     def forward_one(self, x: torch.Tensor, ops: Any) -> torch.Tensor:
-        if x.shape[1] != self.in_channels:
-            raise ConfigError(f"SpectralFilterNet was built for {self.in_channels} input channels (got {x.shape[1]})")
         h = self.first(x)
         for filt, mlp in zip(self.filters, self.mlps):
             h = h + mlp(torch.cat([h, filt(h, ops)], dim=1))
-        y = pool_outputs(self.last(h), ops, self.outputs)
-        return self.last_activation(y) if self.last_activation is not None else y
+        return self.readout(self.last(h), ops)

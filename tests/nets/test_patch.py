@@ -148,5 +148,11 @@ def test_requires_and_bad_input(mesh_ops):
         patch_operator(bad, mesh_ops.n_verts)
     with pytest.raises(ConfigError, match="positive"):
         PatchConv(2, 2, n_theta=0)
+    with pytest.raises(ConfigError, match="n_layers and width"):
+        PatchConvNet(3, 2, width=0)
+    with pytest.raises(ConfigError, match="dropout"):
+        PatchConvNet(3, 2, dropout=-0.1)
+    with pytest.raises(ConfigError, match="built for 2 input channels"):
+        PatchConvNet(2, 2)(mesh_ops.verts, mesh_ops)
     with pytest.raises(ConfigError, match="missing fields"):
         PatchConvNet(3, 2)(mesh_ops.verts, _with_patches(mesh_ops, None))

@@ -73,4 +73,11 @@ def test_bad_input():
         cubic_bspline_basis(torch.zeros(3), 3)
     with pytest.raises(ConfigError, match="n_basis"):
         SpectralFilterConv(2, 2, n_basis=2)
+    with pytest.raises(ConfigError, match="n_layers and width"):
+        SpectralFilterNet(2, 2, n_layers=0)
+    with pytest.raises(ConfigError, match="dropout"):
+        SpectralFilterNet(2, 2, dropout=1.0)
+    a = _ops(bumpy_sphere(1))
+    with pytest.raises(ConfigError, match="built for 2 input channels"):
+        SpectralFilterNet(2, 2, width=4, n_layers=1)(a.verts, a)
     assert SpectralFilterNet.requires == {"spectral"} and SpectralFilterConv.requires == {"spectral"}
