@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from .errors import FeatureError
 from .labels import add_label_legend, label_colors
 from .render import add_shape, as_shape, finish, frame_camera, make_plotter, per_element
-from .scalars import robust_range
+from .scalars import scalar_style
 
 __all__ = ["plot_shapes"]
 
@@ -93,9 +93,7 @@ def plot_shapes(
         fields = [(None, "vertex") if s is None else per_element(sh, s, what=f"scalars[{i}]")
                   for i, (sh, s) in enumerate(zip(shapes, scalars))]
         pooled = np.concatenate([f.astype(np.float64).ravel() for f, _ in fields if f is not None] or [np.zeros(1)])
-        signed = bool(np.nanmin(pooled) < 0 < np.nanmax(pooled))
-        clim = clim or robust_range(pooled, symmetric=signed and cmap is None)
-        cmap = cmap or ("RdBu_r" if signed else "viridis")
+        cmap, clim = scalar_style(pooled, cmap=cmap, clim=clim or None)
     elif labels is not None:
         checked = [(None, "vertex") if s is None else per_element(sh, s, what=f"labels[{i}]")
                    for i, (sh, s) in enumerate(zip(shapes, labels))]

@@ -19,8 +19,8 @@ from .errors import FeatureError
 from .features import channel as take_channel
 from .features import check_length
 from .labels import label_colors
-from .render import as_shape, frame_camera, make_plotter, to_polydata
-from .scalars import robust_range
+from .render import as_shape, frame_camera, make_plotter, scalar_bar_args, surface_style, to_polydata
+from .scalars import scalar_style
 
 __all__ = ["FeatureViewer", "view"]
 
@@ -109,10 +109,7 @@ class FeatureViewer:
         return self.features[self.feature][:, self.channel]
 
     def _style(self) -> tuple[str, tuple[float, float]]:
-        v = self._values()
-        signed = bool(np.nanmin(v) < 0 < np.nanmax(v))
-        cmap = self.cmap or ("RdBu_r" if signed else "viridis")
-        return cmap, robust_range(v, symmetric=signed and self.cmap is None)
+        return scalar_style(self._values(), cmap=self.cmap)
 
     def _title(self) -> str:
         C = self.features[self.feature].shape[1] if self.names else 0
@@ -123,13 +120,7 @@ class FeatureViewer:
         p.remove_actor("surface", render=False)
         if p.scalar_bars:
             p.remove_scalar_bar()
-        common: dict[str, Any] = {"name": "surface", "reset_camera": False}
-        if self.shape.is_mesh:
-            common.update(smooth_shading=True, specular=0.15, ambient=0.15)
-        else:
-            from .render import _auto_point_size
-
-            common.update(style="points", render_points_as_spheres=True, point_size=_auto_point_size(self.shape, p))
+        common: dict[str, Any] = {"name": "surface", "reset_camera": False, **surface_style(self.shape, p)}
         if self.show_labels and self._label_rgb is not None:
             self.poly.point_data["labels_rgb"] = self._label_rgb
             p.add_mesh(self.poly, scalars="labels_rgb", rgb=True, show_scalar_bar=False, **common)
@@ -138,9 +129,7 @@ class FeatureViewer:
         cmap, clim = self._style()
         p.add_mesh(
             self.poly, scalars="value", cmap=cmap, clim=list(clim), show_scalar_bar=True,
-            scalar_bar_args={"title": self._title(), "vertical": True, "position_x": 0.86, "position_y": 0.12,
-                             "width": 0.08, "height": 0.7, "fmt": "%.3g", "color": "black",
-                             "title_font_size": 16, "label_font_size": 14},
+            scalar_bar_args=scalar_bar_args(self._title(), height=0.7),  # leaves the top free for the slider
             **common,
         )
 

@@ -13,7 +13,7 @@ import numpy as np
 from .errors import FeatureError
 from .render import add_shape, as_shape, finish, frame_camera, make_plotter, per_element
 
-__all__ = ["plot_scalars", "robust_range"]
+__all__ = ["plot_scalars", "robust_range", "scalar_style"]
 
 
 def robust_range(values: np.ndarray, *, symmetric: bool = False, pct: float = 1.0) -> tuple[float, float]:
@@ -33,6 +33,22 @@ def robust_range(values: np.ndarray, *, symmetric: bool = False, pct: float = 1.
     if hi <= lo:
         hi = lo + (abs(lo) or 1.0) * 1e-6
     return float(lo), float(hi)
+
+
+def scalar_style(
+    values: Any, *, cmap: str | None = None, clim: Sequence[float] | None = None
+) -> tuple[str, Sequence[float]]:
+    """The colormap and colour range to draw ``values`` (any shape, NaNs ignored) with.
+
+    A field taking both signs gets the diverging "RdBu_r" and a range centred on zero (unless a
+    ``cmap`` is given, which keeps the plain range), any other "viridis"; the range is
+    :func:`robust_range`'s. A given ``cmap`` or ``clim`` is kept as it is.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    signed = bool(np.nanmin(v) < 0 < np.nanmax(v)) if np.isfinite(v).any() else False
+    if clim is None:
+        clim = robust_range(v, symmetric=signed and cmap is None)
+    return cmap or ("RdBu_r" if signed else "viridis"), clim
 
 
 def plot_scalars(
@@ -96,10 +112,7 @@ def plot_scalars(
             "pick one channel, e.g. values[:, 0]"
         )
     arr = arr.astype(np.float64)
-    signed = bool(np.nanmin(arr) < 0 < np.nanmax(arr)) if np.isfinite(arr).any() else False
-    if clim is None:
-        clim = robust_range(arr, symmetric=signed and cmap is None)
-    cmap = cmap or ("RdBu_r" if signed else "viridis")
+    cmap, clim = scalar_style(arr, cmap=cmap, clim=clim)
     plotter = make_plotter(size=size, screenshot=screenshot)
     add_shape(
         plotter, shape, scalars=arr, location=location, cmap=cmap, clim=clim, name=title or "value",

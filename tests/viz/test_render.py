@@ -206,3 +206,16 @@ def test_plot_labels_with_a_stray_huge_label(sphere, tmp_path):
     lab[sphere.verts[:, 2] > 0] = 10**9  # e.g. a sentinel value in a labels file
     png = viz.plot_labels(sphere, lab, size=SIZE, screenshot=tmp_path / "l.png")
     _check(png, min_colors=2)
+
+
+def test_scalar_style_picks_the_colormap_by_sign():
+    from meshlearn.viz.scalars import scalar_style
+
+    signed = np.linspace(-1.0, 3.0, 401)  # 1st / 99th percentiles -0.96 and 2.96
+    cmap, clim = scalar_style(signed)
+    assert cmap == "RdBu_r" and clim == pytest.approx((-2.96, 2.96))
+    cmap, clim = scalar_style(signed, cmap="magma")  # a chosen map keeps the plain range
+    assert cmap == "magma" and clim == pytest.approx((-0.96, 2.96))
+    cmap, clim = scalar_style(np.linspace(1.0, 5.0, 401), clim=(0, 10))
+    assert cmap == "viridis" and tuple(clim) == (0, 10)
+    assert scalar_style(np.full(4, np.nan)) == ("viridis", (0.0, 1.0))
