@@ -69,6 +69,13 @@ def _check_max_arrows(max_arrows: int) -> int:
     return int(max_arrows)
 
 
+def _arrow_sites(shape: Any, max_arrows: int, length: float | None) -> tuple[np.ndarray, float]:
+    """The vertices that carry arrows (at most about ``max_arrows``, spread evenly) and the arrow
+    length: ``length``, or by default :func:`_arrow_length` for that many arrows."""
+    idx = spread_subset(shape.verts, _check_max_arrows(max_arrows))
+    return idx, length if length is not None else _arrow_length(shape, idx.size)
+
+
 def _arrow_length(shape: Any, n_arrows: int) -> float:
     """About 60% of the spacing between drawn arrows."""
     if shape.is_mesh:
@@ -134,7 +141,7 @@ def plot_vectors(
             f"{shape.source or shape.name}: vectors must be (V, 3) = ({shape.n_verts}, 3) world-space vectors "
             f"(got {vec.shape}); for tangent (V, 2) coefficients multiply by the frames' x and y rows first"
         )
-    idx = spread_subset(shape.verts, _check_max_arrows(max_arrows))
+    idx, L = _arrow_sites(shape, max_arrows, length)
     plotter = make_plotter(size=size, screenshot=screenshot)
     if surface_scalars is not None:
         s = np.asarray(surface_scalars, dtype=np.float64)
@@ -143,7 +150,6 @@ def plot_vectors(
         add_shape(plotter, shape, scalars=s, cmap=cmap, colorbar=False, name="surface")
     else:
         add_shape(plotter, shape)
-    L = length if length is not None else _arrow_length(shape, idx.size)
     plotter.add_mesh(_arrows(shape.verts[idx], vec[idx], L), color=color, smooth_shading=True)
     frame_camera(plotter, view=view, zoom=zoom)
     return finish(plotter, screenshot)
@@ -190,10 +196,9 @@ def plot_frames(
         )
     if not axes or set(axes) - set("xyn"):
         raise ConfigError(f"axes must be made of the letters x, y, n (got {axes!r})")
-    idx = spread_subset(shape.verts, _check_max_arrows(max_arrows))
+    idx, L = _arrow_sites(shape, max_arrows, length)
     plotter = make_plotter(size=size, screenshot=screenshot)
     add_shape(plotter, shape)
-    L = length if length is not None else _arrow_length(shape, idx.size)
     for row, letter in enumerate("xyn"):
         if letter in axes:
             plotter.add_mesh(_arrows(shape.verts[idx], fr[idx, row], L), color=_FRAME_COLORS[row], smooth_shading=True)

@@ -31,6 +31,8 @@ __all__ = [
     "require_display",
     "make_plotter",
     "add_shape",
+    "surface_style",
+    "scalar_bar_args",
     "finish",
     "per_element",
     "frame_camera",
@@ -212,29 +214,41 @@ def add_shape(
             kwargs.update(cmap=cmap or "viridis", clim=None if clim is None else list(clim))
             kwargs["show_scalar_bar"] = colorbar
             if colorbar:
-                kwargs["scalar_bar_args"] = {
-                    "title": colorbar_title if colorbar_title is not None else name,
-                    "vertical": True,
-                    "position_x": 0.86,
-                    "position_y": 0.12,
-                    "width": 0.08,
-                    "height": 0.76,
-                    "title_font_size": 18,
-                    "label_font_size": 16,
-                    "n_labels": 5,
-                    "fmt": "%.3g",
-                    "color": "black",
-                }
+                kwargs["scalar_bar_args"] = scalar_bar_args(colorbar_title if colorbar_title is not None else name)
         else:
             kwargs["show_scalar_bar"] = False
     else:
         kwargs.update(color=color, show_scalar_bar=False)
-    if shape.is_mesh:
-        kwargs.update(smooth_shading=True, specular=0.15, ambient=0.15)
-    else:
-        size = point_size or _auto_point_size(shape, plotter)
-        kwargs.update(style="points", render_points_as_spheres=True, point_size=size)
+    kwargs.update(surface_style(shape, plotter, point_size=point_size))
     return plotter.add_mesh(poly, **kwargs)
+
+
+def surface_style(shape: Shape, plotter: Any, *, point_size: float | None = None) -> dict[str, Any]:
+    """``add_mesh`` keywords that draw ``shape``: smooth shading with a little specular light for a
+    mesh, screen-space spheres for a point cloud (``point_size`` pixels; default: chosen from V and
+    the window size)."""
+    if shape.is_mesh:
+        return {"smooth_shading": True, "specular": 0.15, "ambient": 0.15}
+    size = point_size or _auto_point_size(shape, plotter)
+    return {"style": "points", "render_points_as_spheres": True, "point_size": size}
+
+
+def scalar_bar_args(title: str, *, height: float = 0.76) -> dict[str, Any]:
+    """``scalar_bar_args`` of every colour bar: vertical at the right edge, ``height`` of the
+    window tall from 12% above its bottom, three significant digits, black text."""
+    return {
+        "title": title,
+        "vertical": True,
+        "position_x": 0.86,
+        "position_y": 0.12,
+        "width": 0.08,
+        "height": height,
+        "title_font_size": 18,
+        "label_font_size": 16,
+        "n_labels": 5,
+        "fmt": "%.3g",
+        "color": "black",
+    }
 
 
 def _auto_point_size(shape: Shape, plotter: Any) -> float:
