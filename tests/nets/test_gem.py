@@ -17,15 +17,6 @@ from meshlearn.nets.gem import GemCNN
 from meshlearn.testing import bumpy_sphere, random_rigid_motion, random_rotation
 
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These meshes are tiny: one intra-op thread avoids thread hand-off overhead on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 def _ops(shape, frames=None, dtype=torch.float64):
     """Torch operators with gauge data for ``shape`` (frames: default tangent frames)."""
     frames = tangent_frames(shape) if frames is None else frames

@@ -28,15 +28,6 @@ from meshlearn.testing import bumpy_sphere
 
 K = 30
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These meshes are tiny: one thread is fastest, and avoids spin-waiting when the cores are shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def pair():
     """A bumpy sphere (A) and the same surface with its vertices shuffled (B): B's vertex y is A's

@@ -20,15 +20,6 @@ NETS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These meshes are tiny: one thread is fastest, and avoids spin-waiting when the cores are shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def dataset():
     kinds = frozenset({"spectral", "gradients", "patches"})

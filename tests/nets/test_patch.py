@@ -20,15 +20,6 @@ from meshlearn.testing import bumpy_sphere, icosphere, random_rigid_motion, sphe
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 KINDS = frozenset({"patches", "hks"})
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These meshes are tiny: one thread is fastest, and avoids spin-waiting when the cores are shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _ops(shape, kinds=KINDS, dtype=torch.float32, device="cpu"):
     spec = meshlearn.OperatorSpec(operators=kinds, k=24, patch_radius=0.15, patch_max=24,
                                   dtype="float64" if dtype == torch.float64 else "float32")

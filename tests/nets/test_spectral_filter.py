@@ -12,15 +12,6 @@ from meshlearn.nets import SpectralFilterConv, SpectralFilterNet
 from meshlearn.nets.spectral_filter import cubic_bspline_basis
 from meshlearn.testing import bumpy_sphere, random_rigid_motion, sphere_points
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These meshes are tiny: one thread is fastest, and avoids spin-waiting when the cores are shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _ops(shape, kinds=frozenset({"spectral"}), k=24, dtype=torch.float32):
     spec = meshlearn.OperatorSpec(operators=kinds, k=k, dtype="float64" if dtype == torch.float64 else "float32")
     return meshlearn.compute_operators(shape, spec).to("cpu", dtype)
