@@ -210,8 +210,6 @@ class GemCNN(MeshNet):
         return h
 
     def forward_one(self, x: torch.Tensor, ops: Any) -> torch.Tensor:
-        if x.shape[1] != self.in_channels:
-            raise ConfigError(f"GemCNN was built for {self.in_channels} input channels (got {x.shape[1]})")
         y = pool_outputs(self.head(self.features(x, ops.gauge)), ops, self.outputs)
         return self.last_activation(y) if self.last_activation is not None else y
 

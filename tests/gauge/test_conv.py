@@ -12,14 +12,6 @@ from meshlearn.geometry.transport import gauge_data
 from meshlearn.testing import bumpy_sphere
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These meshes are tiny: one intra-op thread avoids thread hand-off overhead on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 TYPE_PAIRS = [
     (FeatureType.scalar(3), FeatureType.regular(4, 2)),
     (FeatureType.regular(3, 2), FeatureType.regular(2, 2)),
