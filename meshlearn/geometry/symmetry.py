@@ -266,7 +266,6 @@ def detect_reflections(
     evals = np.asarray(evals, dtype=np.float64)
     evecs = np.asarray(evecs, dtype=np.float64)
     mass = np.asarray(mass, dtype=np.float64)
-    V = evecs.shape[0]
     # skip the constant function(s): eigenvalues ~ 0
     n_zero = int(np.sum(evals < 1e-8 * max(evals.max(), 1e-12)))
     simple = _simple_indices(evals, max(n_zero, 1), n_signs, rtol=1e-3)

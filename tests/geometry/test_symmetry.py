@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from meshlearn.errors import ConfigError
 from meshlearn.geometry import eigenbasis, laplacian
