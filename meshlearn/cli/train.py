@@ -62,6 +62,9 @@ def _table(result: dict) -> str:
     for key, value in result.items():
         if key in ("pck_curve", "per_class_iou", "class_names"):
             continue
+        if isinstance(value, dict):  # e.g. errors against the mirrored ground truth
+            lines += [f"{key + '.' + k:32s} {v:.4f}" for k, v in value.items()]
+            continue
         lines.append(f"{key:32s} {value:.4f}" if isinstance(value, float) else f"{key:32s} {value}")
     if "per_class_iou" in result:
         names = result.get("class_names") or [str(i) for i in range(len(result["per_class_iou"]))]

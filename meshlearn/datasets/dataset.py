@@ -47,7 +47,7 @@ class Item:
     ops : Operators (numpy / scipy; ``ops.to(device)`` for torch)
     targets : dict of numpy arrays
         ``labels`` (V,), ``face_labels`` (F,), ``template_vertex`` (V,) with -1 where unknown,
-        ``vts`` (T,), ``class_label`` () -- whichever the layout provides.
+        ``vts`` (T,), ``sym_vts`` (T,), ``class_label`` () -- whichever the layout provides.
     """
 
     name: str
@@ -117,7 +117,7 @@ class MeshDataset(torch.utils.data.Dataset):
 
 def _targets(sample: Sample) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name in ("labels", "face_labels", "template_vertex", "vts"):
+    for name in ("labels", "face_labels", "template_vertex", "vts", "sym_vts"):
         value = getattr(sample, name)
         if value is not None:
             out[name] = np.asarray(value, dtype=np.int64)

@@ -11,7 +11,8 @@ layout              files in a split folder
                     vertex or per face, told apart by the count); optionally ``corres/<name>.vts`` and
                     ``corres/<name>.bary.txt`` (what ``meshlearn data synthetic`` writes)
 ``faust_r``         ``off/<name>.off`` and ``corres/<name>.vts`` (FAUST_r, SCAPE_r): line i holds the
-                    1-based vertex of this shape matching template point i
+                    1-based vertex of this shape matching template point i; optionally
+                    ``corres/<name>.sym.vts``, the same for the mirror image of template point i
 ``coseg``           ``shapes/<name>.off`` and ``gt/<name>.seg`` (COSEG; 1-based per-face labels)
 ``faust_reg``       ``tr_reg_XXX.ply`` (FAUST registrations: vertex i of every shape matches vertex i
                     of every other)
@@ -83,6 +84,7 @@ class Record:
     bary: Path | None = None
     identity: bool = False
     class_label: int | None = None
+    sym_vts: Path | None = None
 
 
 @dataclass
@@ -122,6 +124,9 @@ class Sample:
     face_labels : (F,) int64 when the file gave per-face labels
     template_vertex : (V,) int64 template point of each vertex, -1 where unknown
     vts : (T,) int64 0-based vertex of this shape matching each template point
+    sym_vts : (T,) int64 0-based vertex matching the mirror image of each template point (from a
+        ``<name>.sym.vts`` file beside ``<name>.vts``, as FAUST_r ships), to tell symmetry confusions
+        from other errors
     class_label : int
     """
 
@@ -132,6 +137,7 @@ class Sample:
     vts: np.ndarray | None = None
     class_label: int | None = None
     meta: dict = field(default_factory=dict)
+    sym_vts: np.ndarray | None = None
 
 
 # ------------------------------------------------------------------------------------ files
@@ -191,6 +197,10 @@ def detect_layout(folder: str | os.PathLike) -> str:
     raise DatasetError(f"{d}: matches no known dataset layout; {_EXPECTED}")
 
 
+def _existing(path: Path) -> Path | None:
+    return path if path.exists() else None
+
+
 def read_split(folder: str | os.PathLike, *, layout: str | None = None) -> Split:
     """The records of one split folder in ``layout`` (detected when None)."""
     d = Path(folder)
@@ -203,13 +213,14 @@ def read_split(folder: str | os.PathLike, *, layout: str | None = None) -> Split
             vts = d / "corres" / f"{m.stem}.vts"
             bary = d / "corres" / f"{m.stem}.bary.txt"
             recs.append(Record(m.stem, m, lab if lab.exists() else None, 0,
-                               vts if vts.exists() else None, bary if bary.exists() else None))
+                               vts if vts.exists() else None, bary if bary.exists() else None,
+                               sym_vts=_existing(d / "corres" / f"{m.stem}.sym.vts")))
     elif layout == "faust_r":
         for m in _meshes_in(d / "off"):
             vts = d / "corres" / f"{m.stem}.vts"
             if not vts.exists():
                 raise DatasetError(f"{m}: no correspondence file {vts}; FAUST_r / SCAPE_r shapes each need one")
-            recs.append(Record(m.stem, m, vts=vts))
+            recs.append(Record(m.stem, m, vts=vts, sym_vts=_existing(d / "corres" / f"{m.stem}.sym.vts")))
     elif layout == "coseg":
         for m in _meshes_in(d / "shapes"):
             seg = d / "gt" / f"{m.stem}.seg"
@@ -328,6 +339,17 @@ def _face_to_vertex_labels(shape: Shape, face_labels: np.ndarray) -> np.ndarray:
     return votes.argmax(1).astype(np.int64)
 
 
+def _read_vts(path: Path, mesh: Path, V: int) -> np.ndarray:
+    """0-based vertex indices from a 1-based ``.vts`` file, checked against the mesh's V vertices."""
+    vts = read_int_file(path) - 1
+    if vts.size and (vts.min() < 0 or vts.max() >= V):
+        raise DatasetError(
+            f"{path}: vertex {int(vts.max() + 1 if vts.max() >= V else vts.min() + 1)} out of range "
+            f"for {mesh.name} with {V} vertices (expected 1-based indices 1..{V})"
+        )
+    return vts
+
+
 def load_sample(rec: Record) -> Sample:
     """Read the mesh and ground truth of one record."""
     shape = _load_shape(rec.mesh)
@@ -358,17 +380,14 @@ def load_sample(rec: Record) -> Sample:
         sample.meta["template_face"] = rows[:, 1].astype(np.int64)
         sample.meta["template_bary"] = rows[:, 2:5]
     if rec.vts is not None:
-        vts = read_int_file(rec.vts) - 1
-        if vts.size and (vts.min() < 0 or vts.max() >= V):
-            raise DatasetError(
-                f"{rec.vts}: vertex {int(vts.max() + 1 if vts.max() >= V else vts.min() + 1)} out of range "
-                f"for {rec.mesh.name} with {V} vertices (expected 1-based indices 1..{V})"
-            )
+        vts = _read_vts(rec.vts, rec.mesh, V)
         sample.vts = vts
         if sample.template_vertex is None:
             tv = np.full(V, -1, dtype=np.int64)
             tv[vts] = np.arange(vts.size)
             sample.template_vertex = tv
+    if rec.sym_vts is not None:
+        sample.sym_vts = _read_vts(rec.sym_vts, rec.mesh, V)
     if rec.identity:
         sample.vts = np.arange(V, dtype=np.int64)
         sample.template_vertex = np.arange(V, dtype=np.int64)

@@ -20,6 +20,8 @@ On disk (see :func:`write_dataset`), in the layout :func:`meshlearn.datasets.rea
     DIR/{train,test}/labels/<name>.txt               one part label per vertex
     DIR/{train,test}/corres/<name>.vts               line i: 1-based vertex of this shape nearest
                                                      to template vertex i (FAUST_r convention)
+    DIR/{train,test}/corres/<name>.sym.vts           line i: the same for the mirror image of
+                                                     template vertex i (left <-> right)
     DIR/{train,test}/corres/<name>.bary.txt          per vertex: template vertex (0-based, the
                                                      nearest corner), template face (0-based),
                                                      three barycentric weights
@@ -415,6 +417,8 @@ def write_dataset(
         for sub in ("meshes", "labels", "corres"):
             (out / split / sub).mkdir(parents=True, exist_ok=True)
     _write_ply(out / "template.ply", template.verts, template.faces)
+    # the body is left-right symmetric (x -> -x): each template point's mirror image, for .sym.vts
+    mirror = cKDTree(template.verts).query(template.verts * np.array([-1.0, 1.0, 1.0]))[1]
     _write_text(out / "template_labels.txt", "".join(f"{v}\n" for v in template.labels))
     _write_text(out / "parts.txt", "".join(f"{p}\n" for p in PART_NAMES))
     shapes = generate_shapes(
@@ -427,6 +431,7 @@ def write_dataset(
         _write_ply(d / "meshes" / f"{name}.ply", item.shape.verts, item.shape.faces)
         _write_text(d / "labels" / f"{name}.txt", "".join(f"{v}\n" for v in item.labels))
         _write_text(d / "corres" / f"{name}.vts", "".join(f"{v + 1}\n" for v in item.vts))
+        _write_text(d / "corres" / f"{name}.sym.vts", "".join(f"{v + 1}\n" for v in item.vts[mirror]))
         rows = [
             f"{tv} {tf} {b[0]:.8f} {b[1]:.8f} {b[2]:.8f}\n"
             for tv, tf, b in zip(item.template_vertex, item.template_face, item.template_bary)

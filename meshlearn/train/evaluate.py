@@ -247,22 +247,29 @@ def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refin
     by_target: dict[int, list[int]] = {}
     for a, b in pairs:
         by_target.setdefault(b, []).append(a)
-    errs_init, errs_ref = [], []
+    # Errors against the mirrored ground truth too, when every shape has one (.sym.vts): a point
+    # whose prediction is wrong but lands on its mirror image is a symmetry confusion.
+    has_sym = all("sym_vts" in it.targets for it in items)
+    errs_init, errs_ref, errs_flip = [], [], []
     bar = tqdm(total=len(pairs), desc="matching pairs", unit="pair", disable=not progress)
     for b, sources in by_target.items():
-        vts_b = items[b].targets["vts"][points]
-        D = GeodesicSolver(items[b].shape).distances(vts_b)  # (N, Vb)
+        solver = GeodesicSolver(items[b].shape)
+        D = solver.distances(items[b].targets["vts"][points])  # (N, Vb)
+        D_sym = solver.distances(items[b].targets["sym_vts"][points]) if has_sym else None
         area = float(ops_t[b].mass.sum())
         for a in sources:
             S = match_scores(logits[a], logits[b])
             T0 = S.argmax(dim=1)
             src = items[a].targets["vts"][points]
             errs_init.append(geodesic_errors(D, T0.cpu().numpy()[src], area))
+            pred_map = T0
             if refine and ops_t[a].evecs is not None:
                 n_iter, n_cand = iterations
                 cand = S.topk(min(n_cand, S.shape[1]), dim=1).indices
-                T1 = refine_map(T0, ops_t[a], ops_t[b], k_refine, candidates=cand, iterations=n_iter)
-                errs_ref.append(geodesic_errors(D, T1.cpu().numpy()[src], area))
+                pred_map = refine_map(T0, ops_t[a], ops_t[b], k_refine, candidates=cand, iterations=n_iter)
+                errs_ref.append(geodesic_errors(D, pred_map.cpu().numpy()[src], area))
+            if D_sym is not None:
+                errs_flip.append(geodesic_errors(D_sym, pred_map.cpu().numpy()[src], area))
             bar.update()
     bar.close()
     init = np.concatenate(errs_init)
@@ -275,6 +282,13 @@ def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refin
         curves["network + spectral refinement"] = pck_curve(final)
         out["mean_geodesic_error_initial"] = float(init.mean())
         out["pck_0.05_initial"] = float((init <= 0.05).mean())
+    if errs_flip:
+        flip = np.concatenate(errs_flip)
+        out["symmetric_flip"] = {
+            "mean_geodesic_error": float(flip.mean()),
+            "pck_0.05": float((flip <= 0.05).mean()),
+            "symmetry_confusions": float(((final > 0.05) & (flip <= 0.05)).mean()),
+        }
     out["mean_geodesic_error"] = float(final.mean())
     out["mean_geodesic_error_x100"] = 100.0 * float(final.mean())
     out["pck_0.05"] = float((final <= 0.05).mean())

@@ -174,3 +174,16 @@ def test_point_cloud_file_loads_without_faces(tmp_path):
     _ints(tmp_path / "labels" / "p.txt", np.arange(len(pts)) % 3)
     smp = load_sample(read_split(tmp_path).records[0])
     assert smp.shape.faces is None and smp.labels.shape == (42,)
+
+
+def test_faust_r_symmetric_correspondences_are_read(tmp_path):
+    for split in ("train", "test"):
+        s = _mesh(tmp_path / split / "off" / "tr_000.off")
+        perm = np.random.default_rng(0).permutation(s.n_verts)[:30]
+        _ints(tmp_path / split / "corres" / "tr_000.vts", perm + 1)
+        _ints(tmp_path / split / "corres" / "tr_000.sym.vts", perm[::-1] + 1)
+    smp = load_sample(read_dataset(tmp_path)["train"].records[0])
+    np.testing.assert_array_equal(smp.sym_vts, smp.vts[::-1])
+    _ints(tmp_path / "train" / "corres" / "tr_000.sym.vts", [10**6])
+    with pytest.raises(DatasetError, match="out of range"):
+        load_sample(read_dataset(tmp_path)["train"].records[0])

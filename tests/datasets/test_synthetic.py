@@ -163,3 +163,19 @@ def test_bad_arguments():
         make_template(10)
     with pytest.raises(ConfigError, match="at least 2"):
         write_dataset("/nonexistent", n=1)
+
+
+def test_symmetric_correspondences_swap_left_and_right(tmp_path):
+    from meshlearn.datasets.body import PART_NAMES
+    from meshlearn.datasets.readers import load_sample, read_dataset
+
+    root = write_dataset(tmp_path / "d", n=2, seed=3, n_vertices=600, progress=False)
+    sample = load_sample(read_dataset(root)["test"].records[0])
+    template_labels = np.loadtxt(root / "template_labels.txt", dtype=np.int64)
+    swap = {i: PART_NAMES.index(n.replace("left", "@").replace("right", "left").replace("@", "right"))
+            for i, n in enumerate(PART_NAMES)}
+    mirrored = np.array([swap[int(t)] for t in template_labels])
+    # the shape's vertex matching the mirror image of template point i lies on the mirrored part of i
+    assert np.mean(sample.labels[sample.sym_vts] == mirrored) > 0.9
+    assert np.mean(sample.labels[sample.vts] == template_labels) > 0.9
+    assert np.mean(sample.labels[sample.sym_vts] == template_labels) < 0.8  # limbs do swap

@@ -108,6 +108,9 @@ def test_correspondence_train_and_eval(data, cache, tmp_path):
     for key in ("mean_geodesic_error", "mean_geodesic_error_initial", "pck_0.05", "template_accuracy"):
         assert np.isfinite(out[key])
     assert out["mean_geodesic_error_x100"] == pytest.approx(100 * out["mean_geodesic_error"])
+    flip = out["symmetric_flip"]  # the synthetic data ship .sym.vts: errors against the mirror too
+    assert 0.0 <= flip["symmetry_confusions"] <= 1.0 - out["pck_0.05"] + 1e-12
+    assert np.isfinite(flip["mean_geodesic_error"]) and 0.0 <= flip["pck_0.05"] <= 1.0
     f = np.asarray(out["pck_curve"]["fractions"])
     assert np.all(np.diff(f) >= 0) and f[-1] <= 1.0
     assert (tmp_path / "corr" / "pck_test.png").stat().st_size > 1000
