@@ -200,7 +200,7 @@ def _to_torch(value: Any, device: Any, dtype: Any) -> Any:
         coo = value.tocoo()
         idx = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
         vals = torch.from_numpy(np.asarray(coo.data)).to(dtype)
-        return torch.sparse_coo_tensor(idx, vals, coo.shape).coalesce().to(device)
+        return torch.sparse_coo_tensor(idx, vals, coo.shape, check_invariants=False).coalesce().to(device)
     if isinstance(value, torch.Tensor):
         return value.to(device=device, dtype=dtype if value.is_floating_point() else value.dtype)
     if isinstance(value, np.ndarray):
