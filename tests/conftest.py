@@ -15,7 +15,7 @@ os.environ.setdefault("PYVISTA_OFF_SCREEN", "true")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-SHARED_MESHES = Path(__file__).resolve().parents[1].parent / "shared" / "meshes"
+SHARED_MESHES = (Path(__file__).resolve().parents[1].parent / "shared" / "meshes").resolve()
 
 
 def pytest_configure(config):
