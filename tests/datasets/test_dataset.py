@@ -42,7 +42,6 @@ def test_dataset_items(split, tmp_path):
         assert a.ops.evecs.shape == (a.shape.n_verts, 8)
 
 
-@pytest.mark.slow
 def test_parallel_preprocessing_fills_the_same_cache(split, tmp_path):
     MeshDataset(split, SPEC, cache=tmp_path / "par", workers=2)
     MeshDataset(split, SPEC, cache=tmp_path / "seq")

@@ -106,7 +106,7 @@ def small_slices(monkeypatch):
 
 @pytest.mark.parametrize(
     "sub, workers",
-    [(3, 1), (3, 2), pytest.param(4, 1, marks=pytest.mark.slow), pytest.param(4, 2, marks=pytest.mark.slow)],
+    [(3, 1), (3, 2), (4, 1), (4, 2)],
 )
 def test_fast_solver_matches_dense_eigh(small_slices, sub, workers):
     shape = bumpy_sphere(sub, amplitude=0.15, seed=2)

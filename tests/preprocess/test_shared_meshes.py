@@ -3,8 +3,6 @@ uncaught error: every file gets a manifest record, failures carry meshlearn's ow
 
 from __future__ import annotations
 
-import pytest
-
 import meshlearn
 from meshlearn import errors
 from meshlearn.preprocess import expand_inputs, read_manifest
@@ -39,7 +37,6 @@ def test_shared_meshes_decimated_to_a_small_budget(shared_meshes, tmp_path):
     assert cloud["V"] <= 4000 and cloud["F"] == 0
 
 
-@pytest.mark.slow
 def test_shared_meshes_at_full_size(shared_meshes, tmp_path):
     out = tmp_path / "cache"
     s = meshlearn.preprocess(shared_meshes, out, ops="spectral,hks", k=16, clean=True, workers=2, quiet=True)

@@ -136,7 +136,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
 def test_two_gloo_processes_agree_with_one(data, cache, tmp_path):
     """torchrun with 2 CPU processes and a global batch of 2 ends with the single-process weights."""
     single = fit(_config(data, tmp_path / "one", cache, task="segmentation", batch_size=2, val_fraction=0.0,
