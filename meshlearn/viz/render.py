@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -143,9 +144,27 @@ def make_plotter(
     if not off_screen:
         require_display()
     extra = {"col_weights": list(col_weights)} if col_weights is not None else {}
-    plotter = pv.Plotter(off_screen=off_screen, window_size=(w, h), shape=grid, border=False, **extra)
+    with _quiet_x_probe(off_screen and not has_display()):
+        plotter = pv.Plotter(off_screen=off_screen, window_size=(w, h), shape=grid, border=False, **extra)
     plotter.set_background(_BACKGROUND)
     return plotter
+
+
+@contextmanager
+def _quiet_x_probe(active: bool):
+    """Without a display, VTK first tries an X window, logs "bad X server connection", then renders
+    through EGL / OSMesa as asked. Only warnings are hidden here, and only while the window is made."""
+    if not active:
+        yield
+        return
+    from vtkmodules.vtkCommonCore import vtkLogger
+
+    before = vtkLogger.GetCurrentVerbosityCutoff()
+    vtkLogger.SetStderrVerbosity(vtkLogger.VERBOSITY_ERROR)
+    try:
+        yield
+    finally:
+        vtkLogger.SetStderrVerbosity(before)
 
 
 def per_element(shape: Shape, values: Any, *, what: str = "values", location: str = "auto") -> tuple[np.ndarray, str]:
