@@ -14,7 +14,7 @@ layout              files in a split folder
                     1-based vertex of this shape matching template point i; optionally
                     ``corres/<name>.sym.vts``, the same for the mirror image of template point i
 ``coseg``           ``shapes/<name>.off`` and ``gt/<name>.seg`` (COSEG; 1-based per-face labels)
-``faust_reg``       ``tr_reg_XXX.ply`` (FAUST registrations: vertex i of every shape matches vertex i
+``faust_reg``       ``tr_reg_NNN.ply`` (FAUST registrations: vertex i of every shape matches vertex i
                     of every other)
 ``classes``         ``<class>/<name>.{obj,off,ply}`` (SHREC'11 style: one class label per shape)
 ``human_seg``       at the dataset root: ``meshes/{train,test}/<collection>/.../<name>.{off,ply}`` and
@@ -60,7 +60,7 @@ LAYOUTS = ("labelled", "faust_r", "coseg", "faust_reg", "classes", "human_seg")
 _EXPECTED = (
     "expected train/ and test/ folders (or one folder and a split file) in one of these layouts: "
     "meshes/<name>.{off,ply,obj} + labels/<name>.txt; off/<name>.off + corres/<name>.vts (FAUST_r, SCAPE_r); "
-    "shapes/<name>.off + gt/<name>.seg (COSEG); tr_reg_XXX.ply (FAUST registrations); "
+    "shapes/<name>.off + gt/<name>.seg (COSEG); tr_reg_NNN.ply (FAUST registrations); "
     "<class>/<name>.obj (SHREC'11 classes); or meshes/{train,test}/ + segs/{train,test}/ "
     "(human segmentation benchmark of Maron et al. 2017)"
 )
