@@ -13,6 +13,7 @@ from .diffusion_block import DiffusionBlock, LearnedTimeDiffusion, SpatialGradie
 from .gem import GemCNN, GemResBlock
 from .patch import PatchConv, PatchConvNet
 from .spectral_filter import SpectralFilterConv, SpectralFilterNet
+from .symmetry import SymmetryProjection
 
 __all__ = [
     "ChebConv",
@@ -28,5 +29,6 @@ __all__ = [
     "SpatialGradientFeatures",
     "SpectralFilterConv",
     "SpectralFilterNet",
+    "SymmetryProjection",
     "heads",
 ]
