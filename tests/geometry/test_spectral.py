@@ -138,7 +138,7 @@ def test_slicing_recovers_from_a_misplaced_slice(small_slices, monkeypatch):
 
     def bad_plan(k, area):
         plan = real_plan(k, area)
-        return [plan[0], (plan[1][0] * 3.0, plan[1][1])]
+        return [plan[0], (plan[1][0] * 3.0, *plan[1][1:])]
 
     monkeypatch.setattr(es, "_plan_first", bad_plan)
     shape = bumpy_sphere(3, amplitude=0.1, seed=4)
