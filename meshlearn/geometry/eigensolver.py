@@ -18,7 +18,14 @@ vectors, which grows like K squared. meshlearn therefore slices the wanted part 
   distinct eigenvalues inside the overlap, after checking that both slices agree there, so no
   eigenvalue can be missed or counted twice; a final Rayleigh-Ritz step makes the basis exactly
   M-orthonormal. When the Weyl estimate misses (a gap between the slices, or too few pairs),
-  further slices are added where the observed eigenvalue density says they belong.
+  further slices are added where the observed eigenvalue density says they belong;
+* each slice uses a Krylov basis of ``max(1.5 n, n + 40)`` vectors for ``n`` pairs (ARPACK's
+  default is ``2 n``): the same residuals for less re-orthogonalisation work, while the floor of 40
+  extra vectors keeps every copy of an exactly repeated eigenvalue on small slices.
+
+The slice plan (``SLICE_CUTS``, ``SLICE_IN_WORKER``) may list several interior slices; on two
+cores two slices are fastest, because each interior slice pays for its own LU factorisation and
+the two processes share one memory bus.
 
 Fallbacks, in order, each tried only when the one before fails or its residuals are too large:
 sliced solve, one shift-invert solve of all K pairs (retried with a larger shift, a larger Krylov

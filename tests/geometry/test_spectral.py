@@ -158,6 +158,15 @@ def test_matches_scipy_eigsh_on_sphere_multiplets(small_slices):
     np.testing.assert_allclose(evecs.T @ (M @ evecs), np.eye(36), atol=1e-10)
 
 
+@pytest.mark.parametrize("k", [38, 45])
+def test_small_slices_keep_every_copy_of_repeated_eigenvalues(small_slices, k):
+    """Sphere eigenvalues l(l+1) are (2l+1)-fold: a too small Krylov basis would drop copies."""
+    L, M = laplacian(icosphere(3))
+    evals, _ = solve_eigenpairs(L, M, k, workers=2)
+    ref = sla.eigh(L.toarray(), M.toarray(), eigvals_only=True, subset_by_index=(0, k - 1))
+    np.testing.assert_allclose(evals, ref, rtol=1e-9, atol=1e-9)
+
+
 def test_approximate_mode():
     L, M = laplacian(bumpy_sphere(4, seed=3))
     exact, _ = eigenbasis(L, M, k=25, workers=1)
