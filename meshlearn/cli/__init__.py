@@ -10,11 +10,7 @@ from ._app import app
 _COMMAND_MODULES = ("info", "demo", "data", "preprocess", "train", "view")
 
 for _name in _COMMAND_MODULES:
-    try:
-        importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as _e:  # a command module not written yet
-        if _e.name != f"{__name__}.{_name}":
-            raise
+    importlib.import_module(f"{__name__}.{_name}")
 
 
 def main() -> None:
