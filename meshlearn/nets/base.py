@@ -18,6 +18,7 @@ input width checked before ``forward_one`` and ends ``forward_one`` with :meth:`
 
 from __future__ import annotations
 
+import abc
 from typing import Any, Callable, ClassVar, Sequence
 
 import torch
@@ -41,8 +42,9 @@ def check_dropout(dropout: float) -> None:
         raise ConfigError(f"dropout must be in [0, 1) (got {dropout!r})")
 
 
-class MeshNet(nn.Module):
-    """Base class: list dispatch and input checks shared by every net."""
+class MeshNet(nn.Module, abc.ABC):
+    """Base class: list dispatch and input checks shared by every net (abstract: subclasses
+    implement :meth:`forward_one`)."""
 
     requires: ClassVar[frozenset[str]] = frozenset()
 
@@ -56,8 +58,9 @@ class MeshNet(nn.Module):
         self._check(x, ops)
         return self.forward_one(x, ops)
 
-    def forward_one(self, x: torch.Tensor, ops: Any) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def forward_one(self, x: torch.Tensor, ops: Any) -> torch.Tensor:
+        """One shape: features ``x`` (V, C_in) and its torch Operators -> outputs."""
 
     def set_io(
         self, in_channels: int, outputs: str, last_activation: Callable[[torch.Tensor], torch.Tensor] | None
