@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .geometry.rotations import random_rotation
 from .shape import Shape
 
 __all__ = ["icosphere", "grid", "bumpy_sphere", "sphere_points", "random_rotation", "random_rigid_motion"]
@@ -56,16 +57,6 @@ def sphere_points(n: int = 2000, radius: float = 1.0, seed: int = 0) -> Shape:
     pts = np.stack([np.cos(theta) * np.sin(phi), np.sin(theta) * np.sin(phi), np.cos(phi)], 1)
     pts = pts @ random_rotation(seed).T
     return Shape(radius * pts, None, source=f"sphere_points({n})", name="sphere_points")
-
-
-def random_rotation(seed: int | np.random.Generator = 0) -> np.ndarray:
-    """A uniformly random rotation matrix (3, 3) with determinant +1."""
-    rng = np.random.default_rng(seed)
-    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
-    q *= np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] *= -1
-    return q
 
 
 def random_rigid_motion(shape: Shape, seed: int = 0) -> Shape:

@@ -40,6 +40,7 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from ..errors import ConfigError
+from ..geometry.rotations import random_rotation
 from ..shape import Shape
 from .body import PART_NAMES, Body, random_pose
 
@@ -191,7 +192,7 @@ def make_template(n_vertices: int = 5000) -> Template:
     verts, faces = _marching_cubes(body, np.eye(3), np.full(3, h), np.zeros(3))
     # Shapes are remeshed on rotated grids, which cut the surface into more pieces than an
     # axis-aligned one: calibrate the density on a fixed oblique grid.
-    oblique = _random_rotation(np.random.default_rng(12345))
+    oblique = random_rotation(np.random.default_rng(12345))
     v1, _ = _marching_cubes(body, oblique, np.full(3, h), np.full(3, 0.5 * h))
     density = v1.shape[0] * h**2
     return Template(verts, faces, body.labels(verts), density)
@@ -241,14 +242,6 @@ class _Locator:
 
 
 # ---------------------------------------------------------------------------------- shapes
-def _random_rotation(rng: np.random.Generator) -> np.ndarray:
-    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
-    q *= np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] *= -1
-    return q
-
-
 def generate_shape(
     template: Template,
     seed: int | np.random.SeedSequence,
@@ -287,7 +280,7 @@ def generate_shape(
     rng = np.random.default_rng(seed)
     target = (n_vertices or template.n_verts) * rng.uniform(0.85, 1.15)
     h = np.sqrt(template.density / target) * rng.uniform(0.9, 1.1, 3)
-    rot = _random_rotation(rng)
+    rot = random_rotation(rng)
     rest, faces = _marching_cubes(body, rot, h, rng.uniform(0, 1, 3) * h)
     locator = _locator or _Locator(template)
     face, bary, _ = locator.locate(rest)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from ..geometry.rotations import random_rotation
 from ..geometry.operators import OperatorSpec
 from .config import MODELS, TrainConfig
 
@@ -77,11 +78,7 @@ def _rotation(rng: np.random.Generator, mode: str) -> np.ndarray:
         a = rng.uniform(0.0, 2.0 * np.pi)
         c, s = np.cos(a), np.sin(a)
         return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
-    q *= np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] *= -1
-    return q
+    return random_rotation(rng)
 
 
 def input_features(
