@@ -41,6 +41,7 @@ from scipy.spatial import cKDTree
 
 from ..errors import ConfigError
 from ..geometry.rotations import random_rotation
+from ..io import save
 from ..shape import Shape
 from .body import PART_NAMES, Body, random_pose
 
@@ -360,23 +361,6 @@ def _write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def _write_ply(path: Path, verts: np.ndarray, faces: np.ndarray | None) -> None:
-    """Binary little-endian PLY, written directly so the bytes depend only on the arrays."""
-    from ..cache import atomic_write_bytes
-
-    header = ["ply", "format binary_little_endian 1.0", f"element vertex {len(verts)}",
-              "property double x", "property double y", "property double z"]
-    body = np.ascontiguousarray(verts, dtype="<f8").tobytes()
-    if faces is not None:
-        header += [f"element face {len(faces)}", "property list uchar int vertex_indices"]
-        rec = np.zeros(len(faces), dtype=[("n", "u1"), ("i", "<i4", (3,))])
-        rec["n"] = 3
-        rec["i"] = faces
-        body += rec.tobytes()
-    header.append("end_header")
-    atomic_write_bytes(path, ("\n".join(header) + "\n").encode() + body)
-
-
 def write_dataset(
     out: str | os.PathLike,
     n: int = 100,
@@ -409,7 +393,7 @@ def write_dataset(
     for split in ("train", "test"):
         for sub in ("meshes", "labels", "corres"):
             (out / split / sub).mkdir(parents=True, exist_ok=True)
-    _write_ply(out / "template.ply", template.verts, template.faces)
+    save(Shape(template.verts, template.faces), out / "template.ply")
     # the body is left-right symmetric (x -> -x): each template point's mirror image, for .sym.vts
     mirror = cKDTree(template.verts).query(template.verts * np.array([-1.0, 1.0, 1.0]))[1]
     _write_text(out / "template_labels.txt", "".join(f"{v}\n" for v in template.labels))
@@ -421,7 +405,7 @@ def write_dataset(
     for i, item in enumerate(shapes):
         split = "train" if i < n - n_test else "test"
         d, name = out / split, item.shape.name
-        _write_ply(d / "meshes" / f"{name}.ply", item.shape.verts, item.shape.faces)
+        save(Shape(item.shape.verts, item.shape.faces), d / "meshes" / f"{name}.ply")
         _write_text(d / "labels" / f"{name}.txt", "".join(f"{v}\n" for v in item.labels))
         _write_text(d / "corres" / f"{name}.vts", "".join(f"{v + 1}\n" for v in item.vts))
         _write_text(d / "corres" / f"{name}.sym.vts", "".join(f"{v + 1}\n" for v in item.vts[mirror]))
