@@ -12,20 +12,25 @@ vectors, which grows like K squared. meshlearn therefore slices the wanted part 
 * slice 0 holds the smallest eigenpairs, found with a small negative shift, where ``L - sigma M``
   is positive definite and is factored once by CHOLMOD (``cholespy``; SuperLU when absent);
 * slice 1 holds the eigenpairs nearest an interior shift placed by Weyl's law
-  (``lambda_j ~ 4 pi j / area`` on a surface), factored by SuperLU;
+  (``lambda_j ~ 4 pi j / area`` on a surface). Its matrix is indefinite: SuperLU factors it as a
+  symmetric ``L D L^T`` in a nested-dissection order (METIS, through ``pymetis``), and the number
+  of negative pivots is the number of eigenvalues below the shift (Sylvester's law of inertia).
+  That count sizes the slice to reach exactly the eigenvalue indices it is meant to hold, and
+  checks the final answer: below each interior shift, exactly that many eigenvalues must have been
+  found, so an eigenvalue missed or counted twice anywhere below it is caught;
 * the slices run at the same time, one in a worker process (``workers=2``, the default on a
-  machine with two or more cores), and overlap by a margin. They are merged at a cut between two
-  distinct eigenvalues inside the overlap, after checking that both slices agree there, so no
-  eigenvalue can be missed or counted twice; a final Rayleigh-Ritz step makes the basis exactly
-  M-orthonormal. When the Weyl estimate misses (a gap between the slices, or too few pairs),
-  further slices are added where the observed eigenvalue density says they belong;
+  machine with two or more cores), and overlap by a few eigenvalues. They are merged at a cut
+  between two distinct eigenvalues inside the overlap, after checking that both slices agree there;
+  a final Rayleigh-Ritz step makes the basis exactly M-orthonormal. When a slice falls short (a
+  gap between the slices, or too few pairs), further slices are added where the observed
+  eigenvalue density says they belong;
 * each slice uses a Krylov basis of ``max(1.5 n, n + 40)`` vectors for ``n`` pairs (ARPACK's
   default is ``2 n``): the same residuals for less re-orthogonalisation work, while the floor of 40
   extra vectors keeps every copy of an exactly repeated eigenvalue on small slices.
 
 The slice plan (``SLICE_CUTS``, ``SLICE_IN_WORKER``) may list several interior slices; on two
-cores two slices are fastest, because each interior slice pays for its own LU factorisation and
-the two processes share one memory bus.
+cores two slices are fastest, because each interior slice pays for its own factorisation and the
+two processes share one memory bus (the work is bound by memory traffic, not arithmetic).
 
 Fallbacks, in order, each tried only when the one before fails or its residuals are too large:
 sliced solve, one shift-invert solve of all K pairs (retried with a larger shift, a larger Krylov
@@ -62,8 +67,10 @@ DENSE_LIMIT = 1000
 #: At most this many vertices: a dense solve is allowed as the last fallback (memory ~ 16 V^2 bytes).
 DENSE_MAX = 12000
 #: At least this many vertices and eigenpairs before slicing in parallel pays for its overhead.
-PARALLEL_MIN_VERTS = 4000
+PARALLEL_MIN_VERTS = 2000
 PARALLEL_MIN_K = 24
+#: Relative residual of a linear solve below which an unpivoted L D L^T factorisation is kept.
+SOLVE_RESIDUAL_OK = 5e-13
 #: Residual accepted from a ``tol=0`` solve (ARPACK itself reaches ~1e-12).
 RESIDUAL_OK = 1e-8
 
@@ -76,19 +83,52 @@ class SliceResult:
     evals: np.ndarray
     evecs: np.ndarray
     cpu_s: float = 0.0  #: CPU seconds the slice took in the process that solved it
+    #: number of eigenvalues below ``sigma`` (Sylvester's inertia of the factorisation), if known
+    inertia: int | None = None
 
 
 # --------------------------------------------------------------------------------------------
 # factorisation and one shift-invert slice
 
 
+def _fill_reducing_order(A: sp.csr_matrix) -> np.ndarray | None:
+    """A nested-dissection ordering of A's graph (METIS, through ``pymetis``); None without pymetis."""
+    try:
+        import pymetis
+    except ImportError:
+        return None
+    G = sp.csr_matrix(A, copy=True)
+    G.setdiag(0)
+    G.eliminate_zeros()
+    indptr, indices = G.indptr.astype(np.int64), G.indices.astype(np.int64)
+    try:
+        adjacency = pymetis.CSRAdjacency(indptr, indices)
+        perm = pymetis.nested_dissection(adjacency)[0]
+    except AttributeError:  # pymetis older than 2025.2
+        perm = pymetis.nested_dissection(xadj=indptr, adjncy=indices)[0]
+    perm = np.asarray(perm, dtype=np.int64)
+    if perm.shape != (A.shape[0],) or not np.array_equal(np.sort(perm), np.arange(A.shape[0])):
+        return None
+    return perm
+
+
 class _Factor:
-    """Solver of ``(L - sigma M) x = b``: CHOLMOD when positive definite and available, else SuperLU."""
+    """Solver of ``(L - sigma M) x = b``.
+
+    Positive definite (the bottom slice): CHOLMOD (``cholespy``); SuperLU when it is absent.
+    Indefinite (interior slices): SuperLU on the matrix reordered by nested dissection, pivoting on
+    the diagonal only, i.e. a symmetric ``L D L^T``. Sylvester's law of inertia then gives
+    ``inertia``, the number of eigenvalues below ``sigma``: the count of negative pivots. Without
+    pymetis, or when SuperLU had to pivot off the diagonal, SuperLU with its own ordering and
+    partial pivoting is used and ``inertia`` is None.
+    """
 
     def __init__(self, A: sp.csr_matrix, spd: bool) -> None:
         self.n = A.shape[0]
         self._chol = None
         self._lu = None
+        self._perm = None
+        self.inertia: int | None = 0 if spd else None
         if spd:
             try:
                 from cholespy import CholeskySolverD, MatrixType
@@ -97,13 +137,45 @@ class _Factor:
                 self._chol = CholeskySolverD(
                     self.n, coo.row.astype(np.int32), coo.col.astype(np.int32), coo.data.astype(np.float64), MatrixType.COO
                 )
+                return
             except ImportError:
-                self._chol = None
+                pass
             except (RuntimeError, ValueError) as e:  # not positive definite after all
                 log.debug("CHOLMOD factorisation failed (%s); using SuperLU", e)
-                self._chol = None
-        if self._chol is None:
-            self._lu = spla.splu(A.tocsc())
+        perm = _fill_reducing_order(A)
+        if perm is not None:
+            try:
+                lu = spla.splu(
+                    A[perm][:, perm].tocsc(),
+                    permc_spec="NATURAL",
+                    diag_pivot_thresh=0.0,
+                    options=dict(SymmetricMode=True),
+                )
+            except RuntimeError as e:  # an exactly zero pivot
+                log.debug("symmetric LDL^T factorisation failed (%s); pivoting", e)
+            else:
+                identity = np.arange(self.n)
+                pivots = np.abs(lu.U.diagonal())
+                if (
+                    np.array_equal(lu.perm_r, identity)
+                    and np.array_equal(lu.perm_c, identity)
+                    and pivots.min() > 1e-10 * pivots.max()  # the signs of the pivots are certain
+                ):
+                    self.inertia = int(np.count_nonzero(lu.U.diagonal() < 0))
+                    self._lu, self._perm = lu, perm
+                    if self._accurate(A):
+                        return
+                    # Without pivoting, a shift close to an eigenvalue can let the factors grow, and
+                    # solves lose digits: keep the count, solve with partial pivoting (same ordering).
+                    self._lu = spla.splu(A[perm][:, perm].tocsc(), permc_spec="NATURAL", diag_pivot_thresh=1.0)
+                    return
+        self.inertia = 0 if spd else None
+        self._lu = spla.splu(A.tocsc())
+
+    def _accurate(self, A: sp.csr_matrix) -> bool:
+        """Whether a solve of a random right-hand side has a relative residual at rounding level."""
+        b = np.random.default_rng(0).standard_normal(self.n)
+        return bool(np.linalg.norm(A @ self.solve(b) - b) <= SOLVE_RESIDUAL_OK * np.linalg.norm(b))
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         if self._chol is not None:
@@ -111,21 +183,40 @@ class _Factor:
             x = np.empty_like(b)
             self._chol.solve(b, x)
             return x
-        return self._lu.solve(b)
+        if self._perm is None:
+            return self._lu.solve(b)
+        x = np.empty_like(b, dtype=np.float64)
+        x[self._perm] = self._lu.solve(np.ascontiguousarray(b[self._perm]))
+        return x
 
 
-def _arpack_slice(L, M, k, sigma, *, tol=0.0, ncv=None, seed=0, maxiter=None) -> SliceResult:
+def _slice_size(inertia: int, lo: int, hi: int) -> int:
+    """Pairs to ask for around a shift with ``inertia`` eigenvalues below it, so as to reach indices lo .. hi-1.
+
+    The pairs nearest a shift spread about equally to both sides of it where the eigenvalue
+    density is even (Weyl: about constant on a surface), so the slice reaches ``n / 2`` indices
+    each way; a few more absorb uneven spacing.
+    """
+    return 2 * max(inertia - lo, hi - inertia) + max(2, (hi - lo) // 8)
+
+
+def _arpack_slice(L, M, k, sigma, *, tol=0.0, ncv=None, seed=0, maxiter=None, cover=None) -> SliceResult:
     """The ``k`` eigenpairs nearest ``sigma`` by shift-invert ARPACK, sorted ascending.
 
     ``ncv`` (the Krylov basis size) defaults to ``max(NCV_FACTOR * k, k + NCV_MIN_EXTRA) + 1``.
+    ``cover = (lo, hi)``: where the factorisation counts the eigenvalues below ``sigma``, ``k`` is
+    replaced by the number of pairs that reach eigenvalue indices ``lo .. hi-1`` from there.
     """
     t0 = time.process_time()
     V = L.shape[0]
     A = (L - sigma * M).tocsr()
     factor = _Factor(A, spd=sigma < 0)
-    op = spla.LinearOperator((V, V), matvec=factor.solve, matmat=factor.solve, dtype=np.float64)
+    if cover is not None and factor.inertia is not None:
+        k = _slice_size(factor.inertia, *cover)
+    k = min(k, V - 2)
     rng = np.random.default_rng(seed)
     v0 = rng.uniform(-1.0, 1.0, V)
+    op = spla.LinearOperator((V, V), matvec=factor.solve, matmat=factor.solve, dtype=np.float64)
     if ncv is None:
         ncv = min(V - 1, max(int(NCV_FACTOR * k), k + NCV_MIN_EXTRA) + 1)
     # ARPACK's work is memory-bound matrix-vector products: a second BLAS thread gains nothing and,
@@ -135,13 +226,13 @@ def _arpack_slice(L, M, k, sigma, *, tol=0.0, ncv=None, seed=0, maxiter=None) ->
             L, k=k, M=M, sigma=sigma, which="LM", OPinv=op, v0=v0, ncv=min(ncv, V - 1), tol=tol, maxiter=maxiter
         )
     order = np.argsort(evals)
-    return SliceResult(float(sigma), evals[order], evecs[:, order], time.process_time() - t0)
+    return SliceResult(float(sigma), evals[order], evecs[:, order], time.process_time() - t0, factor.inertia)
 
 
-def _slice_job(L, M, k, sigma, tol, seed):
+def _slice_job(L, M, k, sigma, tol, seed, cover):
     """Worker entry point: one slice with one BLAS thread (the other core runs the other slice)."""
     with _one_blas_thread():
-        return _arpack_slice(L, M, k, sigma, tol=tol, seed=seed)
+        return _arpack_slice(L, M, k, sigma, tol=tol, seed=seed, cover=cover)
 
 
 def _one_blas_thread():
@@ -258,10 +349,10 @@ def _cluster_tol(x: float, scale: float) -> float:
 
 
 #: Slice plan: fractions of the wanted pairs at which the spectrum is cut, and the process that
-#: solves each slice (True: the worker). The bottom slice's factorisation (CHOLMOD) solves several
-#: times faster than an interior slice's (SuperLU), so it takes a larger share. ARPACK's cost grows
-#: faster than linearly with a slice's size, so several smaller slices cost less in all.
-SLICE_CUTS = (0.72,)
+#: solves each slice (True: the worker). The bottom slice's factorisation (CHOLMOD) solves faster
+#: than an interior slice's (SuperLU), so it takes the larger share. ARPACK's cost grows faster
+#: than linearly with a slice's size, so several smaller slices cost less in all.
+SLICE_CUTS = (0.6,)
 SLICE_IN_WORKER = (False, True)
 #: Krylov basis size of a slice, as a multiple of its pair count. ARPACK's own default is 2; 1.5
 #: converges to the same residuals in fewer flops (re-orthogonalisation costs ~ncv^2 per restart).
@@ -271,19 +362,26 @@ NCV_FACTOR = 1.5
 NCV_MIN_EXTRA = 40
 
 
-def _plan_first(k: int, area: float) -> list[tuple[float, int, bool]]:
-    """Slices (sigma, n, in_worker): the bottom one (sigma < 0, NaN here) and Weyl-placed interior ones.
+def _overlap(k: int) -> int:
+    """Eigenvalues that neighbouring slices should share (the merge cuts between two of them)."""
+    return max(4, int(np.ceil(k / 24)))
 
-    Interior slice i holds the pairs with index in ``[cut_i - margin, cut_{i+1} + margin)`` plus a
-    further margin, and its shift sits at the Weyl estimate ``4 pi j / area`` of its middle index.
+
+def _plan_first(k: int, area: float) -> list[tuple[float, int, bool, tuple[int, int] | None]]:
+    """Slices (sigma, n, in_worker, cover): the bottom one (sigma NaN here) and Weyl-placed interior ones.
+
+    Interior slice i is to hold the pairs with index in ``cover = [cut_i - overlap, cut_{i+1})``;
+    its shift sits at the Weyl estimate ``4 pi j / area`` of the middle index. ``n`` is the pair
+    count asked for when its factorisation cannot count the eigenvalues below the shift (the count,
+    where known, sets the size instead: see :func:`_slice_size`).
     """
-    margin = max(4, int(np.ceil(k / 16)))
+    margin = _overlap(k)
     cuts = [int(round(f * k)) for f in SLICE_CUTS] + [k]
-    plan = [(np.nan, cuts[0] + margin, SLICE_IN_WORKER[0])]
+    plan = [(np.nan, cuts[0] + margin, SLICE_IN_WORKER[0], None)]
     for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
-        lo_idx, hi_idx = a - margin, b + margin
-        sigma = 4.0 * np.pi * (0.5 * (lo_idx + hi_idx)) / area
-        plan.append((float(sigma), hi_idx - lo_idx + margin, SLICE_IN_WORKER[i + 1]))
+        lo, hi = a - margin, b
+        sigma = 4.0 * np.pi * (0.5 * (lo + hi)) / area
+        plan.append((float(sigma), hi - lo + 2 * margin, SLICE_IN_WORKER[i + 1], (lo, hi)))
     return plan
 
 
@@ -342,43 +440,60 @@ def _take(pieces, k):
     return w[order], X[:, order]
 
 
+def _check_counts(slices: list[SliceResult], w: np.ndarray, scale: float) -> None:
+    """Sylvester's check: below each interior shift lie exactly as many found eigenvalues as the
+    factorisation counted (a missed or doubled eigenvalue anywhere below it shows here)."""
+    for s in slices:
+        if s.inertia is None or s.sigma < 0 or np.min(np.abs(w - s.sigma)) < 1e-9 * scale:
+            continue
+        below = int(np.count_nonzero(w < s.sigma))
+        if below > s.inertia or (s.sigma <= w[-1] and below != s.inertia):
+            raise SolverError(
+                f"spectrum slices found {below} eigenvalues below {s.sigma:.6g} where there are {s.inertia}"
+            )
+
+
 def _sliced(L, M, mass, k, tol, seed, scale):
     area = float(mass.sum())
     plan = _plan_first(k, area)
     sigma0 = -1e-8 * scale
-    plan = [(sigma0 if i == 0 else sigma, n, remote, seed + i) for i, (sigma, n, remote) in enumerate(plan)]
+    plan = [(sigma0 if i == 0 else sigma, n, remote, cover, seed + i) for i, (sigma, n, remote, cover) in enumerate(plan)]
     pool = _pool()
     futures = {}
-    for i, (sigma, n, remote, sd) in enumerate(plan):
+    for i, (sigma, n, remote, cover, sd) in enumerate(plan):
         if not remote or pool is None:
             continue
         try:
-            futures[i] = pool.submit(_slice_job, L, M, n, sigma, tol, sd)
+            futures[i] = pool.submit(_slice_job, L, M, n, sigma, tol, sd, cover)
         except (RuntimeError, OSError, AssertionError) as e:  # broken or forbidden worker
             log.debug("worker process unavailable (%s); slices run here one after the other", e)
             _reset_pool()
             pool = None
     results: dict[int, SliceResult] = {}
     with _one_blas_thread():
-        for i, (sigma, n, remote, sd) in enumerate(plan):
+        for i, (sigma, n, remote, cover, sd) in enumerate(plan):
             if i not in futures:
-                results[i] = _arpack_slice(L, M, n, sigma, tol=tol, seed=sd)
+                results[i] = _arpack_slice(L, M, n, sigma, tol=tol, seed=sd, cover=cover)
     for i, fut in futures.items():
         try:
             results[i] = fut.result()
         except BrokenExecutor as e:  # the worker died (killed, out of memory): solve here
             log.debug("worker process died (%s); solving its slice here", e)
             _reset_pool()
-            sigma, n, _, sd = plan[i]
-            results[i] = _arpack_slice(L, M, n, sigma, tol=tol, seed=sd)
+            sigma, n, _, cover, sd = plan[i]
+            results[i] = _arpack_slice(L, M, n, sigma, tol=tol, seed=sd, cover=cover)
     slices = [results[i] for i in range(len(plan))]
     seed = seed + len(plan) - 2
-    log.debug("eigensolve slices: %s", [(round(s.sigma, 4), s.evals.size, round(s.cpu_s, 3)) for s in slices])
+    log.debug(
+        "eigensolve slices: %s", [(round(s.sigma, 4), s.evals.size, s.inertia, round(s.cpu_s, 3)) for s in slices]
+    )
     for extra in range(6):
         pieces, hi, gap = _covered(slices, scale, rtol=max(1e-6, 100 * tol))
         count = sum(int(np.sum((s.evals >= lo) & (s.evals < (np.inf if h is None else h)))) for s, lo, h in pieces)
         if gap is None and count >= k:
-            return _take(pieces, k)
+            w, X = _take(pieces, k)
+            _check_counts(slices, w, scale)
+            return w, X
         density = count / max(hi, 1e-300)  # eigenvalues per unit, observed so far
         margin = max(4, k // 16) * 2 ** (extra // 2)  # widen when a placement keeps missing
         if gap is not None:

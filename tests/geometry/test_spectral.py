@@ -132,8 +132,12 @@ def test_slices_without_a_worker_process(small_slices, monkeypatch):
     np.testing.assert_allclose(evals, ref, rtol=1e-9, atol=1e-9)
 
 
-def test_slicing_recovers_from_a_misplaced_slice(small_slices, monkeypatch):
-    """A bad spectral estimate (interior slice far too high) leaves a gap that extra slices fill."""
+@pytest.mark.parametrize("counted", [True, False])
+def test_slicing_recovers_from_a_misplaced_slice(small_slices, monkeypatch, counted):
+    """A bad spectral estimate (interior slice far too high): where the factorisation counts the
+    eigenvalues below the shift the slice widens to reach its range, else extra slices fill the gap."""
+    if not counted:
+        monkeypatch.setattr(es, "_fill_reducing_order", lambda A: None)
     real_plan = es._plan_first
 
     def bad_plan(k, area):
@@ -147,6 +151,32 @@ def test_slicing_recovers_from_a_misplaced_slice(small_slices, monkeypatch):
     evals, evecs = es._sliced(L, M, M.diagonal(), k, 0.0, 0, es._lambda_scale(L, M.diagonal()))
     ref = sla.eigh(L.toarray(), M.toarray(), eigvals_only=True, subset_by_index=(0, k - 1))
     np.testing.assert_allclose(evals, ref, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("at", [0.3, 0.5, 0.77])
+def test_interior_factorisation_counts_eigenvalues_below_the_shift(at):
+    """Sylvester's law of inertia: negative pivots of L - sigma M = eigenvalues below sigma."""
+    L, M = laplacian(bumpy_sphere(3, amplitude=0.15, seed=2))
+    ref = sla.eigh(L.toarray(), M.toarray(), eigvals_only=True)
+    i = int(at * ref.size)
+    sigma = 0.5 * (ref[i - 1] + ref[i])
+    A = (L - sigma * M).tocsr()
+    factor = es._Factor(A, spd=False)
+    assert factor.inertia == i
+    b = np.random.default_rng(0).standard_normal(A.shape[0])
+    assert np.linalg.norm(A @ factor.solve(b) - b) < 1e-11 * np.linalg.norm(b)
+
+
+def test_a_missed_eigenvalue_fails_the_count():
+    """A slice that lost an eigenvalue below an interior shift is caught, not returned."""
+    L, M = laplacian(bumpy_sphere(3, amplitude=0.15, seed=2))
+    ref = sla.eigh(L.toarray(), M.toarray(), eigvals_only=True, subset_by_index=(0, 30))
+    sigma = 0.5 * (ref[19] + ref[20])
+    X = np.eye(L.shape[0])[:, :30]
+    whole = es.SliceResult(sigma, ref[:30], X, inertia=20)
+    es._check_counts([whole], ref[:30], 1.0)
+    with pytest.raises(SolverError, match="found 19 eigenvalues below"):
+        es._check_counts([whole], np.delete(ref[:30], 7), 1.0)
 
 
 def test_matches_dense_eigh_on_sphere_multiplets(small_slices):
