@@ -34,8 +34,11 @@ Bundles (each timed end to end on one shape, in a fresh subprocess so that peak 
 
 Shapes: bumpy spheres (icosphere subdivisions 4..7: 2,562 / 10,242 / 40,962 / 163,842 vertices).
 Peak memory: growth of the worker's peak resident set (``VmHWM``) over its size after setup.
-Times: wall clock and CPU time (``time.process_time``, all threads) of the bundle; on a shared,
-busy machine the CPU times are the steadier comparison.
+Times: wall clock and CPU time (``time.process_time``, all threads) of the bundle on the first
+shape in a fresh process; on a shared, busy machine the CPU times are the steadier comparison.
+``warm``: wall clock of the same bundle on a second shape of the same size in the same process,
+what each further shape of a batch costs. Eigenpair accuracy: the relative residual
+``||L x - lambda M x|| / (lambda ||M x||)`` of the non-zero eigenpairs, max and median (not timed).
 
 Run: ``python benchmarks/bench_operators.py`` (subdivisions 4, 5, 6; a few minutes on 2 idle
 cores, most of it in the two eigensolves of the 41k mesh), ``--sizes 7 --bundles
@@ -92,6 +95,20 @@ def _baseline_gradients(verts: np.ndarray, faces: np.ndarray, frames: np.ndarray
     return G.real.tocsr(), G.imag.tocsr()
 
 
+def _residuals(L, M, evals, evecs) -> tuple[float, float]:
+    """(max, median) relative residual of the non-zero eigenpairs (not timed)."""
+    from meshlearn.geometry.eigensolver import relative_residuals
+
+    t0 = time.perf_counter()
+    r = relative_residuals(L, M, evals, evecs)[1:]
+    global _UNTIMED
+    _UNTIMED += time.perf_counter() - t0
+    return float(r.max()), float(np.median(r))
+
+
+_UNTIMED = 0.0
+
+
 def _baseline_diffusionnet(shape, k: int) -> dict:
     import robust_laplacian as rl
     import scipy.sparse as sp
@@ -105,6 +122,7 @@ def _baseline_diffusionnet(shape, k: int) -> dict:
     eps = 1e-8
     evals, evecs = spla.eigsh(sp.csr_matrix(L + eps * M), k=k, M=sp.csr_matrix(M), sigma=eps)
     t["eigen"] = time.perf_counter() - t0
+    t["residual"] = _residuals(L, M, evals, evecs)
     frames, t["frames"] = _baseline_frames(shape)
     t0 = time.perf_counter()
     _baseline_gradients(shape.verts, shape.faces, frames)
@@ -190,8 +208,9 @@ def _meshlearn_diffusionnet(shape, k: int) -> dict:
     L, M = laplacian(shape, kind="robust")
     t["laplacian"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    eigenbasis(L, M, k=k)
+    evals, evecs = eigenbasis(L, M, k=k)
     t["eigen"] = time.perf_counter() - t0
+    t["residual"] = _residuals(L, M, evals, evecs)
     t0 = time.perf_counter()
     frames = tangent_frames(shape)
     t["frames"] = time.perf_counter() - t0
@@ -228,11 +247,40 @@ def _meshlearn_patches(shape, radius: float) -> dict:
     return t
 
 
+def _bundle(impl: str, bundle: str, shape, k: int) -> dict:
+    radius = 0.05 * float(np.sqrt(shape.area()))
+    table = {
+        "meshlearn": {
+            "diffusionnet": lambda: _meshlearn_diffusionnet(shape, k),
+            "gradients": lambda: _meshlearn_gradient_bundle(shape),
+            "gauge": lambda: _meshlearn_gauge(shape),
+            "patches": lambda: _meshlearn_patches(shape, radius),
+        },
+        "baseline": {
+            "diffusionnet": lambda: _baseline_diffusionnet(shape, k),
+            "gradients": lambda: _baseline_gradient_bundle(shape),
+            "gauge": lambda: _baseline_gauge(shape),
+            "patches": lambda: _baseline_patches(shape, radius),
+        },
+    }
+    return table[impl][bundle]()
+
+
+def _timed(impl: str, bundle: str, shape, k: int) -> tuple[float, float, dict]:
+    global _UNTIMED
+    _UNTIMED = 0.0
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    parts = _bundle(impl, bundle, shape, k)
+    total = time.perf_counter() - t0 - _UNTIMED
+    cpu = time.process_time() - c0 - _UNTIMED
+    return total, cpu, parts
+
+
 def _worker(impl: str, bundle: str, subdiv: int, k: int) -> None:
     from meshlearn.testing import bumpy_sphere
 
     shape = bumpy_sphere(subdiv)
-    radius = 0.05 * float(np.sqrt(shape.area()))
     # warm the imports so that only the computation is timed and measured
     import potpourri3d  # noqa: F401
     import robust_laplacian  # noqa: F401
@@ -241,29 +289,17 @@ def _worker(impl: str, bundle: str, subdiv: int, k: int) -> None:
     import meshlearn.geometry  # noqa: F401
 
     rss0 = _status_kb("VmRSS")
-    t0 = time.perf_counter()
-    c0 = time.process_time()
-    if impl == "meshlearn":
-        parts = {
-            "diffusionnet": lambda: _meshlearn_diffusionnet(shape, k),
-            "gradients": lambda: _meshlearn_gradient_bundle(shape),
-            "gauge": lambda: _meshlearn_gauge(shape),
-            "patches": lambda: _meshlearn_patches(shape, radius),
-        }[bundle]()
-    else:
-        parts = {
-            "diffusionnet": lambda: _baseline_diffusionnet(shape, k),
-            "gradients": lambda: _baseline_gradient_bundle(shape),
-            "gauge": lambda: _baseline_gauge(shape),
-            "patches": lambda: _baseline_patches(shape, radius),
-        }[bundle]()
-    total = time.perf_counter() - t0
-    cpu = time.process_time() - c0
+    total, cpu, parts = _timed(impl, bundle, shape, k)
+    peak_mb = (_status_kb("VmHWM") - rss0) / 1024.0
+    residual = parts.pop("residual", None)
     if any(name.endswith("*") for name in parts):
         scale = sum(parts.values()) / total
         total, cpu = total * scale, cpu * scale
-    peak_mb = (_status_kb("VmHWM") - rss0) / 1024.0
-    print(json.dumps({"V": shape.n_verts, "total": total, "cpu": cpu, "peak_mb": peak_mb, "parts": parts}))
+    # a second shape of the same size in the same process: what each further shape of a batch costs
+    warm = _timed(impl, bundle, bumpy_sphere(subdiv, seed=1), k)[0] if bundle != "patches" else None
+    out = {"V": shape.n_verts, "total": total, "cpu": cpu, "warm": warm, "peak_mb": peak_mb, "parts": parts}
+    out["residual"] = residual
+    print(json.dumps(out))
 
 
 def _run(impl: str, bundle: str, subdiv: int, k: int, timeout: float) -> dict | None:
@@ -304,30 +340,38 @@ def main(argv: list[str] | None = None) -> None:
         "(CPU = all threads; fairer on a busy machine); peak = growth of peak RSS in MB"
     )
     header = (
-        f"{'bundle':<13}{'V':>8}  {'meshlearn s':>11} {'cpu s':>7} {'peak MB':>8}"
-        f"  {'baseline s':>10} {'cpu s':>7} {'peak MB':>8}  {'speed-up':>8} {'cpu':>7}"
+        f"{'bundle':<13}{'V':>8}  {'meshlearn s':>11} {'cpu s':>7} {'warm s':>7} {'peak MB':>8}"
+        f"  {'baseline s':>10} {'cpu s':>7} {'warm s':>7} {'peak MB':>8}  {'speed-up':>8} {'cpu':>6} {'warm':>6}"
     )
     print(header)
     print("-" * len(header))
     details = []
+
+    def cols(r: dict | None, width: int) -> str:
+        if not r:
+            return f"{'failed':>{width}}"
+        warm = f"{r['warm']:>7.2f}" if r.get("warm") is not None else f"{'-':>7}"
+        return f"{r['total']:>{width - 25}.2f} {r['cpu']:>7.2f} {warm} {r['peak_mb']:>8.0f}"
+
     for bundle in bundles:
         for subdiv in sizes:
             ours = _run("meshlearn", bundle, subdiv, args.k, args.timeout)
             base = _run("baseline", bundle, subdiv, args.k, args.timeout)
             V = (ours or base or {"V": 10 * 4**subdiv + 2})["V"]
-            o = f"{ours['total']:>11.2f} {ours['cpu']:>7.2f} {ours['peak_mb']:>8.0f}" if ours else f"{'failed':>28}"
-            b = f"{base['total']:>10.2f} {base['cpu']:>7.2f} {base['peak_mb']:>8.0f}" if base else f"{'timeout':>27}"
-            ratio = (
-                f"{base['total'] / ours['total']:>7.1f}x {base['cpu'] / ours['cpu']:>6.1f}x" if ours and base else f"{'-':>16}"
-            )
-            print(f"{bundle:<13}{V:>8}  {o}  {b}  {ratio}", flush=True)
+            ratio = f"{'-':>22}"
+            if ours and base:
+                warm = f"{base['warm'] / ours['warm']:>5.1f}x" if ours.get("warm") and base.get("warm") else f"{'-':>6}"
+                ratio = f"{base['total'] / ours['total']:>7.1f}x {base['cpu'] / ours['cpu']:>5.1f}x {warm}"
+            print(f"{bundle:<13}{V:>8}  {cols(ours, 36)}  {cols(base, 35)}  {ratio}", flush=True)
             details.append((bundle, V, ours, base))
     print("\nparts (seconds):")
     for bundle, V, ours, base in details:
-        if ours:
-            print(f"  {bundle:<13}{V:>8} meshlearn: {_fmt_parts(ours['parts'])}")
-        if base:
-            print(f"  {bundle:<13}{V:>8} baseline:  {_fmt_parts(base['parts'])}")
+        for name, r in (("meshlearn", ours), ("baseline", base)):
+            if not r:
+                continue
+            res = r.get("residual")
+            res = f"  eigenpair residual max {res[0]:.1e} median {res[1]:.1e}" if res else ""
+            print(f"  {bundle:<13}{V:>8} {name + ':':<10} {_fmt_parts(r['parts'])}{res}")
     if "patches" in bundles:
         print("(* log maps timed on 64 sources and scaled to every vertex)")
 
