@@ -191,7 +191,7 @@ class _Factor:
 
 
 def _slice_size(inertia: int, lo: int, hi: int) -> int:
-    """Pairs to ask for around a shift with ``inertia`` eigenvalues below it, so as to reach indices lo .. hi-1.
+    """Pairs to ask for around a shift with ``inertia`` eigenvalues below it, to reach indices lo .. hi-1.
 
     The pairs nearest a shift spread about equally to both sides of it where the eigenvalue
     density is even (Weyl: about constant on a surface), so the slice reaches ``n / 2`` indices
@@ -457,7 +457,9 @@ def _sliced(L, M, mass, k, tol, seed, scale):
     area = float(mass.sum())
     plan = _plan_first(k, area)
     sigma0 = -1e-8 * scale
-    plan = [(sigma0 if i == 0 else sigma, n, remote, cover, seed + i) for i, (sigma, n, remote, cover) in enumerate(plan)]
+    plan = [
+        (sigma0 if i == 0 else sigma, n, remote, cover, seed + i) for i, (sigma, n, remote, cover) in enumerate(plan)
+    ]
     pool = _pool()
     futures = {}
     for i, (sigma, n, remote, cover, sd) in enumerate(plan):
