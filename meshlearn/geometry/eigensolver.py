@@ -106,10 +106,47 @@ def _fill_reducing_order(A: sp.csr_matrix) -> np.ndarray | None:
         perm = pymetis.nested_dissection(adjacency)[0]
     except AttributeError:  # pymetis older than 2025.2
         perm = pymetis.nested_dissection(xadj=indptr, adjncy=indices)[0]
+    except (RuntimeError, ValueError, MemoryError) as e:  # METIS refused the graph
+        log.debug("no nested-dissection ordering (%s); SuperLU orders the matrix itself", e)
+        return None
     perm = np.asarray(perm, dtype=np.int64)
     if perm.shape != (A.shape[0],) or not np.array_equal(np.sort(perm), np.arange(A.shape[0])):
         return None
     return perm
+
+
+def _cholmod(A: sp.csr_matrix):
+    """CHOLMOD's factorisation of a positive definite A (``cholespy``); None when absent or not definite."""
+    try:
+        from cholespy import CholeskySolverD, MatrixType
+    except ImportError:
+        return None
+    coo = A.tocoo()
+    try:
+        return CholeskySolverD(
+            A.shape[0], coo.row.astype(np.int32), coo.col.astype(np.int32), coo.data.astype(np.float64), MatrixType.COO
+        )
+    except (RuntimeError, ValueError) as e:  # not positive definite after all
+        log.debug("CHOLMOD factorisation failed (%s); using SuperLU", e)
+        return None
+
+
+def _symmetric_ldlt(Ap: sp.csc_matrix):
+    """``(factor, inertia)``: SuperLU restricted to diagonal pivots, i.e. ``Ap = L D L^T``, and the
+    count of negative pivots; None when SuperLU had to pivot off the diagonal or a pivot is too
+    small for its sign to be certain."""
+    try:
+        lu = spla.splu(Ap, permc_spec="NATURAL", diag_pivot_thresh=0.0, options=dict(SymmetricMode=True))
+    except RuntimeError as e:  # an exactly zero pivot
+        log.debug("symmetric LDL^T factorisation failed (%s); pivoting", e)
+        return None
+    identity = np.arange(Ap.shape[0])
+    d = lu.U.diagonal()
+    if not (np.array_equal(lu.perm_r, identity) and np.array_equal(lu.perm_c, identity)):
+        return None
+    if np.abs(d).min() <= 1e-10 * np.abs(d).max():
+        return None
+    return lu, int(np.count_nonzero(d < 0))
 
 
 class _Factor:
@@ -125,51 +162,24 @@ class _Factor:
 
     def __init__(self, A: sp.csr_matrix, spd: bool) -> None:
         self.n = A.shape[0]
-        self._chol = None
+        self._chol = _cholmod(A) if spd else None
         self._lu = None
         self._perm = None
         self.inertia: int | None = 0 if spd else None
-        if spd:
-            try:
-                from cholespy import CholeskySolverD, MatrixType
-
-                coo = A.tocoo()
-                self._chol = CholeskySolverD(
-                    self.n, coo.row.astype(np.int32), coo.col.astype(np.int32), coo.data.astype(np.float64), MatrixType.COO
-                )
-                return
-            except ImportError:
-                pass
-            except (RuntimeError, ValueError) as e:  # not positive definite after all
-                log.debug("CHOLMOD factorisation failed (%s); using SuperLU", e)
+        if self._chol is not None:
+            return
         perm = _fill_reducing_order(A)
         if perm is not None:
-            try:
-                lu = spla.splu(
-                    A[perm][:, perm].tocsc(),
-                    permc_spec="NATURAL",
-                    diag_pivot_thresh=0.0,
-                    options=dict(SymmetricMode=True),
-                )
-            except RuntimeError as e:  # an exactly zero pivot
-                log.debug("symmetric LDL^T factorisation failed (%s); pivoting", e)
-            else:
-                identity = np.arange(self.n)
-                pivots = np.abs(lu.U.diagonal())
-                if (
-                    np.array_equal(lu.perm_r, identity)
-                    and np.array_equal(lu.perm_c, identity)
-                    and pivots.min() > 1e-10 * pivots.max()  # the signs of the pivots are certain
-                ):
-                    self.inertia = int(np.count_nonzero(lu.U.diagonal() < 0))
-                    self._lu, self._perm = lu, perm
-                    if self._accurate(A):
-                        return
+            Ap = A[perm][:, perm].tocsc()
+            ldlt = _symmetric_ldlt(Ap)
+            if ldlt is not None:
+                self._lu, self.inertia = ldlt
+                self._perm = perm
+                if not self._accurate(A):
                     # Without pivoting, a shift close to an eigenvalue can let the factors grow, and
                     # solves lose digits: keep the count, solve with partial pivoting (same ordering).
-                    self._lu = spla.splu(A[perm][:, perm].tocsc(), permc_spec="NATURAL", diag_pivot_thresh=1.0)
-                    return
-        self.inertia = 0 if spd else None
+                    self._lu = spla.splu(Ap, permc_spec="NATURAL", diag_pivot_thresh=1.0)
+                return
         self._lu = spla.splu(A.tocsc())
 
     def _accurate(self, A: sp.csr_matrix) -> bool:
