@@ -47,7 +47,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -57,6 +57,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..errors import ConfigError, SolverError, where
+from .lanczos import lanczos_smallest
 
 __all__ = ["solve_eigenpairs", "relative_residuals", "SliceResult", "DENSE_LIMIT", "DENSE_MAX"]
 
@@ -73,6 +74,12 @@ PARALLEL_MIN_K = 24
 SOLVE_RESIDUAL_OK = 5e-13
 #: Residual accepted from a ``tol=0`` solve (ARPACK itself reaches ~1e-12).
 RESIDUAL_OK = 1e-8
+#: At least this many vertices: block Lanczos with partial reorthogonalisation is tried first.
+LANCZOS_MIN_VERTS = DENSE_LIMIT
+#: Vectors per block Lanczos step (finds up to this many copies of a repeated eigenvalue).
+LANCZOS_BLOCK = 4
+#: Ritz-pair convergence of the block Lanczos iteration (relative, on the shift-inverted operator).
+LANCZOS_TOL = 1e-12
 
 
 @dataclass
@@ -521,6 +528,96 @@ def _sliced(L, M, mass, k, tol, seed, scale):
 
 
 # --------------------------------------------------------------------------------------------
+# block Lanczos with a count of the eigenvalues below a shift
+
+
+def _inertia(L, M, tau: float) -> tuple[float, int] | None:
+    """``(tau, n)``: n eigenvalues of ``L x = lambda M x`` lie below ``tau`` (Sylvester's law of inertia).
+
+    A symmetric ``L D L^T`` factorisation of ``L - tau M`` by SuperLU (COLAMD order, diagonal
+    pivots only), which releases the GIL, so that the count runs in a thread beside the Lanczos
+    iteration. The shift is nudged up when a pivot is too small for its sign to be certain; None
+    when no factorisation gives a certain count.
+    """
+    for attempt in range(3):
+        A = (L - tau * M).tocsc()
+        try:
+            lu = spla.splu(A, permc_spec="COLAMD", diag_pivot_thresh=0.0, options=dict(SymmetricMode=True))
+        except RuntimeError:  # an exactly zero pivot
+            lu = None
+        if lu is not None and np.array_equal(lu.perm_r, lu.perm_c):
+            d = lu.U.diagonal()
+            if np.abs(d).min() > 1e-10 * np.abs(d).max():
+                return tau, int(np.count_nonzero(d < 0))
+        tau *= 1.0 + 1e-3 * (attempt + 1)
+    return None
+
+
+def _constant_null(L) -> np.ndarray | None:
+    """The constant vector where it is in L's kernel (a Laplacian of one component), else None."""
+    ones = np.ones(L.shape[0])
+    if np.linalg.norm(L @ ones) <= 1e-12 * max(abs(L).sum(), 1e-300) / np.sqrt(L.shape[0]):
+        return ones
+    return None
+
+
+def _lanczos(L, M, mass, k, *, tol, seed, scale):
+    """The k smallest pairs by block Lanczos on one factorisation, checked by a count of eigenvalues.
+
+    While the iteration runs, a second thread counts the eigenvalues below a shift ``tau`` placed
+    by Weyl's law a little above the wanted ones; the iteration then converges every pair below
+    ``tau``, and the count must match, so that no copy of a repeated eigenvalue can be missed.
+    Where ``tau`` fell short of the wanted pairs, a second count just above them follows.
+    """
+    V = L.shape[0]
+    area = float(mass.sum())
+    null = _constant_null(L)
+    n = k - 1 if null is not None else k
+    sigma = -1e-8 * scale
+    tau = 4.0 * np.pi * (1.1 * n + 4.0) / area
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        count = ex.submit(_inertia, L, M, tau)
+        try:
+            factor = _Factor((L - sigma * M).tocsr(), spd=True)
+            res = lanczos_smallest(
+                factor.solve, mass, n, sigma, block=LANCZOS_BLOCK, null=null, tol=tol, seed=seed, count=count
+            )
+        finally:
+            counted = count.result()
+    w, X = res.evals, res.evecs
+    if null is not None:
+        w = np.concatenate([[0.0], w])
+        X = np.concatenate([np.full((V, 1), 1.0 / np.sqrt(area)), X], axis=1)
+    if counted is not None and counted[1] <= w.size and np.searchsorted(w, counted[0]) >= k:
+        _check_below(w, *counted)
+    else:  # the count does not cover the wanted pairs: count again in the gap above them
+        if counted is not None:
+            _check_below(w, *counted)
+        cut = _gap_above(w, k, scale)
+        if cut is None:
+            raise SolverError("no spectral gap above the wanted eigenvalues to check them against")
+        again = _inertia(L, M, cut)
+        if again is None:
+            raise SolverError("could not count the eigenvalues below the wanted ones")
+        _check_below(w, *again)
+    return w[:k], X[:, :k], res
+
+
+def _check_below(w: np.ndarray, tau: float, n: int) -> None:
+    below = int(np.count_nonzero(w < tau))
+    if below != n:
+        raise SolverError(f"Lanczos found {below} eigenvalues below {tau:.6g} where there are {n}")
+
+
+def _gap_above(w: np.ndarray, k: int, scale: float) -> float | None:
+    """A shift between two distinct found eigenvalues at or above the k-th one."""
+    for i in range(k, w.size):
+        if w[i] - w[i - 1] > 2 * _cluster_tol(w[i], scale):
+            return 0.5 * (w[i - 1] + w[i])
+    return None
+
+
+# --------------------------------------------------------------------------------------------
 # several components
 
 
@@ -642,6 +739,17 @@ def _solve(L, M, mass, k, *, tol, workers, seed, source):
             errors.append(f"{what}: residual {float(r.max()):.1e}")
             return False
         return True
+
+    if V >= LANCZOS_MIN_VERTS:
+        try:
+            w, X, res = _lanczos(L, M, mass, k, tol=max(tol, LANCZOS_TOL), seed=seed, scale=scale)
+            w, X = _rayleigh_ritz(L, mass, X)
+            log.debug("block Lanczos: %d vectors, %d re-orthogonalisations", res.steps, res.reorthogonalisations)
+            if good(w, X, "block Lanczos"):
+                return w, X
+        except (SolverError, RuntimeError, ValueError, np.linalg.LinAlgError, MemoryError) as e:
+            errors.append(f"block Lanczos: {e}")
+            log.info("%sblock Lanczos failed (%s); shift-invert ARPACK instead", where(source), e)
 
     if workers >= 2 and V >= PARALLEL_MIN_VERTS and k >= PARALLEL_MIN_K:
         try:

@@ -1,0 +1,287 @@
+"""Shift-invert Lanczos with partial reorthogonalisation, the first method of the eigensolver.
+
+Finds the smallest eigenpairs of ``L x = lambda M x`` (``M`` diagonal) from one factorisation of
+``L - sigma M`` with ``sigma`` just below zero. The iteration runs on the symmetric operator
+``A = D (L - sigma M)^-1 D`` with ``D = M^(1/2)``, whose largest eigenvalues ``theta = 1 / (lambda -
+sigma)`` belong to the wanted pairs (``x = D^-1 y``).
+
+Why not ARPACK: at K = 128 ARPACK spends most of its time re-orthogonalising every new Lanczos vector
+against its whole basis and restarting, passes over a basis larger than the processor's caches.
+Here the Lanczos recurrence runs without restarts and keeps its basis only semi-orthogonal
+(Simon's partial reorthogonalisation, as in PROPACK): a cheap recurrence estimates the loss of
+orthogonality ``omega[i] ~ q_{j+1} . q_i``, and a new vector is re-orthogonalised only when some
+estimate exceeds ``sqrt(eps)``, and then only against the stretch of the basis that needs it.
+Semi-orthogonality keeps the Ritz values exact to rounding and free of spurious copies; a final
+Rayleigh-Ritz step on ``L`` and ``M`` (in :mod:`.eigensolver`) makes the eigenvectors exactly
+M-orthonormal.
+
+Lanczos with one start vector finds one vector per eigenspace: copies of an exactly repeated
+eigenvalue (symmetric meshes) can be missed. The caller checks the answer against a count of the
+eigenvalues below a shift ``tau`` (Sylvester's law of inertia, see :mod:`.eigensolver`); the
+iteration here goes on until every eigenvalue below ``tau`` that the count announces has converged,
+or until the wanted pairs have converged when no count is given.
+
+Letters: V vertices, K wanted pairs, m Lanczos steps taken (about 2.5 K).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from concurrent.futures import Future
+from typing import Callable
+
+import numpy as np
+import scipy.linalg as sla
+
+from ..errors import SolverError
+
+__all__ = ["lanczos_smallest", "LanczosResult"]
+
+_EPS = float(np.finfo(np.float64).eps)
+#: Re-orthogonalise when an orthogonality estimate exceeds this (semi-orthogonality, sqrt(eps)).
+REORTH_TRIGGER = float(np.sqrt(_EPS))
+#: ... against the basis vectors whose estimate exceeds this (eps^(3/4)).
+REORTH_RANGE = _EPS**0.75
+
+
+@dataclass
+class LanczosResult:
+    """``evals`` (n,) ascending and ``evecs`` (V, n) Ritz pairs, every one converged; ``steps`` taken."""
+
+    evals: np.ndarray
+    evecs: np.ndarray
+    steps: int
+    reorthogonalisations: int
+
+
+class _Basis:
+    """Lanczos vectors as rows of one growing C-ordered array (row slices are cheap views)."""
+
+    def __init__(self, V: int, capacity: int) -> None:
+        self.rows = np.empty((capacity, V))
+        self.n = 0
+
+    def append(self, block: np.ndarray) -> None:
+        b = block.shape[0]
+        if self.n + b > self.rows.shape[0]:
+            grown = np.empty((int(1.5 * self.n) + 16 * b, self.rows.shape[1]))
+            grown[: self.n] = self.rows[: self.n]
+            self.rows = grown
+        self.rows[self.n : self.n + b] = block
+        self.n += b
+
+
+def lanczos_smallest(
+    solve: Callable[[np.ndarray], np.ndarray],
+    mass: np.ndarray,
+    k: int,
+    sigma: float,
+    *,
+    block: int = 4,
+    null: np.ndarray | None = None,
+    tol: float = 1e-13,
+    seed: int = 0,
+    max_steps: int | None = None,
+    count: Future | None = None,
+) -> LanczosResult:
+    """The ``k`` smallest eigenpairs of ``L x = lambda M x`` above an optional known null vector.
+
+    Parameters
+    ----------
+    solve : callable
+        ``B -> (L - sigma M)^-1 B`` for a C-ordered (V, block) float64 array.
+    mass : (V,) float64
+        Diagonal of ``M``, positive.
+    k : int
+        Pairs wanted (not counting ``null``).
+    sigma : float
+        The shift of the factorisation, below the smallest wanted eigenvalue.
+    block : int
+        Vectors per Lanczos step. A block of b vectors finds up to b copies of a repeated
+        eigenvalue, and b right-hand sides share each pass over the factorisation. default: 4
+    null : (V,) float64, optional
+        A known eigenvector (the constants, for a Laplacian) to deflate: the iteration stays
+        M-orthogonal to it.
+    tol : float
+        Convergence of a Ritz pair: its residual bound ``||B_m s_m||`` at most ``tol`` times its
+        Ritz value ``theta``. default: 1e-13
+    seed : int
+        Seed of the random start block. default: 0
+    max_steps : int, optional
+        Give up (:class:`SolverError`) after this many vectors. default: ``6 k + 100``
+    count : Future, optional
+        Resolves to ``(tau, n)``: ``n`` eigenvalues (``null`` excluded) lie below ``tau`` (or to
+        None). Polled between steps and waited for once the wanted pairs have converged; the
+        iteration then also converges every pair below ``tau`` (when ``n <= 2 k``), so that the
+        caller can check that none was missed.
+
+    Returns
+    -------
+    LanczosResult
+        All converged pairs up to the wanted ones (and up to ``tau``), ascending; ``evecs`` are
+        M-orthonormal to about ``sqrt(eps)`` (semi-orthogonality).
+    """
+    V = mass.shape[0]
+    b = int(block)
+    d = np.sqrt(mass)
+    max_vectors = min(V - 2 * b, 6 * k + 100 if max_steps is None else int(max_steps))
+    y0 = None
+    if null is not None:
+        y0 = null * d
+        y0 = y0 / np.linalg.norm(y0)
+
+    def deflate(W: np.ndarray) -> None:  # W: (b, V) rows
+        if y0 is not None:
+            W -= np.outer(W @ y0, y0)
+
+    rng = np.random.default_rng(seed)
+    W = rng.uniform(-1.0, 1.0, (b, V))
+    deflate(W)
+    Y, _ = _orthonormal_rows(W)
+    Q = _Basis(V, min(max_vectors + b, 3 * k + 16 * b))
+    Q.append(Y)
+    nb_max = max_vectors // b + 2
+    A = np.zeros((nb_max, b, b))  # diagonal blocks of the block tridiagonal T
+    B = np.zeros((nb_max, b, b))  # B[j]: sub-diagonal block below A[j-1] (B[0] = 0)
+    om_prev = np.zeros((nb_max + 1, b, b))
+    om = np.zeros((nb_max + 1, b, b))
+    om[0] = np.eye(b)
+    anorm = 0.0
+    forced: tuple[int, int] | None = None  # blocks to re-orthogonalise the next block against
+    n_reorth = 0
+    known: tuple[float, int] | None = None
+    next_check = 0  # vectors before the next convergence check (0: not yet planned)
+    j = 0  # index of the current block
+    while True:
+        Yj = Q.rows[j * b : (j + 1) * b]
+        W = solve(np.ascontiguousarray((Yj * d).T)).T * d
+        deflate(W)
+        if j > 0:
+            W -= B[j] @ Q.rows[(j - 1) * b : j * b]
+        a = Yj @ W.T
+        W -= a.T @ Yj
+        c = Yj @ W.T  # a second local pass keeps Y_{j+1} . Y_j at rounding level
+        W -= c.T @ Yj
+        A[j] = _sym(a + c)
+        Ynext, R = _orthonormal_rows(W)
+        anorm = max(anorm, np.linalg.norm(A[j], 2) + np.linalg.norm(R, 2) + np.linalg.norm(B[j], 2))
+        om_next = _update_omega(A, B, om, om_prev, j, R, anorm)
+        stretch = forced
+        if stretch is None and np.max(np.abs(om_next[: j + 1])) > REORTH_TRIGGER:
+            big = np.flatnonzero(np.abs(om_next[: j + 1]).max(axis=(1, 2)) > REORTH_RANGE)
+            stretch = (int(big[0]), int(big[-1]) + 1)
+        if stretch is not None:
+            lo, hi = stretch[0], min(stretch[1], j + 1)
+            rows = Q.rows[lo * b : hi * b]
+            W -= (rows @ W.T).T @ rows
+            deflate(W)
+            Ynext, R = _orthonormal_rows(W)
+            om_next[lo:hi] = _EPS
+            n_reorth += 1
+            # the block after a re-orthogonalised one needs it too (its recurrence inherits the loss)
+            forced = None if forced is not None else (lo, hi + 1)
+        if np.min(np.abs(np.diag(R))) <= 1e3 * _EPS * anorm:
+            raise SolverError(f"block Lanczos broke down after {(j + 1) * b} vectors (invariant subspace)")
+        B[j + 1] = R
+        Q.append(Ynext)
+        om_prev, om = om, om_next
+        j += 1
+
+        if known is None and count is not None and count.done():
+            known = _counted(count, k)
+        need = k if known is None else max(k, known[1])
+        # about (2.5 + b / 8) vectors per converged pair are needed: check from a little before
+        due = j * b >= max(next_check, (2.4 + b / 8) * need)
+        if not due and (j + 1) * b <= max_vectors:
+            continue
+        theta, S = _ritz(A, B, j, b, need + 2)
+        bound = np.linalg.norm(B[j] @ S[-b:], axis=0)
+        ok = bound <= tol * np.abs(theta)
+        n_conv = ok.size if ok.all() else int(np.argmin(ok))  # converged from the largest theta down
+        # the last pairs converge at about one per vector: look again when the missing ones might have
+        next_check = j * b + max(b, need - n_conv)
+        if n_conv >= k and known is None and count is not None:
+            known = _counted(count, k, wait=True)
+            if known is not None and known[1] > need:
+                continue  # more pairs lie below tau than converged so far
+        if n_conv >= need:
+            X = (S[:, :n_conv].T @ Q.rows[: j * b]).T / d[:, None]
+            return LanczosResult(sigma + 1.0 / theta[:n_conv], np.ascontiguousarray(X), j * b, n_reorth)
+        if (j + 1) * b > max_vectors:
+            raise SolverError(f"block Lanczos did not converge {need} pairs in {j * b} vectors ({n_conv} did)")
+
+
+def _sym(a: np.ndarray) -> np.ndarray:
+    return 0.5 * (a + a.T)
+
+
+def _orthonormal_rows(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``W = R^T Y`` with Y (b, V) orthonormal rows and R (b, b) upper triangular.
+
+    Cholesky QR applied twice (two passes over W with b x b Gram matrices, much faster than
+    Householder QR for a tall, thin block and as accurate once repeated); Householder QR when the
+    block is too close to rank deficient for a Cholesky factorisation.
+    """
+    Y, R = W, np.eye(W.shape[0])
+    try:
+        for _ in range(2):
+            C = np.linalg.cholesky(Y @ Y.T).T  # upper: Y Y^T = C^T C
+            Y = np.linalg.inv(C).T @ Y
+            R = C @ R
+    except np.linalg.LinAlgError:
+        q, R = np.linalg.qr(W.T)
+        Y = q.T
+    return np.ascontiguousarray(Y), R
+
+
+def _counted(count: Future, k: int, wait: bool = False) -> tuple[float, int] | None:
+    """``(tau, n)`` from the future when it succeeded and ``n`` is worth converging (at most 2 k)."""
+    if not wait and not count.done():
+        return None
+    try:
+        c = count.result()
+    except Exception:  # noqa: BLE001 - the count is a check; the caller sees the missing count
+        return None
+    if c is None or c[1] > 2 * k:
+        return None
+    return c
+
+
+def _ritz(A, B, nb, b, n):
+    """The ``n`` largest Ritz values of the block tridiagonal of ``nb`` blocks (descending), vectors (nb b, n).
+
+    A dense symmetric solve of the m x m matrix (m = nb b): LAPACK's divide and conquer on all of
+    it is faster at these sizes than a banded or selected-eigenvalue solve.
+    """
+    m = nb * b
+    T = np.zeros((m, m))
+    for i in range(nb):
+        T[i * b : (i + 1) * b, i * b : (i + 1) * b] = A[i]
+        if i + 1 < nb:
+            T[(i + 1) * b : (i + 2) * b, i * b : (i + 1) * b] = B[i + 1]
+            T[i * b : (i + 1) * b, (i + 1) * b : (i + 2) * b] = B[i + 1].T
+    theta, S = np.linalg.eigh(T)
+    n = min(n, m)
+    return theta[::-1][:n], S[:, ::-1][:, :n]
+
+
+def _update_omega(A, B, om, om_prev, j, R, anorm):
+    """Block form of Simon's recurrence: ``out[i] ~ Y_{j+1}^T Y_i`` (b x b) for blocks i <= j.
+
+    From ``Y_{j+1} R = A Y_j - Y_j A_j - Y_{j-1} B_j^T`` and the same relation at step i.
+    """
+    b = R.shape[0]
+    out = np.zeros_like(om)
+    if j > 0:
+        Bt = np.transpose(B[:j], (0, 2, 1))
+        val = om[:j] @ A[:j] + om[1 : j + 1] @ B[1 : j + 1] - A[j] @ om[:j] - B[j] @ om_prev[:j]
+        val[1:] += om[: j - 1] @ Bt[1:]
+        noise = _EPS * anorm
+        val += np.copysign(noise, val)
+        # R^T out_i = val_i for every i at once
+        rhs = np.transpose(val, (1, 0, 2)).reshape(b, j * b)
+        sol = sla.solve_triangular(R, rhs, trans="T", check_finite=False)
+        out[:j] = np.transpose(sol.reshape(b, j, b), (1, 0, 2))
+    out[j] = _EPS * anorm / np.min(np.abs(np.diag(R)))  # Y_{j+1} . Y_j after the local passes
+    out[j + 1] = np.eye(b)
+    return out

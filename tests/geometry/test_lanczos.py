@@ -1,0 +1,110 @@
+"""Block Lanczos with partial reorthogonalisation: agreement with dense solves, exact
+M-orthonormality after Rayleigh-Ritz, the Sylvester count that catches missed copies of repeated
+eigenvalues, and the fallback that still answers when a copy was missed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+from meshlearn.errors import SolverError
+from meshlearn.geometry import eigensolver as es
+from meshlearn.geometry.eigensolver import relative_residuals, solve_eigenpairs
+from meshlearn.geometry.lanczos import lanczos_smallest
+from meshlearn.geometry.laplacian import laplacian
+from meshlearn.testing import bumpy_sphere, icosphere
+
+
+def _dense(L, M, k):
+    return sla.eigh(L.toarray(), M.toarray(), eigvals_only=True, subset_by_index=(0, k - 1))
+
+
+@pytest.mark.parametrize("block", [1, 2, 4])
+def test_block_lanczos_matches_dense_eigh(block, monkeypatch):
+    monkeypatch.setattr(es, "LANCZOS_BLOCK", block)
+    L, M = laplacian(bumpy_sphere(4, amplitude=0.15, seed=2))
+    k = 60
+    mass = M.diagonal()
+    w, X, res = es._lanczos(L, M, mass, k, tol=es.LANCZOS_TOL, seed=0, scale=es._lambda_scale(L, mass))
+    assert res.steps < 4 * res.evals.size  # no restarts: a few Lanczos vectors per pair
+    w, X = es._rayleigh_ritz(L, mass, X)
+    np.testing.assert_allclose(w, _dense(L, M, k), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(X.T @ (M @ X), np.eye(k), atol=1e-12)
+    r = relative_residuals(L, M, w, X)
+    assert r[1:].max() < 1e-10 and r[0] < 1e-9  # the zero eigenvalue's is relative to a floor
+
+
+def test_the_default_solver_is_block_lanczos(monkeypatch):
+    """solve_eigenpairs answers from block Lanczos on a large enough mesh: ARPACK is not called."""
+
+    def no_arpack(*args, **kwargs):
+        raise AssertionError("ARPACK was called")
+
+    monkeypatch.setattr(es, "_arpack_slice", no_arpack)
+    L, M = laplacian(bumpy_sphere(4, seed=5))
+    evals, evecs = solve_eigenpairs(L, M, 40)
+    np.testing.assert_allclose(evals, _dense(L, M, 40), rtol=1e-10, atol=1e-10)
+    assert relative_residuals(L, M, evals, evecs)[1:].max() < 1e-10
+
+
+def test_count_matches_dense_count():
+    L, M = laplacian(bumpy_sphere(3, amplitude=0.15, seed=2))
+    ref = _dense(L, M, 60)
+    tau = 0.5 * (ref[40] + ref[41])
+    assert es._inertia(L, M, tau) == (tau, 41)
+
+
+def test_a_missed_copy_is_caught_and_the_fallback_answers(monkeypatch):
+    """An iteration that returns one copy too few of a repeated eigenvalue (what Lanczos risks on
+    symmetric meshes) fails the count below tau; the ARPACK fallback answers instead."""
+    L, M = laplacian(icosphere(3))
+    mass = M.diagonal()
+    k = 30
+    real = es.lanczos_smallest
+
+    def drops_a_copy(*args, **kwargs):
+        res = real(*args, **kwargs)
+        res.evals, res.evecs = np.delete(res.evals, 4), np.delete(res.evecs, 4, axis=1)
+        return res
+
+    monkeypatch.setattr(es, "lanczos_smallest", drops_a_copy)
+    with pytest.raises(SolverError, match="eigenvalues below"):
+        es._lanczos(L, M, mass, k, tol=es.LANCZOS_TOL, seed=0, scale=es._lambda_scale(L, mass))
+    monkeypatch.setattr(es, "LANCZOS_MIN_VERTS", 100)
+    evals, evecs = solve_eigenpairs(L, M, k)
+    np.testing.assert_allclose(evals, _dense(L, M, k), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(evecs.T @ (M @ evecs), np.eye(k), atol=1e-10)
+
+
+def test_icosphere_multiplets_with_blocks(monkeypatch):
+    """With blocks of 4 (and the count's check), every copy of the icosphere's multiplets is found."""
+    monkeypatch.setattr(es, "LANCZOS_MIN_VERTS", 100)
+    L, M = laplacian(icosphere(4))
+    evals, _ = solve_eigenpairs(L, M, 50)
+    np.testing.assert_allclose(evals, _dense(L, M, 50), rtol=1e-9, atol=1e-9)
+
+
+def test_without_a_null_vector():
+    """A shifted operator (no constant kernel) is solved without deflation."""
+    L, M = laplacian(bumpy_sphere(4, seed=1))
+    A = (L + 0.5 * M).tocsr()
+    assert es._constant_null(A) is None and es._constant_null(L) is not None
+    evals, evecs = solve_eigenpairs(A, M, 30)
+    np.testing.assert_allclose(evals, _dense(L, M, 30) + 0.5, rtol=1e-10)
+    assert relative_residuals(A, M, evals, evecs).max() < 1e-10
+
+
+def test_lanczos_on_a_known_spectrum():
+    """A diagonal problem with known eigenvalues 1, 2, ..., V and unit vectors as eigenvectors."""
+    V, k = 1500, 25
+    diag = np.arange(1.0, V + 1.0)
+    mass = np.full(V, 2.0)  # L = diag * mass: eigenvalues of L x = lambda M x are 1..V
+    res = lanczos_smallest(lambda B: B / (diag * mass)[:, None], mass, k, 0.0, block=3, seed=1)
+    np.testing.assert_allclose(res.evals[:k], diag[:k], rtol=1e-12)
+    X = res.evecs[:, :k] * np.sqrt(mass)[:, None]
+    np.testing.assert_allclose(np.abs(X[:k]), np.eye(k), atol=1e-7)
+    L = sp.diags(diag * mass)
+    r = relative_residuals(L, sp.diags(mass), res.evals[:k], res.evecs[:, :k])
+    assert r.max() < 1e-8  # raw Ritz pairs; the solver's Rayleigh-Ritz step refines them
