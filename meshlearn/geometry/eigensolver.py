@@ -5,19 +5,34 @@ positive semi-definite weak Laplacian and ``M`` (V, V) a positive diagonal (lump
 
 Letters: V vertices, K eigenpairs.
 
-Method. Shift-invert Lanczos (ARPACK through :func:`scipy.sparse.linalg.eigsh`) is the field's
-standard; its cost at K = 128 is dominated by ARPACK re-orthogonalising a basis of about 2K
-vectors, which grows like K squared. meshlearn therefore slices the wanted part of the spectrum:
+Method. Shift-invert Lanczos is the field's standard; ARPACK's implementation of it
+(:func:`scipy.sparse.linalg.eigsh`) spends most of its time at K = 128 re-orthogonalising every
+new vector against a basis of about 2K vectors and restarting, passes over more memory than the
+caches hold. meshlearn's first method avoids both (:mod:`meshlearn.geometry.lanczos`):
+
+* one factorisation of ``L - sigma M`` (``sigma`` just below zero, positive definite: CHOLMOD
+  through ``cholespy``), applied to blocks of ``LANCZOS_BLOCK`` right-hand sides;
+* block Lanczos without restarts, its basis kept semi-orthogonal by partial
+  reorthogonalisation, the constant null vector deflated exactly;
+* while it runs, a second thread counts the eigenvalues below a shift ``tau`` placed by Weyl's
+  law (``lambda_j ~ 4 pi j / area`` on a surface) a little above the wanted ones: the number of
+  negative pivots of a symmetric ``L D L^T`` of ``L - tau M`` (Sylvester's law of inertia). The
+  iteration converges every pair below ``tau`` and must find exactly that many, so a copy of a
+  repeated eigenvalue missed by Lanczos cannot pass (a second count follows where ``tau`` fell
+  below the wanted pairs);
+* a Rayleigh-Ritz step on ``L`` and ``M`` makes the basis exactly M-orthonormal.
+
+When it fails (a count that does not match, no convergence, residuals too large), ARPACK solves
+slices of the spectrum instead:
 
 * slice 0 holds the smallest eigenpairs, found with a small negative shift, where ``L - sigma M``
   is positive definite and is factored once by CHOLMOD (``cholespy``; SuperLU when absent);
-* slice 1 holds the eigenpairs nearest an interior shift placed by Weyl's law
-  (``lambda_j ~ 4 pi j / area`` on a surface). Its matrix is indefinite: SuperLU factors it as a
-  symmetric ``L D L^T`` in a nested-dissection order (METIS, through ``pymetis``), and the number
-  of negative pivots is the number of eigenvalues below the shift (Sylvester's law of inertia).
-  That count sizes the slice to reach exactly the eigenvalue indices it is meant to hold, and
-  checks the final answer: below each interior shift, exactly that many eigenvalues must have been
-  found, so an eigenvalue missed or counted twice anywhere below it is caught;
+* slice 1 holds the eigenpairs nearest an interior shift placed by Weyl's law. Its matrix is
+  indefinite: SuperLU factors it as a symmetric ``L D L^T`` in a nested-dissection order (METIS,
+  through ``pymetis``), and the number of negative pivots is the number of eigenvalues below the
+  shift. That count sizes the slice to reach exactly the eigenvalue indices it is meant to hold,
+  and checks the final answer: below each interior shift, exactly that many eigenvalues must have
+  been found, so an eigenvalue missed or counted twice anywhere below it is caught;
 * the slices run at the same time, one in a worker process (``workers=2``, the default on a
   machine with two or more cores), and overlap by a few eigenvalues. They are merged at a cut
   between two distinct eigenvalues inside the overlap, after checking that both slices agree there;
@@ -33,13 +48,14 @@ cores two slices are fastest, because each interior slice pays for its own facto
 two processes share one memory bus (the work is bound by memory traffic, not arithmetic).
 
 Fallbacks, in order, each tried only when the one before fails or its residuals are too large:
-sliced solve, one shift-invert solve of all K pairs (retried with a larger shift, a larger Krylov
+block Lanczos, sliced solve, one shift-invert solve of all K pairs (retried with a larger shift, a larger Krylov
 basis and another start vector), a dense solve (shapes of at most ``DENSE_MAX`` vertices). Only
 then :class:`~meshlearn.errors.SolverError`.
 
 Accuracy is measured by the relative residual ``||L x - lambda M x|| / (max(lambda, floor) ||M x||)``
-(see :func:`relative_residuals`); the default ``tol=0`` asks ARPACK for machine precision,
-exactly as the reference preprocessing does.
+(see :func:`relative_residuals`). The default ``tol=0`` converges block Lanczos to
+``LANCZOS_TOL`` (residuals 1e-13 to 1e-11 after the Rayleigh-Ritz step) and asks ARPACK for
+machine precision, as the reference preprocessing does; a ``tol`` above those loosens both.
 """
 
 from __future__ import annotations
@@ -47,7 +63,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from concurrent.futures import BrokenExecutor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -561,11 +577,11 @@ def _constant_null(L) -> np.ndarray | None:
     return None
 
 
-def _lanczos(L, M, mass, k, *, tol, seed, scale):
+def _lanczos(L, M, mass, k, *, tol, seed, scale, parallel=True):
     """The k smallest pairs by block Lanczos on one factorisation, checked by a count of eigenvalues.
 
-    While the iteration runs, a second thread counts the eigenvalues below a shift ``tau`` placed
-    by Weyl's law a little above the wanted ones; the iteration then converges every pair below
+    While the iteration runs, a second thread (``parallel``; else this one, first) counts the
+    eigenvalues below a shift ``tau`` placed by Weyl's law a little above the wanted ones; the iteration then converges every pair below
     ``tau``, and the count must match, so that no copy of a repeated eigenvalue can be missed.
     Where ``tau`` fell short of the wanted pairs, a second count just above them follows.
     """
@@ -575,8 +591,12 @@ def _lanczos(L, M, mass, k, *, tol, seed, scale):
     n = k - 1 if null is not None else k
     sigma = -1e-8 * scale
     tau = 4.0 * np.pi * (1.1 * n + 4.0) / area
-    with ThreadPoolExecutor(max_workers=1) as ex:
-        count = ex.submit(_inertia, L, M, tau)
+    with ThreadPoolExecutor(max_workers=1) if parallel else nullcontext() as ex:
+        if parallel:
+            count = ex.submit(_inertia, L, M, tau)
+        else:  # one core: count first
+            count = Future()
+            count.set_result(_inertia(L, M, tau))
         try:
             factor = _Factor((L - sigma * M).tocsr(), spd=True)
             res = lanczos_smallest(
@@ -675,8 +695,9 @@ def solve_eigenpairs(
         ARPACK's relative tolerance on the shift-inverted eigenvalues; 0 means machine precision.
         default: 0.0
     workers : int, optional
-        Processes for spectrum slicing: 1 solves in this process only, 2 runs the two slices at
-        once. default: 2 on a machine with two or more cores, else 1
+        Cores to use: 1 runs everything in this thread; 2 counts eigenvalues in a second thread
+        beside the Lanczos iteration, and runs the ARPACK fallback's two slices in two processes.
+        default: 2 on a machine with two or more cores, else 1
     seed : int
         Seed of ARPACK's start vectors. default: 0
     source : str, optional
@@ -742,7 +763,9 @@ def _solve(L, M, mass, k, *, tol, workers, seed, source):
 
     if V >= LANCZOS_MIN_VERTS:
         try:
-            w, X, res = _lanczos(L, M, mass, k, tol=max(tol, LANCZOS_TOL), seed=seed, scale=scale)
+            w, X, res = _lanczos(
+                L, M, mass, k, tol=max(tol, LANCZOS_TOL), seed=seed, scale=scale, parallel=workers >= 2
+            )
             w, X = _rayleigh_ritz(L, mass, X)
             log.debug("block Lanczos: %d vectors, %d re-orthogonalisations", res.steps, res.reorthogonalisations)
             if good(w, X, "block Lanczos"):

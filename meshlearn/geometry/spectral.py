@@ -30,10 +30,11 @@ def eigenbasis(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` smallest eigenpairs of the generalised problem ``L phi = lambda M phi``.
 
-    Shift-invert Lanczos on two slices of the spectrum solved at once (see
-    :mod:`meshlearn.geometry.eigensolver`), with a residual check and fallbacks: one-piece
-    shift-invert with retries, then a dense solve; :class:`~meshlearn.errors.SolverError` only when
-    all fail. Several connected components (several zero eigenvalues) need nothing special.
+    Shift-invert block Lanczos on one factorisation, checked by a count of the eigenvalues below a
+    shift (see :mod:`meshlearn.geometry.eigensolver`), with a residual check and fallbacks: ARPACK on
+    two spectrum slices at once, one-piece shift-invert with retries, then a dense solve;
+    :class:`~meshlearn.errors.SolverError` only when all fail. Several connected components
+    (several zero eigenvalues) need nothing special.
 
     Parameters
     ----------
@@ -51,11 +52,11 @@ def eigenbasis(
     approx : bool
         Faster, less accurate eigenpairs for very large shapes: sets ``tol=1e-6`` unless ``tol``
         is given, and solves for a few more pairs than asked so that repeated eigenvalues at the
-        top are complete (the eigenvalue error measured by the spectral benchmark is stated in
-        its output). default: False
+        top are complete (the eigenvalue error and speed measured by the spectral benchmark are
+        stated in its output). default: False
     workers : int, optional
-        1 solves in this process only; 2 solves the two spectrum slices in two processes.
-        default: 2 where the machine has two or more cores
+        1 uses this thread only; 2 also a second thread (and, in the ARPACK fallback, a second
+        process). default: 2 where the machine has two or more cores
     seed : int
         Seed of the Lanczos start vectors (results agree across seeds up to the tolerance, and
         up to a rotation inside repeated eigenvalues). default: 0

@@ -36,15 +36,17 @@ def test_block_lanczos_matches_dense_eigh(block, monkeypatch):
     assert r[1:].max() < 1e-10 and r[0] < 1e-9  # the zero eigenvalue's is relative to a floor
 
 
-def test_the_default_solver_is_block_lanczos(monkeypatch):
-    """solve_eigenpairs answers from block Lanczos on a large enough mesh: ARPACK is not called."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_default_solver_is_block_lanczos(monkeypatch, workers):
+    """solve_eigenpairs answers from block Lanczos on a large enough mesh: ARPACK is not called
+    (with one worker the eigenvalue count runs before the iteration, in the same thread)."""
 
     def no_arpack(*args, **kwargs):
         raise AssertionError("ARPACK was called")
 
     monkeypatch.setattr(es, "_arpack_slice", no_arpack)
     L, M = laplacian(bumpy_sphere(4, seed=5))
-    evals, evecs = solve_eigenpairs(L, M, 40)
+    evals, evecs = solve_eigenpairs(L, M, 40, workers=workers)
     np.testing.assert_allclose(evals, _dense(L, M, 40), rtol=1e-10, atol=1e-10)
     assert relative_residuals(L, M, evals, evecs)[1:].max() < 1e-10
 
