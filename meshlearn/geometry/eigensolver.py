@@ -581,9 +581,10 @@ def _lanczos(L, M, mass, k, *, tol, seed, scale, parallel=True):
     """The k smallest pairs by block Lanczos on one factorisation, checked by a count of eigenvalues.
 
     While the iteration runs, a second thread (``parallel``; else this one, first) counts the
-    eigenvalues below a shift ``tau`` placed by Weyl's law a little above the wanted ones; the iteration then converges every pair below
-    ``tau``, and the count must match, so that no copy of a repeated eigenvalue can be missed.
-    Where ``tau`` fell short of the wanted pairs, a second count just above them follows.
+    eigenvalues below a shift ``tau`` placed by Weyl's law a little above the wanted ones; as many
+    Ritz values must lie below ``tau`` (see :mod:`.lanczos`), so that no copy of a repeated
+    eigenvalue can be missed. Where ``tau`` fell short of the wanted pairs, a second count just
+    above them follows.
     """
     V = L.shape[0]
     area = float(mass.sum())
@@ -591,12 +592,18 @@ def _lanczos(L, M, mass, k, *, tol, seed, scale, parallel=True):
     n = k - 1 if null is not None else k
     sigma = -1e-8 * scale
     tau = 4.0 * np.pi * (1.1 * n + 4.0) / area
+    drop = 0 if null is None else 1  # the iteration does not see the deflated null vector
+
+    def count_deflated():
+        c = _inertia(L, M, tau)
+        return None if c is None else (c[0], c[1] - drop)
+
     with ThreadPoolExecutor(max_workers=1) if parallel else nullcontext() as ex:
         if parallel:
-            count = ex.submit(_inertia, L, M, tau)
+            count = ex.submit(count_deflated)
         else:  # one core: count first
             count = Future()
-            count.set_result(_inertia(L, M, tau))
+            count.set_result(count_deflated())
         try:
             factor = _Factor((L - sigma * M).tocsr(), spd=True)
             res = lanczos_smallest(
@@ -605,36 +612,30 @@ def _lanczos(L, M, mass, k, *, tol, seed, scale, parallel=True):
         finally:
             counted = count.result()
     w, X = res.evals, res.evecs
+    ritz = res.ritz
     if null is not None:
-        w = np.concatenate([[0.0], w])
+        w, ritz = np.concatenate([[0.0], w]), np.concatenate([[0.0], ritz])
         X = np.concatenate([np.full((V, 1), 1.0 / np.sqrt(area)), X], axis=1)
-    if counted is not None and counted[1] <= w.size and np.searchsorted(w, counted[0]) >= k:
-        _check_below(w, *counted)
-    else:  # the count does not cover the wanted pairs: count again in the gap above them
-        if counted is not None:
-            _check_below(w, *counted)
-        cut = _gap_above(w, k, scale)
-        if cut is None:
-            raise SolverError("no spectral gap above the wanted eigenvalues to check them against")
+        counted = None if counted is None else (counted[0], counted[1] + drop)
+    if counted is not None and res.below is not None:
+        _check_below(ritz, *counted)
+    if counted is None or res.below is None or counted[0] <= w[k - 1]:
+        # the count did not cover the wanted pairs: count again just above them
+        cut = 0.5 * (w[k - 1] + ritz[k]) if ritz.size > k else None
+        if cut is None or not cut > w[k - 1]:
+            raise SolverError("no Ritz value above the wanted eigenvalues to check them against")
         again = _inertia(L, M, cut)
         if again is None:
             raise SolverError("could not count the eigenvalues below the wanted ones")
-        _check_below(w, *again)
+        _check_below(ritz, *again)
     return w[:k], X[:, :k], res
 
 
-def _check_below(w: np.ndarray, tau: float, n: int) -> None:
-    below = int(np.count_nonzero(w < tau))
+def _check_below(ritz: np.ndarray, tau: float, n: int) -> None:
+    """Ritz values never lie below their eigenvalues: n of them below tau means none is missing."""
+    below = int(np.count_nonzero(ritz < tau))
     if below != n:
         raise SolverError(f"Lanczos found {below} eigenvalues below {tau:.6g} where there are {n}")
-
-
-def _gap_above(w: np.ndarray, k: int, scale: float) -> float | None:
-    """A shift between two distinct found eigenvalues at or above the k-th one."""
-    for i in range(k, w.size):
-        if w[i] - w[i - 1] > 2 * _cluster_tol(w[i], scale):
-            return 0.5 * (w[i - 1] + w[i])
-    return None
 
 
 # --------------------------------------------------------------------------------------------

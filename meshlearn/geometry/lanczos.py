@@ -15,11 +15,13 @@ Semi-orthogonality keeps the Ritz values exact to rounding and free of spurious 
 Rayleigh-Ritz step on ``L`` and ``M`` (in :mod:`.eigensolver`) makes the eigenvectors exactly
 M-orthonormal.
 
-Lanczos with one start vector finds one vector per eigenspace: copies of an exactly repeated
-eigenvalue (symmetric meshes) can be missed. The caller checks the answer against a count of the
-eigenvalues below a shift ``tau`` (Sylvester's law of inertia, see :mod:`.eigensolver`); the
-iteration here goes on until every eigenvalue below ``tau`` that the count announces has converged,
-or until the wanted pairs have converged when no count is given.
+Lanczos with a block of b start vectors finds at most b vectors per eigenspace: copies of an
+exactly repeated eigenvalue (symmetric meshes) can be missed. The caller checks the answer against
+a count ``n`` of the eigenvalues below a shift ``tau`` (Sylvester's law of inertia, see
+:mod:`.eigensolver`). By Cauchy's interlacing theorem the i-th smallest Ritz value is never below
+the i-th eigenvalue, so the Ritz values below ``tau`` number at most ``n``, and exactly ``n`` only
+when no eigenvector below ``tau`` is missing from the Krylov space: the pairs between the wanted
+ones and ``tau`` need not converge, only their Ritz values pass below ``tau``.
 
 Letters: V vertices, K wanted pairs, m Lanczos steps taken (about 2.5 K).
 """
@@ -47,12 +49,17 @@ REORTH_RANGE = _EPS**0.75
 
 @dataclass
 class LanczosResult:
-    """``evals`` (n,) ascending and ``evecs`` (V, n) Ritz pairs, every one converged; ``steps`` taken."""
+    """``evals`` (n,) ascending and ``evecs`` (V, n) Ritz pairs, every one converged; ``steps``
+    vectors taken; ``ritz``: every Ritz value of the last step (converged or not) as an eigenvalue
+    ``lambda``, ascending, for a shift below the spectrum; ``below``: how many of them lie below
+    the counted shift, where a count was used."""
 
     evals: np.ndarray
     evecs: np.ndarray
     steps: int
     reorthogonalisations: int
+    ritz: np.ndarray
+    below: int | None = None
 
 
 class _Basis:
@@ -111,16 +118,17 @@ def lanczos_smallest(
     max_steps : int, optional
         Give up (:class:`SolverError`) after this many vectors. default: ``6 k + 100``
     count : Future, optional
-        Resolves to ``(tau, n)``: ``n`` eigenvalues (``null`` excluded) lie below ``tau`` (or to
-        None). Polled between steps and waited for once the wanted pairs have converged; the
-        iteration then also converges every pair below ``tau`` (when ``n <= 2 k``), so that the
-        caller can check that none was missed.
+        For ``sigma`` below the spectrum: resolves to ``(tau, n)``, ``n`` eigenvalues (``null``
+        excluded) below ``tau`` (or to None). Polled between steps and waited for once the
+        wanted pairs have converged; when ``n <= 2 k`` the iteration then goes on until ``n``
+        Ritz values lie below ``tau``, or until those up to ``tau`` have converged (a copy is
+        missing): ``LanczosResult.below`` tells the caller which.
 
     Returns
     -------
     LanczosResult
-        All converged pairs up to the wanted ones (and up to ``tau``), ascending; ``evecs`` are
-        M-orthonormal to about ``sqrt(eps)`` (semi-orthogonality).
+        The converged pairs, at least ``k``, ascending; ``evecs`` are M-orthonormal to about
+        ``sqrt(eps)`` (semi-orthogonality).
     """
     V = mass.shape[0]
     b = int(block)
@@ -191,30 +199,38 @@ def lanczos_smallest(
 
         if known is None and count is not None and count.done():
             known = _counted(count, k)
-        need = k if known is None else max(k, known[1])
         # at tol ~1e-12 about (2.5 + b / 8) vectors per converged pair are needed, fewer at a
         # loose tol: check from a little before
-        due = j * b >= max(next_check, (per_pair + b / 8) * need)
+        due = j * b >= max(next_check, (per_pair + b / 8) * k)
         if not due and (j + 1) * b <= max_vectors:
             continue
-        theta, S = _ritz(A, B, j, b, need + 2)
+        n_sel = k + 2 if known is None else max(k, known[1]) + 2
+        theta, S, ritz = _ritz(A, B, j, b, n_sel, sigma)
         bound = np.linalg.norm(B[j] @ S[-b:], axis=0)
         ok = bound <= tol * np.abs(theta)
         n_conv = ok.size if ok.all() else int(np.argmin(ok))  # converged from the largest theta down
         # the last pairs converge at about one per vector: look again when the missing ones might have
-        next_check = j * b + max(b, need - n_conv)
+        next_check = j * b + max(b, k - n_conv)
         if n_conv >= k and known is None and count is not None:
             known = _counted(count, k, wait=True)
-            if known is not None and known[1] > need:
-                continue  # more pairs lie below tau than converged so far
-        if n_conv >= need:
+        below = None
+        if n_conv >= k and known is not None:
+            # Cauchy interlacing: the i-th smallest Ritz value is at least the i-th eigenvalue, so
+            # `below` never exceeds the count, and reaches it only if no eigenvector below tau is
+            # missing from the Krylov space. Below the count, wait while the Ritz values up to
+            # the first one above tau still move; once they have converged, something is missing.
+            below = int(np.searchsorted(ritz, known[0]))
+            if below < known[1] and not ok[: below + 1].all() and (j + 1) * b <= max_vectors:
+                next_check = j * b + b
+                continue
+        if n_conv >= k:
             with _blas_threads(2):
                 X = (S[:, :n_conv].T @ Q.rows[: j * b]).T / d[:, None]
             lam = sigma + 1.0 / theta[:n_conv]
             order = np.argsort(lam)
-            return LanczosResult(lam[order], np.ascontiguousarray(X[:, order]), j * b, n_reorth)
+            return LanczosResult(lam[order], np.ascontiguousarray(X[:, order]), j * b, n_reorth, ritz, below)
         if (j + 1) * b > max_vectors:
-            raise SolverError(f"block Lanczos did not converge {need} pairs in {j * b} vectors ({n_conv} did)")
+            raise SolverError(f"block Lanczos did not converge {k} pairs in {j * b} vectors ({n_conv} did)")
 
 
 def _blas_threads(n: int):
@@ -261,9 +277,11 @@ def _counted(count: Future, k: int, wait: bool = False) -> tuple[float, int] | N
     return c
 
 
-def _ritz(A, B, nb, b, n):
-    """The ``n`` Ritz values of the block tridiagonal of ``nb`` blocks largest in magnitude, and their
-    vectors (nb b, n): the eigenvalues nearest the shift, on both sides of it for an interior shift.
+def _ritz(A, B, nb, b, n, sigma):
+    """Ritz pairs of the block tridiagonal of ``nb`` blocks: the ``n`` values of ``theta`` largest in
+    magnitude (the eigenvalues nearest the shift, on both sides of an interior shift) and their
+    vectors (nb b, n), and every Ritz value as an eigenvalue ``lambda = sigma + 1 / theta`` of the
+    shift-inverted pencil, ascending, for ``theta > 0``.
 
     A dense symmetric solve of the m x m matrix (m = nb b): LAPACK's divide and conquer on all of
     it is faster at these sizes than a banded or selected-eigenvalue solve.
@@ -277,7 +295,8 @@ def _ritz(A, B, nb, b, n):
             T[i * b : (i + 1) * b, (i + 1) * b : (i + 2) * b] = B[i + 1].T
     theta, S = np.linalg.eigh(T)
     order = np.argsort(-np.abs(theta), kind="stable")[: min(n, m)]
-    return theta[order], S[:, order]
+    positive = theta[theta > 0][::-1]
+    return theta[order], S[:, order], sigma + 1.0 / positive
 
 
 def _update_omega(A, B, om, om_prev, j, R, anorm):
