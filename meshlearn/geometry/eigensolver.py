@@ -71,6 +71,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from threadpoolctl import threadpool_limits
 
 from ..errors import ConfigError, SolverError, where
 from .lanczos import lanczos_smallest
@@ -269,10 +270,6 @@ def _slice_job(L, M, k, sigma, tol, seed, cover):
 
 
 def _one_blas_thread():
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
 
 
@@ -558,7 +555,7 @@ def _inertia(L, M, tau: float) -> tuple[float, int] | None:
     for attempt in range(3):
         A = (L - tau * M).tocsc()
         try:
-            lu = spla.splu(A, permc_spec="COLAMD", diag_pivot_thresh=0.0, options=dict(SymmetricMode=True))
+            lu = spla.splu(A, permc_spec="COLAMD", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
         except RuntimeError:  # an exactly zero pivot
             lu = None
         if lu is not None and np.array_equal(lu.perm_r, lu.perm_c):
@@ -607,7 +604,16 @@ def _lanczos(L, M, mass, k, *, tol, seed, scale, parallel=True):
         try:
             factor = _Factor((L - sigma * M).tocsr(), spd=True)
             res = lanczos_smallest(
-                factor.solve, mass, n, sigma, block=LANCZOS_BLOCK, null=null, tol=tol, seed=seed, count=count
+                factor.solve,
+                mass,
+                n,
+                sigma,
+                block=LANCZOS_BLOCK,
+                null=null,
+                tol=tol,
+                seed=seed,
+                count=count,
+                threads=2 if parallel else 1,
             )
         finally:
             counted = count.result()
@@ -767,7 +773,8 @@ def _solve(L, M, mass, k, *, tol, workers, seed, source):
             w, X, res = _lanczos(
                 L, M, mass, k, tol=max(tol, LANCZOS_TOL), seed=seed, scale=scale, parallel=workers >= 2
             )
-            w, X = _rayleigh_ritz(L, mass, X)
+            with threadpool_limits(limits=min(workers, 2), user_api="blas"):  # large products
+                w, X = _rayleigh_ritz(L, mass, X)
             log.debug("block Lanczos: %d vectors, %d re-orthogonalisations", res.steps, res.reorthogonalisations)
             if good(w, X, "block Lanczos"):
                 return w, X

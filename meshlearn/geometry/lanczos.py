@@ -28,17 +28,17 @@ Letters: V vertices, K wanted pairs, m Lanczos steps taken (about 2.5 K).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import nullcontext
-from typing import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
+from threadpoolctl import threadpool_limits
 
 from ..errors import SolverError
 
-__all__ = ["lanczos_smallest", "LanczosResult"]
+__all__ = ["LanczosResult", "lanczos_smallest"]
 
 _EPS = float(np.finfo(np.float64).eps)
 #: Re-orthogonalise when an orthogonality estimate exceeds this (semi-orthogonality, sqrt(eps)).
@@ -91,6 +91,7 @@ def lanczos_smallest(
     seed: int = 0,
     max_steps: int | None = None,
     count: Future | None = None,
+    threads: int = 1,
 ) -> LanczosResult:
     """The ``k`` smallest eigenpairs of ``L x = lambda M x`` above an optional known null vector.
 
@@ -123,6 +124,9 @@ def lanczos_smallest(
         wanted pairs have converged; when ``n <= 2 k`` the iteration then goes on until ``n``
         Ritz values lie below ``tau``, or until those up to ``tau`` have converged (a copy is
         missing): ``LanczosResult.below`` tells the caller which.
+    threads : int
+        BLAS threads for the final product that forms the Ritz vectors (the iteration itself
+        runs on one). default: 1
 
     Returns
     -------
@@ -160,7 +164,7 @@ def lanczos_smallest(
     n_reorth = 0
     known: tuple[float, int] | None = None
     next_check = 0  # vectors before the next convergence check (0: not yet planned)
-    per_pair = float(np.clip(2.4 + 0.12 * (np.log10(max(tol, 1e-16)) + 12.0), 1.5, 2.4))
+    per_pair = float(np.clip(2.4 - 0.12 * (np.log10(max(tol, 1e-16)) + 12.0), 1.5, 2.4))
     j = 0  # index of the current block
     while True:
         Yj = Q.rows[j * b : (j + 1) * b]
@@ -224,21 +228,13 @@ def lanczos_smallest(
                 next_check = j * b + b
                 continue
         if n_conv >= k:
-            with _blas_threads(2):
+            with threadpool_limits(limits=threads, user_api="blas"):  # one large product
                 X = (S[:, :n_conv].T @ Q.rows[: j * b]).T / d[:, None]
             lam = sigma + 1.0 / theta[:n_conv]
             order = np.argsort(lam)
             return LanczosResult(lam[order], np.ascontiguousarray(X[:, order]), j * b, n_reorth, ritz, below)
         if (j + 1) * b > max_vectors:
             raise SolverError(f"block Lanczos did not converge {k} pairs in {j * b} vectors ({n_conv} did)")
-
-
-def _blas_threads(n: int):
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
 
 
 def _sym(a: np.ndarray) -> np.ndarray:
