@@ -300,6 +300,12 @@ def _reset_pool() -> None:
 
 
 def _default_workers() -> int:
+    """2 on a machine with two or more cores; 1 inside a pool worker process (a daemonic process,
+    as the batch preprocessing starts one per core), which is to stay on its own core."""
+    import multiprocessing as mp
+
+    if mp.current_process().daemon:
+        return 1
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

@@ -28,6 +28,7 @@ Letters: V vertices, K wanted pairs, m Lanczos steps taken (about 2.5 K).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -164,7 +165,8 @@ def lanczos_smallest(
     n_reorth = 0
     known: tuple[float, int] | None = None
     next_check = 0  # vectors before the next convergence check (0: not yet planned)
-    per_pair = float(np.clip(2.4 - 0.12 * (np.log10(max(tol, 1e-16)) + 12.0), 1.5, 2.4))
+    per_pair = float(np.clip(2.5 - 0.12 * (np.log10(max(tol, 1e-16)) + 12.0), 1.5, 2.5))
+    t_step, t_check, t0 = 0.0, 0.0, time.perf_counter()
     j = 0  # index of the current block
     while True:
         Yj = Q.rows[j * b : (j + 1) * b]
@@ -203,18 +205,24 @@ def lanczos_smallest(
 
         if known is None and count is not None and count.done():
             known = _counted(count, k)
-        # at tol ~1e-12 about (2.5 + b / 8) vectors per converged pair are needed, fewer at a
+        # at tol ~1e-12 about (2.6 + b / 8) vectors per converged pair are needed, fewer at a
         # loose tol: check from a little before
         due = j * b >= max(next_check, (per_pair + b / 8) * k)
         if not due and (j + 1) * b <= max_vectors:
             continue
+        t_step = (time.perf_counter() - t0) / j if not t_check else t_step  # before the first check
+        t1 = time.perf_counter()
         n_sel = k + 2 if known is None else max(k, known[1]) + 2
         theta, S, ritz = _ritz(A, B, j, b, n_sel, sigma)
+        t_check = time.perf_counter() - t1
+        # a check costs t_check, checking s blocks too late s * t_step: about sqrt(2 t_check / t_step)
+        # blocks between checks balance the two (several on small meshes, one on large ones)
+        spacing = b * max(1, round(np.sqrt(2.0 * t_check / max(t_step, 1e-9))))
         bound = np.linalg.norm(B[j] @ S[-b:], axis=0)
         ok = bound <= tol * np.abs(theta)
         n_conv = ok.size if ok.all() else int(np.argmin(ok))  # converged from the largest theta down
         # the last pairs converge at about one per vector: look again when the missing ones might have
-        next_check = j * b + max(b, k - n_conv)
+        next_check = j * b + max(spacing, k - n_conv)
         if n_conv >= k and known is None and count is not None:
             known = _counted(count, k, wait=True)
         below = None
@@ -225,7 +233,7 @@ def lanczos_smallest(
             # the first one above tau still move; once they have converged, something is missing.
             below = int(np.searchsorted(ritz, known[0]))
             if below < known[1] and not ok[: below + 1].all() and (j + 1) * b <= max_vectors:
-                next_check = j * b + b
+                next_check = j * b + spacing
                 continue
         if n_conv >= k:
             with threadpool_limits(limits=threads, user_api="blas"):  # one large product
