@@ -118,10 +118,12 @@ class GemConv(nn.Module):
         k0 = self.kernel.at_zero().to(x.dtype)  # (D_out, D_in)
         y = rotate(x.index_select(0, q), transport - angle, self.in_type)  # rho_in(g - theta) x_q
         msg = rotate(y @ k0.T, angle, self.out_type, scale=edge_weight)  # w_pq rho_out(theta) K(0) y
-        # scatter_add rather than index_add: its backward keeps only the index, not the (E, D_out) messages
-        out = (x @ self.self_kernel().to(x.dtype).T).scatter_add(0, p[:, None].expand_as(msg), msg)
+        # scatter_add rather than index_add: its backward keeps only the index, not the (E, D_out) messages.
+        # Under autocast the products are in low precision and the rest float32: sum in the products' type.
+        out = x @ self.self_kernel().to(x.dtype).T
+        out = out.scatter_add(0, p[:, None].expand_as(msg), msg.to(out.dtype))
         if self.bias is not None:
-            out = out.index_add(1, self.scalar_index, self.bias.to(x.dtype).expand(n, -1))
+            out = out.index_add(1, self.scalar_index, self.bias.to(out.dtype).expand(n, -1))
         return out
 
     def extra_repr(self) -> str:

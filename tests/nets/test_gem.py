@@ -167,3 +167,4 @@ def test_runs_on_a_point_cloud():
     ops = meshlearn.compute_operators(cloud, meshlearn.OperatorSpec.for_net(GemCNN, knn=8)).to("cpu")
     y = GemCNN(3, 2, width=4, n_blocks=2, seed=0)(ops.verts, ops)
     assert y.shape == (300, 2) and bool(torch.isfinite(y).all())
+
