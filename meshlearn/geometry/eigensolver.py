@@ -16,10 +16,10 @@ caches hold. meshlearn's first method avoids both (:mod:`meshlearn.geometry.lanc
   reorthogonalisation, the constant null vector deflated exactly;
 * while it runs, a second thread counts the eigenvalues below a shift ``tau`` placed by Weyl's
   law (``lambda_j ~ 4 pi j / area`` on a surface) a little above the wanted ones: the number of
-  negative pivots of a symmetric ``L D L^T`` of ``L - tau M`` (Sylvester's law of inertia). The
-  iteration converges every pair below ``tau`` and must find exactly that many, so a copy of a
-  repeated eigenvalue missed by Lanczos cannot pass (a second count follows where ``tau`` fell
-  below the wanted pairs);
+  negative pivots of a symmetric ``L D L^T`` of ``L - tau M`` (Sylvester's law of inertia). As
+  many Ritz values must lie below ``tau`` (Cauchy interlacing: none lies below its eigenvalue),
+  so a copy of a repeated eigenvalue missed by Lanczos cannot pass (a second count follows where
+  ``tau`` fell below the wanted pairs);
 * a Rayleigh-Ritz step on ``L`` and ``M`` makes the basis exactly M-orthonormal.
 
 When it fails (a count that does not match, no convergence, residuals too large), ARPACK solves
@@ -48,9 +48,9 @@ cores two slices are fastest, because each interior slice pays for its own facto
 two processes share one memory bus (the work is bound by memory traffic, not arithmetic).
 
 Fallbacks, in order, each tried only when the one before fails or its residuals are too large:
-block Lanczos, sliced solve, one shift-invert solve of all K pairs (retried with a larger shift, a larger Krylov
-basis and another start vector), a dense solve (shapes of at most ``DENSE_MAX`` vertices). Only
-then :class:`~meshlearn.errors.SolverError`.
+block Lanczos, sliced solve, one shift-invert solve of all K pairs (retried with a larger shift, a
+larger Krylov basis and another start vector), a dense solve (shapes of at most ``DENSE_MAX``
+vertices). Only then :class:`~meshlearn.errors.SolverError`.
 
 Accuracy is measured by the relative residual ``||L x - lambda M x|| / (max(lambda, floor) ||M x||)``
 (see :func:`relative_residuals`). The default ``tol=0`` converges block Lanczos to
@@ -622,7 +622,10 @@ def _lanczos(L, M, mass, k, *, tol, seed, scale, parallel=True):
                 threads=2 if parallel else 1,
             )
         finally:
-            counted = count.result()
+            try:
+                counted = count.result()
+            except (RuntimeError, ValueError, MemoryError):  # no count: counted again below
+                counted = None
     w, X = res.evals, res.evecs
     ritz = res.ritz
     if null is not None:
@@ -779,7 +782,7 @@ def _solve(L, M, mass, k, *, tol, workers, seed, source):
             w, X, res = _lanczos(
                 L, M, mass, k, tol=max(tol, LANCZOS_TOL), seed=seed, scale=scale, parallel=workers >= 2
             )
-            with threadpool_limits(limits=min(workers, 2), user_api="blas"):  # large products
+            with threadpool_limits(limits=max(1, min(workers, 2)), user_api="blas"):  # large products
                 w, X = _rayleigh_ritz(L, mass, X)
             log.debug("block Lanczos: %d vectors, %d re-orthogonalisations", res.steps, res.reorthogonalisations)
             if good(w, X, "block Lanczos"):
