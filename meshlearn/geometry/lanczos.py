@@ -33,7 +33,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
+from scipy.linalg.lapack import dpotrf, dtrtri
 from threadpoolctl import threadpool_limits
 
 from ..errors import SolverError
@@ -254,15 +254,22 @@ def _orthonormal_rows(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     block is too close to rank deficient for a Cholesky factorisation.
     """
     Y, R = W, np.eye(W.shape[0])
-    try:
-        for _ in range(2):
-            C = np.linalg.cholesky(Y @ Y.T).T  # upper: Y Y^T = C^T C
-            Y = np.linalg.inv(C).T @ Y
-            R = C @ R
-    except np.linalg.LinAlgError:
-        q, R = np.linalg.qr(W.T)
-        Y = q.T
-    return np.ascontiguousarray(Y), R
+    for _ in range(2):
+        # LAPACK directly: numpy's checks cost more than these b x b factorisations themselves
+        C, info = dpotrf(Y @ Y.T, lower=0, clean=1)  # upper: Y Y^T = C^T C
+        if info != 0:
+            q, R = np.linalg.qr(W.T)
+            return np.ascontiguousarray(q.T), R
+        Y = _triangular_inverse(C).T @ Y
+        R = C @ R
+    return Y, R
+
+
+def _triangular_inverse(C: np.ndarray) -> np.ndarray:
+    Ci, info = dtrtri(C, lower=0)
+    if info != 0:
+        raise SolverError("block Lanczos met a singular block")
+    return Ci
 
 
 def _counted(count: Future, k: int, wait: bool = False) -> tuple[float, int] | None:
@@ -306,17 +313,14 @@ def _update_omega(A, B, om, om_prev, j, R, anorm):
     From ``Y_{j+1} R = A Y_j - Y_j A_j - Y_{j-1} B_j^T`` and the same relation at step i.
     """
     b = R.shape[0]
-    out = np.zeros_like(om)
+    out = np.zeros((j + 2, b, b))
     if j > 0:
         Bt = np.transpose(B[:j], (0, 2, 1))
         val = om[:j] @ A[:j] + om[1 : j + 1] @ B[1 : j + 1] - A[j] @ om[:j] - B[j] @ om_prev[:j]
         val[1:] += om[: j - 1] @ Bt[1:]
         noise = _EPS * anorm
         val += np.copysign(noise, val)
-        # R^T out_i = val_i for every i at once
-        rhs = np.transpose(val, (1, 0, 2)).reshape(b, j * b)
-        sol = sla.solve_triangular(R, rhs, trans="T", check_finite=False)
-        out[:j] = np.transpose(sol.reshape(b, j, b), (1, 0, 2))
-    out[j] = _EPS * anorm / np.min(np.abs(np.diag(R)))  # Y_{j+1} . Y_j after the local passes
+        out[:j] = _triangular_inverse(R).T @ val  # R^T out_i = val_i for every i at once
+    out[j] = _EPS * anorm / np.abs(R.diagonal()).min()  # Y_{j+1} . Y_j after the local passes
     out[j + 1] = np.eye(b)
     return out
