@@ -122,3 +122,15 @@ def test_same_input_same_bytes():
     b = solve_eigenpairs(L, M, 50)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
+
+
+def _workers_in_child(_):
+    return es._default_workers()
+
+
+def test_one_worker_inside_a_pool_worker():
+    """Batch preprocessing runs one daemonic worker per core: there the solver keeps to its core."""
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(1) as pool:
+        assert pool.map(_workers_in_child, [0]) == [1]
