@@ -1,4 +1,4 @@
-"""Shift-invert Lanczos with partial reorthogonalisation, the first method of the eigensolver.
+"""Shift-invert block Lanczos with partial reorthogonalisation, the eigensolver's first method.
 
 Finds the smallest eigenpairs of ``L x = lambda M x`` (``M`` diagonal) from one factorisation of
 ``L - sigma M`` with ``sigma`` just below zero. The iteration runs on the symmetric operator
@@ -6,12 +6,12 @@ Finds the smallest eigenpairs of ``L x = lambda M x`` (``M`` diagonal) from one 
 sigma)`` belong to the wanted pairs (``x = D^-1 y``).
 
 Why not ARPACK: at K = 128 ARPACK spends most of its time re-orthogonalising every new Lanczos vector
-against its whole basis and restarting, passes over a basis larger than the processor's caches.
+against its whole basis and restarting, each a pass over a basis larger than the processor's caches.
 Here the Lanczos recurrence runs without restarts and keeps its basis only semi-orthogonal
 (Simon's partial reorthogonalisation, as in PROPACK): a cheap recurrence estimates the loss of
 orthogonality ``omega[i] ~ q_{j+1} . q_i``, and a new vector is re-orthogonalised only when some
 estimate exceeds ``sqrt(eps)``, and then only against the stretch of the basis that needs it.
-Semi-orthogonality keeps the Ritz values exact to rounding and free of spurious copies; a final
+Semi-orthogonality keeps the Ritz values accurate to rounding level and free of spurious copies; a final
 Rayleigh-Ritz step on ``L`` and ``M`` (in :mod:`.eigensolver`) makes the eigenvectors exactly
 M-orthonormal.
 
