@@ -155,18 +155,18 @@ def _cholmod(A: sp.csr_matrix):
         return None
 
 
-def _symmetric_ldlt(Ap: sp.csc_matrix):
-    """``(factor, inertia)``: SuperLU restricted to diagonal pivots, i.e. ``Ap = L D L^T``, and the
-    count of negative pivots; None when SuperLU had to pivot off the diagonal or a pivot is too
-    small for its sign to be certain."""
+def _symmetric_ldlt(Ap: sp.csc_matrix, order: str = "NATURAL"):
+    """``(factor, inertia)``: SuperLU restricted to diagonal pivots, i.e. ``P Ap P^T = L D L^T`` with
+    the fill-reducing ordering ``order`` applied to rows and columns alike (``NATURAL`` for a matrix
+    ordered beforehand), and the count of negative pivots; None when SuperLU had to pivot off the
+    diagonal or a pivot is too small for its sign to be certain."""
     try:
-        lu = spla.splu(Ap, permc_spec="NATURAL", diag_pivot_thresh=0.0, options=dict(SymmetricMode=True))
+        lu = spla.splu(Ap, permc_spec=order, diag_pivot_thresh=0.0, options={"SymmetricMode": True})
     except RuntimeError as e:  # an exactly zero pivot
         log.debug("symmetric LDL^T factorisation failed (%s); pivoting", e)
         return None
-    identity = np.arange(Ap.shape[0])
     d = lu.U.diagonal()
-    if not (np.array_equal(lu.perm_r, identity) and np.array_equal(lu.perm_c, identity)):
+    if not np.array_equal(lu.perm_r, lu.perm_c):
         return None
     if np.abs(d).min() <= 1e-10 * np.abs(d).max():
         return None
@@ -559,15 +559,9 @@ def _inertia(L, M, tau: float) -> tuple[float, int] | None:
     when no factorisation gives a certain count.
     """
     for attempt in range(3):
-        A = (L - tau * M).tocsc()
-        try:
-            lu = spla.splu(A, permc_spec="COLAMD", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
-        except RuntimeError:  # an exactly zero pivot
-            lu = None
-        if lu is not None and np.array_equal(lu.perm_r, lu.perm_c):
-            d = lu.U.diagonal()
-            if np.abs(d).min() > 1e-10 * np.abs(d).max():
-                return tau, int(np.count_nonzero(d < 0))
+        ldlt = _symmetric_ldlt((L - tau * M).tocsc(), order="COLAMD")
+        if ldlt is not None:
+            return tau, ldlt[1]
         tau *= 1.0 + 1e-3 * (attempt + 1)
     return None
 
