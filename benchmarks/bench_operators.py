@@ -40,11 +40,10 @@ shape in a fresh process; on a shared, busy machine the CPU times are the steadi
 what each further shape of a batch costs. Eigenpair accuracy: the relative residual
 ``||L x - lambda M x|| / (lambda ||M x||)`` of the non-zero eigenpairs, max and median (not timed).
 
-Run: ``python benchmarks/bench_operators.py`` (subdivisions 4, 5, 6; a few minutes on 2 idle
-cores, most of it in the two eigensolves of the 41k mesh), ``--sizes 7 --bundles
-gradients,gauge`` for the 164k mesh without eigensolves (the full ``diffusionnet`` bundle at 164k
-takes well over ten minutes on 2 cores), ``--patches`` to add the patch bundle (its baseline
-times 64 log maps: about a minute at 41k).
+Run: ``python benchmarks/bench_operators.py`` (subdivisions 4, 5, 6; about a minute on 2 cores,
+most of it in the reference's eigensolves of the 41k mesh), ``--sizes 7 --bundles diffusionnet``
+for the 164k mesh (about three minutes, two of them the reference's), ``--patches`` to add the
+patch bundle (its baseline times 64 log maps: about a minute at 41k).
 """
 
 from __future__ import annotations
