@@ -586,58 +586,55 @@ def _lanczos(L, M, mass, k, *, tol, seed, scale, parallel=True):
     V = L.shape[0]
     area = float(mass.sum())
     null = _constant_null(L)
-    n = k - 1 if null is not None else k
+    n = k - 1 if null is not None else k  # the iteration does not see the deflated null vector
     sigma = -1e-8 * scale
+
+    def count(tau: float) -> tuple[float, int] | None:
+        """Eigenvalues below tau that the iteration can see; None where no count is certain."""
+        try:
+            c = _inertia(L, M, tau)
+        except (RuntimeError, ValueError, MemoryError) as e:
+            log.debug("no eigenvalue count at %.6g (%s)", tau, e)
+            return None
+        return None if c is None else (c[0], c[1] - (k - n))
+
     tau = 4.0 * np.pi * (1.1 * n + 4.0) / area
-    drop = 0 if null is None else 1  # the iteration does not see the deflated null vector
-
-    def count_deflated():
-        c = _inertia(L, M, tau)
-        return None if c is None else (c[0], c[1] - drop)
-
     with ThreadPoolExecutor(max_workers=1) if parallel else nullcontext() as ex:
         if parallel:
-            count = ex.submit(count_deflated)
+            counting = ex.submit(count, tau)
         else:  # one core: count first
-            count = Future()
-            count.set_result(count_deflated())
-        try:
-            factor = _Factor((L - sigma * M).tocsr(), spd=True)
-            res = lanczos_smallest(
-                factor.solve,
-                mass,
-                n,
-                sigma,
-                block=LANCZOS_BLOCK,
-                null=null,
-                tol=tol,
-                seed=seed,
-                count=count,
-                threads=2 if parallel else 1,
-            )
-        finally:
-            try:
-                counted = count.result()
-            except (RuntimeError, ValueError, MemoryError):  # no count: counted again below
-                counted = None
-    w, X = res.evals, res.evecs
-    ritz = res.ritz
-    if null is not None:
-        w, ritz = np.concatenate([[0.0], w]), np.concatenate([[0.0], ritz])
-        X = np.concatenate([np.full((V, 1), 1.0 / np.sqrt(area)), X], axis=1)
-        counted = None if counted is None else (counted[0], counted[1] + drop)
+            counting = Future()
+            counting.set_result(count(tau))
+        factor = _Factor((L - sigma * M).tocsr(), spd=True)
+        res = lanczos_smallest(
+            factor.solve,
+            mass,
+            n,
+            sigma,
+            block=LANCZOS_BLOCK,
+            null=null,
+            tol=tol,
+            seed=seed,
+            count=counting,
+            threads=2 if parallel else 1,
+        )
+        counted = counting.result()
     if counted is not None and res.below is not None:
-        _check_below(ritz, *counted)
-    if counted is None or res.below is None or counted[0] <= w[k - 1]:
+        _check_below(res.ritz, *counted)
+    if counted is None or res.below is None or counted[0] <= res.evals[n - 1]:
         # the count did not cover the wanted pairs: count again just above them
-        cut = 0.5 * (w[k - 1] + ritz[k]) if ritz.size > k else None
-        if cut is None or not cut > w[k - 1]:
+        cut = 0.5 * (res.evals[n - 1] + res.ritz[n]) if res.ritz.size > n else None
+        if cut is None or not cut > res.evals[n - 1]:
             raise SolverError("no Ritz value above the wanted eigenvalues to check them against")
-        again = _inertia(L, M, cut)
+        again = count(cut)
         if again is None:
             raise SolverError("could not count the eigenvalues below the wanted ones")
-        _check_below(ritz, *again)
-    return w[:k], X[:, :k], res
+        _check_below(res.ritz, *again)
+    w, X = res.evals[:n], res.evecs[:, :n]
+    if null is not None:
+        w = np.concatenate([[0.0], w])
+        X = np.concatenate([np.full((V, 1), 1.0 / np.sqrt(area)), X], axis=1)
+    return w, X, res
 
 
 def _check_below(ritz: np.ndarray, tau: float, n: int) -> None:

@@ -89,7 +89,7 @@ def lanczos_smallest(
     null: np.ndarray | None = None,
     tol: float = 1e-13,
     seed: int = 0,
-    max_steps: int | None = None,
+    max_vectors: int | None = None,
     count: Future | None = None,
     threads: int = 1,
 ) -> LanczosResult:
@@ -116,8 +116,8 @@ def lanczos_smallest(
         Ritz value ``theta``. default: 1e-13
     seed : int
         Seed of the random start block. default: 0
-    max_steps : int, optional
-        Give up (:class:`SolverError`) after this many vectors. default: ``6 k + 100``
+    max_vectors : int, optional
+        Give up (:class:`SolverError`) after this many Lanczos vectors. default: ``6 k + 100``
     count : Future, optional
         For ``sigma`` below the spectrum: resolves to ``(tau, n)``, ``n`` eigenvalues (``null``
         excluded) below ``tau`` (or to None). Polled between steps and waited for once the
@@ -137,7 +137,7 @@ def lanczos_smallest(
     V = mass.shape[0]
     b = int(block)
     d = np.sqrt(mass)
-    max_vectors = min(V - 2 * b, 6 * k + 100 if max_steps is None else int(max_steps))
+    max_vectors = min(V - 2 * b, 6 * k + 100 if max_vectors is None else int(max_vectors))
     y0 = None
     if null is not None:
         y0 = null * d
@@ -156,9 +156,10 @@ def lanczos_smallest(
     nb_max = max_vectors // b + 2
     A = np.zeros((nb_max, b, b))  # diagonal blocks of the block tridiagonal T
     B = np.zeros((nb_max, b, b))  # B[j]: sub-diagonal block below A[j-1] (B[0] = 0)
-    om_prev = np.zeros((nb_max + 1, b, b))
-    om = np.zeros((nb_max + 1, b, b))
-    om[0] = np.eye(b)
+    # orthogonality estimates om[i] ~ Y_j^T Y_i of the current block j against every earlier one
+    # (om_prev: of block j - 1); _update_omega returns the next block's, one longer each step
+    om_prev = np.zeros((1, b, b))
+    om = np.eye(b)[None]
     anorm = 0.0
     forced: tuple[int, int] | None = None  # blocks to re-orthogonalise the next block against
     n_reorth = 0
@@ -276,10 +277,7 @@ def _counted(count: Future, k: int, wait: bool = False) -> tuple[float, int] | N
     """``(tau, n)`` from the future when it succeeded and ``n`` is worth converging (at most 2 k)."""
     if not wait and not count.done():
         return None
-    try:
-        c = count.result()
-    except Exception:  # noqa: BLE001 - the count is a check; the caller sees the missing count
-        return None
+    c = count.result()
     if c is None or c[1] > 2 * k:
         return None
     return c
