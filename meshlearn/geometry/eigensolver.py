@@ -71,12 +71,17 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from threadpoolctl import threadpool_limits
 
 from ..errors import ConfigError, SolverError, where
+from .blas import blas_threads
 from .lanczos import lanczos_smallest
 
 __all__ = ["solve_eigenpairs", "relative_residuals", "SliceResult", "DENSE_LIMIT", "DENSE_MAX"]
+
+try:
+    from cholespy import CholeskySolverD, MatrixType
+except ImportError:  # SuperLU factors the bottom slice instead
+    CholeskySolverD = MatrixType = None
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +146,7 @@ def _fill_reducing_order(A: sp.csr_matrix) -> np.ndarray | None:
 
 def _cholmod(A: sp.csr_matrix):
     """CHOLMOD's factorisation of a positive definite A (``cholespy``); None when absent or not definite."""
-    try:
-        from cholespy import CholeskySolverD, MatrixType
-    except ImportError:
+    if CholeskySolverD is None:
         return None
     coo = A.tocoo()
     try:
@@ -255,7 +258,7 @@ def _arpack_slice(L, M, k, sigma, *, tol=0.0, ncv=None, seed=0, maxiter=None, co
         ncv = min(V - 1, max(int(NCV_FACTOR * k), k + NCV_MIN_EXTRA) + 1)
     # ARPACK's work is memory-bound matrix-vector products: a second BLAS thread gains nothing and,
     # on a busy machine, spinning BLAS threads cost several times the solve itself.
-    with _one_blas_thread():
+    with blas_threads(1):
         evals, evecs = spla.eigsh(
             L, k=k, M=M, sigma=sigma, which="LM", OPinv=op, v0=v0, ncv=min(ncv, V - 1), tol=tol, maxiter=maxiter
         )
@@ -265,12 +268,8 @@ def _arpack_slice(L, M, k, sigma, *, tol=0.0, ncv=None, seed=0, maxiter=None, co
 
 def _slice_job(L, M, k, sigma, tol, seed, cover):
     """Worker entry point: one slice with one BLAS thread (the other core runs the other slice)."""
-    with _one_blas_thread():
+    with blas_threads(1):
         return _arpack_slice(L, M, k, sigma, tol=tol, seed=seed, cover=cover)
-
-
-def _one_blas_thread():
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 _POOL: ProcessPoolExecutor | None = None
@@ -351,16 +350,20 @@ def relative_residuals(L, M, evals, evecs, *, floor: float | None = None) -> np.
 
 
 def _rayleigh_ritz(L, mass, X):
-    """M-orthonormalise the columns of X (V, n) and diagonalise L on their span."""
-    MX = X * mass[:, None]
-    G = X.T @ MX
+    """M-orthonormalise the columns of X (V, n) and diagonalise L on their span.
+
+    The Gram matrices of M and L on X, then the small generalised eigenproblem between them, and
+    one product with X at the end: three products of X with an n-column matrix.
+    """
+    G = X.T @ (X * mass[:, None])
+    K = X.T @ (L @ X)
     g, U = np.linalg.eigh((G + G.T) / 2)
-    if g[0] < 0.5:  # ARPACK returns M-orthonormal vectors: G is the identity up to rounding
+    if g[0] < 0.5:  # the solvers return M-orthonormal vectors: G is the identity up to rounding
         raise SolverError(f"slices returned nearly dependent vectors (smallest Gram eigenvalue {g[0]:.2e})")
-    Z = X @ (U / np.sqrt(g))
-    H = Z.T @ (L @ Z)
+    C = U / np.sqrt(g)  # X C is M-orthonormal
+    H = C.T @ K @ C
     w, Q = np.linalg.eigh((H + H.T) / 2)
-    return w, Z @ Q
+    return w, X @ (C @ Q)
 
 
 # --------------------------------------------------------------------------------------------
@@ -508,7 +511,7 @@ def _sliced(L, M, mass, k, tol, seed, scale):
             _reset_pool()
             pool = None
     results: dict[int, SliceResult] = {}
-    with _one_blas_thread():
+    with blas_threads(1):
         for i, (sigma, n, remote, cover, sd) in enumerate(plan):
             if i not in futures:
                 results[i] = _arpack_slice(L, M, n, sigma, tol=tol, seed=sd, cover=cover)
@@ -734,7 +737,7 @@ def solve_eigenpairs(
     k = min(k, V)
     # One BLAS thread throughout: the dense work here is many small products, which a second
     # thread slows down (and, on a busy machine, by several times); the second core runs a slice.
-    with _one_blas_thread():
+    with blas_threads(1):
         return _solve(L, M, mass, k, tol=tol, workers=workers, seed=seed, source=source)
 
 
@@ -773,7 +776,7 @@ def _solve(L, M, mass, k, *, tol, workers, seed, source):
             w, X, res = _lanczos(
                 L, M, mass, k, tol=max(tol, LANCZOS_TOL), seed=seed, scale=scale, parallel=workers >= 2
             )
-            with threadpool_limits(limits=max(1, min(workers, 2)), user_api="blas"):  # large products
+            with blas_threads(max(1, min(workers, 2))):  # large products
                 w, X = _rayleigh_ritz(L, mass, X)
             log.debug("block Lanczos: %d vectors, %d re-orthogonalisations", res.steps, res.reorthogonalisations)
             if good(w, X, "block Lanczos"):
