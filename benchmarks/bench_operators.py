@@ -40,6 +40,9 @@ shape in a fresh process; on a shared, busy machine the CPU times are the steadi
 what each further shape of a batch costs. Eigenpair accuracy: the relative residual
 ``||L x - lambda M x|| / (lambda ||M x||)`` of the non-zero eigenpairs, max and median (not timed).
 
+``--repeat N`` runs each side N times, alternating, and reports the median times: on a shared
+machine single timings vary by 10-30%.
+
 Run: ``python benchmarks/bench_operators.py`` (subdivisions 4, 5, 6; about a minute on 2 cores,
 most of it in the reference's eigensolves of the 41k mesh), ``--sizes 7 --bundles diffusionnet``
 for the 164k mesh (about three minutes, two of them the reference's), ``--patches`` to add the
@@ -309,6 +312,18 @@ def _run(impl: str, bundle: str, subdiv: int, k: int, timeout: float) -> dict | 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _median(runs: list[dict | None]) -> dict | None:
+    """The run with the median total; its total, CPU and warm times the medians over the runs."""
+    ok = sorted((r for r in runs if r), key=lambda r: r["total"])
+    if not ok:
+        return None
+    out = dict(ok[len(ok) // 2])
+    for key in ("total", "cpu", "warm"):
+        vals = [r[key] for r in ok if r.get(key) is not None]
+        out[key] = float(np.median(vals)) if vals else None
+    return out
+
+
 def _fmt_parts(parts: dict) -> str:
     return " ".join(f"{k}={v:.2f}" for k, v in parts.items())
 
@@ -320,6 +335,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--patches", action="store_true", help="add the patches bundle")
     ap.add_argument("--k", type=int, default=128, help="eigenpairs (default 128)")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per run before giving up")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of each side, alternating, each in a fresh process; the medians are reported (default 1)",
+    )
     ap.add_argument("--worker", nargs=3, metavar=("IMPL", "BUNDLE", "SUBDIV"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -350,8 +371,11 @@ def main(argv: list[str] | None = None) -> None:
 
     for bundle in bundles:
         for subdiv in sizes:
-            ours = _run("meshlearn", bundle, subdiv, args.k, args.timeout)
-            base = _run("baseline", bundle, subdiv, args.k, args.timeout)
+            ours, base = [], []
+            for _ in range(max(1, args.repeat)):
+                ours.append(_run("meshlearn", bundle, subdiv, args.k, args.timeout))
+                base.append(_run("baseline", bundle, subdiv, args.k, args.timeout))
+            ours, base = _median(ours), _median(base)
             V = (ours or base or {"V": 10 * 4**subdiv + 2})["V"]
             ratio = f"{'-':>22}"
             if ours and base:

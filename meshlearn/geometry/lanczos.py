@@ -171,8 +171,19 @@ def lanczos_smallest(
     forced: tuple[int, int] | None = None  # blocks to re-orthogonalise the next block against
     n_reorth = 0
     known: tuple[float, int] | None = None
-    next_check = 0  # vectors before the next convergence check (0: not yet planned)
+    # When to check convergence. A check costs a dense eigensolve of T (~ m^3); a vector costs a
+    # solve and the vector work (~ V): one check is worth about m^3 / (200 V) vectors (a few on
+    # meshes of 100k vertices, dozens on 2.5k). At tol ~1e-12 the wanted pairs converge after
+    # about 2.85 k to 3.15 k vectors (fewer at a loose tol); checks spaced by sqrt(2 cost width)
+    # balance checking too often against overshooting, so the first one comes at the end of
+    # that range on small meshes and near its start on large ones. A cost model rather than
+    # timings keeps the result independent of the machine's load: same input, same bytes.
+    def check_cost(m: float) -> float:
+        return m**3 / (200.0 * V)
+
     per_pair = float(np.clip(2.5 - 0.12 * (np.log10(max(tol, 1e-16)) + 12.0), 1.5, 2.5))
+    lo, width = (per_pair + b / 8 - 0.15) * k, 0.3 * k
+    next_check = b * round((lo + min(width, np.sqrt(2.0 * check_cost(lo) * width))) / b)  # in vectors
     j = 0  # index of the current block
     while True:
         # W = A Y_j with A = D (L - sigma M)^-1 D; each pass over a (b, V) block costs about as
@@ -217,18 +228,12 @@ def lanczos_smallest(
 
         if known is None and count is not None and count.done():
             known = _counted(count, k)
-        # at tol ~1e-12 about (2.5 + b / 8) vectors per converged pair are needed, fewer at a
-        # loose tol: check from a little before
-        due = j * b >= max(next_check, (per_pair + b / 8) * k)
-        if not due and (j + 1) * b <= max_vectors:
+        if j * b < next_check and (j + 1) * b <= max_vectors:
             continue
         n_sel = k + 2 if known is None else max(k, known[1]) + 2
         theta, S, ritz = _ritz(A, B, j, b, n_sel, sigma)
-        # a check costs a dense eigensolve (~ m^3), checking s blocks too late s steps (~ 400 V b
-        # each, the solve and the vector work): about sqrt(2 check / step) blocks between checks
-        # balance the two (several on small meshes, one on large ones). A cost model rather than
-        # timings keeps the result independent of the machine's load: same input, same bytes.
-        spacing = b * max(1, round(np.sqrt(2.0 * (j * b) ** 3 / (400.0 * V * b))))
+        # checks after the first: about sqrt(2 check / step) blocks apart
+        spacing = b * max(1, round(np.sqrt(2.0 * check_cost(j * b) / b)))
         bound = np.linalg.norm(B[j] @ S[-b:], axis=0)
         ok = bound <= tol * np.abs(theta)
         n_conv = ok.size if ok.all() else int(np.argmin(ok))  # converged from the largest theta down
