@@ -151,7 +151,7 @@ def lanczos_smallest(
 
     def deflate(W: np.ndarray) -> None:  # W: (b, V) rows
         if y0 is not None:
-            W -= np.outer(W @ y0, y0)
+            W -= (W @ y0)[:, None] * y0
 
     rng = np.random.default_rng(seed)
     W = rng.uniform(-1.0, 1.0, (b, V))
