@@ -9,8 +9,9 @@ Usage::
 
 Prints one table: for each configuration the wall time, shapes per second and the speed-up over
 one single-threaded worker. "load only" is the time to read and hash every file without touching
-the cache, the floor for a cached rerun. Note that meshlearn's eigensolver already splits one large
-solve (V >= 4000, k >= 24) over two processes, so one worker is not a serial baseline there.
+the cache, the floor for a cached rerun. Note that with one worker meshlearn's eigensolver uses a
+second thread (it counts eigenvalues beside the Lanczos iteration), so one worker is not a strictly
+serial baseline; inside a pool of workers each solve keeps to one core.
 """
 
 from __future__ import annotations

@@ -182,8 +182,8 @@ def lanczos_smallest(
         return m**3 / (200.0 * V)
 
     per_pair = float(np.clip(2.5 - 0.12 * (np.log10(max(tol, 1e-16)) + 12.0), 1.5, 2.5))
-    lo, width = (per_pair + b / 8 - 0.15) * k, 0.3 * k
-    next_check = b * round((lo + min(width, np.sqrt(2.0 * check_cost(lo) * width))) / b)  # in vectors
+    start, width = (per_pair + b / 8 - 0.15) * k, 0.3 * k
+    next_check = b * round((start + min(width, np.sqrt(2.0 * check_cost(start) * width))) / b)  # in vectors
     j = 0  # index of the current block
     while True:
         # W = A Y_j with A = D (L - sigma M)^-1 D; each pass over a (b, V) block costs about as
