@@ -13,12 +13,18 @@ fallback ran, the slower of the two slices that run at the same time counts, not
 busy machine the CPU seconds are the fairer comparison: wall time then mostly measures how the
 scheduler shares the cores. Accuracy: the largest relative residual
 ``||L x - lambda M x|| / (lambda ||M x||)`` over the non-zero eigenvalues, and for the approximate
-mode the largest relative eigenvalue error against meshlearn's exact solve.
+modes the largest relative eigenvalue error against meshlearn's exact solve.
+
+``--coarse N`` adds ``meshlearn-coarse``: ``coarse_eigenbasis`` (solve on a copy simplified to
+about N vertices, interpolate, Rayleigh-Ritz on the full mesh), with its eigenvalue error (max and
+median) and the largest share of an exact eigenvector outside the approximate span (``1 - ||P x||^2``
+for the M-orthogonal projection P onto the span of the K approximate vectors).
 
 Usage::
 
     python benchmarks/bench_spectral.py --sizes 4,5,6 --repeats 3
     python benchmarks/bench_spectral.py --sizes 7 --repeats 1 --methods meshlearn,scipy
+    python benchmarks/bench_spectral.py --sizes 7 --shapes bumpy --repeats 1 --methods meshlearn --coarse 20000
 
 ``scipy`` runs the reference with the machine's BLAS threads, as a user would; ``scipy-1thread``
 with one BLAS thread (``OPENBLAS_NUM_THREADS=1``), its fastest setting on a busy two-core machine.
@@ -48,7 +54,7 @@ def _shape(sub: int, bumpy: bool):
     return bumpy_sphere(sub, amplitude=0.1, seed=0) if bumpy else icosphere(sub)
 
 
-def _worker(method: str, sub: int, bumpy: bool, k: int, repeats: int) -> dict:
+def _worker(method: str, sub: int, bumpy: bool, k: int, repeats: int, coarse: int = 0) -> dict:
     import numpy as np
     import scipy.sparse.linalg as spla
 
@@ -68,6 +74,14 @@ def _worker(method: str, sub: int, bumpy: bool, k: int, repeats: int) -> dict:
 
         def eig(L, M):
             return spla.eigsh(L, k, M, sigma=-1e-8)
+    elif method == "meshlearn-coarse":
+        from meshlearn.geometry.coarse_spectral import coarse_eigenbasis
+
+        def lap():
+            return laplacian(shape)
+
+        def eig(L, M):
+            return coarse_eigenbasis(shape, L, M, k, coarse_verts=coarse)
     else:
         approx = method == "meshlearn-approx"
 
@@ -115,9 +129,13 @@ def _worker(method: str, sub: int, bumpy: bool, k: int, repeats: int) -> dict:
         "peak_mb": peak_rss_mb()["self"] - base,
         "child_peak_mb": peak_rss_mb()["children"],
     }
-    if method == "meshlearn-approx":
-        exact, _ = eigenbasis(L, M, k)
-        out["ev_err"] = float(np.max(np.abs(w[nz] - exact[nz]) / exact[nz]))
+    if method in ("meshlearn-approx", "meshlearn-coarse"):
+        exact, Xe = eigenbasis(L, M, k)
+        err = np.abs(w[nz] - exact[nz]) / exact[nz]
+        out["ev_err"] = float(np.max(err))
+        out["ev_err_median"] = float(np.median(err))
+        inside = X.T @ (M @ Xe)  # X is M-orthonormal: the coefficients of the projection
+        out["outside"] = float(np.max(1.0 - np.sum(inside**2, axis=0)))
     return out
 
 
@@ -129,13 +147,16 @@ def main(argv=None) -> None:
     p.add_argument("--k", type=int, default=128)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", default=None, help="also write the raw results to this file")
-    p.add_argument("--worker", nargs=5, metavar=("METHOD", "SUB", "BUMPY", "K", "REPEATS"), help=argparse.SUPPRESS)
+    p.add_argument("--coarse", type=int, default=0, help="add meshlearn-coarse with a copy of about this many vertices")
+    p.add_argument("--worker", nargs=6, metavar=("METHOD", "SUB", "BUMPY", "K", "REPEATS", "COARSE"), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.worker:
-        m, sub, bumpy, k, rep = a.worker
-        print(json.dumps(_worker(m, int(sub), bumpy == "1", int(k), int(rep))))
+        m, sub, bumpy, k, rep, coarse = a.worker
+        print(json.dumps(_worker(m, int(sub), bumpy == "1", int(k), int(rep), int(coarse))))
         return
     methods = [m for m in a.methods.split(",") if m]
+    if a.coarse and "meshlearn-coarse" not in methods:
+        methods.append("meshlearn-coarse")
     results = []
     for sub in [int(s) for s in a.sizes.split(",")]:
         for name in a.shapes.split(","):
@@ -144,7 +165,8 @@ def main(argv=None) -> None:
                 env, wm = {}, m
                 if m == "scipy-1thread":
                     env, wm = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}, "scipy"
-                r = run_worker(str(HERE), [wm, str(sub), "1" if name == "bumpy" else "0", str(a.k), str(a.repeats)], env)
+                args = [wm, str(sub), "1" if name == "bumpy" else "0", str(a.k), str(a.repeats), str(a.coarse)]
+                r = run_worker(str(HERE), args, env)
                 row[m] = r
                 print(f"# {row['shape']} {m}: {r}", file=sys.stderr, flush=True)
             results.append(row)
@@ -156,6 +178,8 @@ def main(argv=None) -> None:
         headers += [f"x vs {r} (wall/cpu)" for r in refs]
     if "meshlearn-approx" in methods:
         headers += ["approx ev err"]
+    if "meshlearn-coarse" in methods:
+        headers += ["coarse ev err max / median", "coarse outside span"]
     rows = []
     for row in results:
         any_r = next(v for k_, v in row.items() if k_ != "shape")
@@ -170,6 +194,9 @@ def main(argv=None) -> None:
                 line.append(f"{wall:.2f} / {row[r]['crit_cpu_s'] / o['crit_cpu_s']:.2f}")
         if "meshlearn-approx" in methods:
             line += [row["meshlearn-approx"]["ev_err"]]
+        if "meshlearn-coarse" in methods:
+            c = row["meshlearn-coarse"]
+            line += [f"{c['ev_err']:.1e} / {c['ev_err_median']:.1e}", c["outside"]]
         rows.append(line)
     print(f"k = {a.k}, median of {a.repeats} runs, cores available: {len(os.sched_getaffinity(0))}, "
           f"load average {os.getloadavg()[0]:.1f}")

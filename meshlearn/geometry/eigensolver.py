@@ -349,16 +349,22 @@ def relative_residuals(L, M, evals, evecs, *, floor: float | None = None) -> np.
     return np.linalg.norm(R, axis=0) / (np.maximum(np.abs(evals), floor) * np.maximum(np.linalg.norm(MX, axis=0), 1e-300))
 
 
-def _rayleigh_ritz(L, mass, X):
+def _rayleigh_ritz(L, mass, X, *, drop_dependent: bool = False):
     """M-orthonormalise the columns of X (V, n) and diagonalise L on their span.
 
     The Gram matrices of M and L on X, then the small generalised eigenproblem between them, and
-    one product with X at the end: three products of X with an n-column matrix.
+    one product with X at the end: three products of X with an n-column matrix. The solvers
+    return M-orthonormal vectors, so nearly dependent columns mean a failed solve
+    (:class:`SolverError`); with ``drop_dependent`` (interpolated vectors) the directions X barely
+    spans are left out instead, and fewer than n pairs may come back.
     """
     G = X.T @ (X * mass[:, None])
     K = X.T @ (L @ X)
     g, U = np.linalg.eigh((G + G.T) / 2)
-    if g[0] < 0.5:  # the solvers return M-orthonormal vectors: G is the identity up to rounding
+    if drop_dependent:
+        keep = g > 1e-10 * g[-1]
+        g, U = g[keep], U[:, keep]
+    elif g[0] < 0.5:
         raise SolverError(f"slices returned nearly dependent vectors (smallest Gram eigenvalue {g[0]:.2e})")
     C = U / np.sqrt(g)  # X C is M-orthonormal
     H = C.T @ K @ C

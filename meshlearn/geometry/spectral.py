@@ -54,7 +54,9 @@ def eigenbasis(
         more pairs than asked so that repeated eigenvalues at the top are complete. With block
         Lanczos this saves only a few percent (its convergence is fast at the end, and its fixed
         costs dominate): residuals grow to about 1e-6 while eigenvalues stay within 1e-13 (the
-        spectral benchmark states both). default: False
+        spectral benchmark states both). For large meshes,
+        :func:`~meshlearn.geometry.coarse_spectral.coarse_eigenbasis` (``OperatorSpec(eigen_coarse=N)``)
+        saves much more: about 3.5x at 164k vertices, eigenvalues up to 0.6% high. default: False
     workers : int, optional
         1 uses this thread only; 2 also a second thread (and, in the ARPACK fallback, a second
         process). default: 2 where the machine has two or more cores

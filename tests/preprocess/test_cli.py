@@ -70,3 +70,19 @@ def test_bad_option_is_one_clear_line(tmp_path, mixed_folder):
     res = _run(str(mixed_folder["root"][0]), "--out", str(tmp_path / "c"), "--normalize", "volume")
     assert res.exit_code != 0
     assert "normalize must be one of area, radius" in str(res.exception)
+
+
+def test_eigen_coarse_caches_approximate_eigenpairs(tmp_path):
+    from meshlearn.testing import bumpy_sphere
+
+    src = tmp_path / "bumpy.ply"
+    meshlearn.save(bumpy_sphere(4), src)  # 2562 vertices, a copy of about 600
+    out = tmp_path / "cache"
+    res = _run(str(src), "--out", str(out), "--k", "8", "--eigen-coarse", "600", "--workers", "1", "--quiet")
+    assert res.exit_code == 0, res.output
+    (rec,) = read_manifest(out / "manifest.jsonl")
+    ops, _ = load_operators(out / rec["cache_file"])
+    assert ops.spec.eigen_coarse == 600 and ops.evecs.shape == (2562, 8)
+    exact = meshlearn.compute_operators(bumpy_sphere(4), meshlearn.OperatorSpec(k=8))
+    rel = (ops.evals[1:] - exact.evals[1:]) / exact.evals[1:]
+    assert 0.0 < rel.max() < 0.05  # above the exact values (Courant-Fischer), and close
