@@ -24,11 +24,11 @@ import logging
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import InvalidMeshError, SolverError, where
+from ..errors import InvalidMeshError, where
 from ..shape import Shape
 from .eigensolver import _rayleigh_ritz
 
-__all__ = ["coarse_eigenbasis", "COARSE_EXTRA"]
+__all__ = ["COARSE_EXTRA", "coarse_eigenbasis"]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ def coarse_eigenbasis(
     Parameters
     ----------
     shape : Shape
-        The shape ``L`` and ``M`` belong to; point clouds are solved exactly.
+        The shape ``L`` and ``M`` belong to; point clouds and meshes of several connected
+        components are solved exactly.
     L, M : (V, V) sparse
         Its Laplacian and diagonal mass.
     k : int
@@ -81,11 +82,17 @@ def coarse_eigenbasis(
 
     V = shape.n_verts
     coarse_verts = int(coarse_verts)
-    if shape.faces is None or V <= 2 * coarse_verts or k >= coarse_verts // 4:
+    L = sp.csr_matrix(L)
+    if (
+        shape.faces is None
+        or V <= 2 * coarse_verts
+        or k >= coarse_verts // 4
+        or sp.csgraph.connected_components(L, directed=False)[0] > 1  # a copy may join components
+    ):
         return eigenbasis(L, M, k, source=shape.source, workers=workers, seed=seed)
     try:
         copy = _simplified(shape, coarse_verts)
-    except InvalidMeshError as e:  # e.g. many tiny components: decimation cannot reach the size
+    except InvalidMeshError as e:  # clustering collapsed the mesh
         log.info("%sno simplified copy (%s); exact eigenpairs", where(shape.source), e)
         return eigenbasis(L, M, k, source=shape.source, workers=workers, seed=seed)
     Lc, Mc = build_laplacian(copy, kind=laplacian)
@@ -93,9 +100,10 @@ def coarse_eigenbasis(
     _, Xc = eigenbasis(Lc, Mc, kc, source=shape.source, workers=workers, seed=seed)
     X = _interpolation(shape, copy) @ Xc
     mass = np.asarray(sp.csr_matrix(M).diagonal())
-    w, X = _rayleigh_ritz(sp.csr_matrix(L), mass, X, drop_dependent=True)
+    w, X = _rayleigh_ritz(L, mass, X, drop_dependent=True)
     if w.shape[0] < k:
-        raise SolverError(f"{where(shape.source)}the simplified copy gave only {w.shape[0]} independent vectors")
+        log.info("%sthe simplified copy spans only %d directions; exact eigenpairs", where(shape.source), w.shape[0])
+        return eigenbasis(L, M, k, source=shape.source, workers=workers, seed=seed)
     log.debug("coarse eigenbasis: %d -> %d vertices, %d pairs on the copy", V, copy.n_verts, kc)
     return np.clip(w[:k], 0.0, None), X[:, :k]
 

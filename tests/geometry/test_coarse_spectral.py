@@ -13,6 +13,7 @@ from meshlearn.geometry.coarse_spectral import _interpolation, _simplified, coar
 from meshlearn.geometry.laplacian import laplacian
 from meshlearn.geometry.operators import OperatorSpec
 from meshlearn.geometry.spectral import eigenbasis
+from meshlearn.shape import Shape
 from meshlearn.testing import bumpy_sphere, sphere_points
 
 
@@ -37,15 +38,6 @@ def test_mesh_eigenpairs_from_a_simplified_copy():
     assert rel.max() < 0.02  # measured: 0.3% at the top
 
 
-def test_point_clouds_are_solved_exactly():
-    shape = sphere_points(5000)
-    L, M = laplacian(shape)
-    exact, Xe = eigenbasis(L, M, 8)
-    approx, Xa = coarse_eigenbasis(shape, L, M, 8, coarse_verts=1000)
-    np.testing.assert_array_equal(approx, exact)
-    np.testing.assert_array_equal(Xa, Xe)
-
-
 def test_interpolation_reproduces_linear_functions():
     shape = bumpy_sphere(5)
     copy = _simplified(shape, 2500)
@@ -57,11 +49,20 @@ def test_interpolation_reproduces_linear_functions():
     assert np.linalg.norm(P @ copy.verts - shape.verts, axis=1).max() < 0.25 * spacing
 
 
-def test_small_shapes_are_solved_exactly():
-    shape = bumpy_sphere(3)  # 642 vertices: no copy is worth making
+def _two_spheres():
+    a, b = bumpy_sphere(4), bumpy_sphere(4, seed=1)
+    return Shape(np.vstack([a.verts, b.verts + 3.0]), np.vstack([a.faces, b.faces + a.n_verts]))
+
+
+@pytest.mark.parametrize(
+    "shape, coarse_verts",
+    [(bumpy_sphere(3), 2000), (sphere_points(5000), 1000), (_two_spheres(), 1000)],
+    ids=["small-mesh", "point-cloud", "two-components"],  # no copy worth making, or none safe to make
+)
+def test_solved_exactly_where_no_copy_is_made(shape, coarse_verts):
     L, M = laplacian(shape)
     exact, Xe = eigenbasis(L, M, 8)
-    approx, Xa = coarse_eigenbasis(shape, L, M, 8, coarse_verts=2000)
+    approx, Xa = coarse_eigenbasis(shape, L, M, 8, coarse_verts=coarse_verts)
     np.testing.assert_array_equal(approx, exact)
     np.testing.assert_array_equal(Xa, Xe)
 
