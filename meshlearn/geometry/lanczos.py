@@ -9,8 +9,9 @@ Why not ARPACK: at K = 128 ARPACK spends most of its time re-orthogonalising eve
 against its whole basis and restarting, each a pass over a basis larger than the processor's caches.
 Here the Lanczos recurrence runs without restarts and keeps its basis only semi-orthogonal
 (Simon's partial reorthogonalisation, as in PROPACK): a cheap recurrence estimates the loss of
-orthogonality ``omega[i] ~ q_{j+1} . q_i``, and a new vector is re-orthogonalised only when some
-estimate exceeds ``sqrt(eps)``, and then only against the stretch of the basis that needs it.
+orthogonality ``omega[i] ~ q_{j+1} . q_i``, and only when some estimate exceeds ``sqrt(eps)`` are the
+new block and the current one re-orthogonalised, together in one pass, against the stretch of
+the basis that needs it.
 Semi-orthogonality keeps the Ritz values accurate to rounding level and free of spurious copies; a final
 Rayleigh-Ritz step on ``L`` and ``M`` (in :mod:`.eigensolver`) makes the eigenvectors exactly
 M-orthonormal.
@@ -168,7 +169,6 @@ def lanczos_smallest(
     om_prev = np.zeros((1, b, b))
     om = np.eye(b)[None]
     anorm = 0.0
-    forced: tuple[int, int] | None = None  # blocks to re-orthogonalise the next block against
     n_reorth = 0
     known: tuple[float, int] | None = None
     # When to check convergence. A check costs a dense eigensolve of T (~ m^3); a vector costs a
@@ -205,19 +205,25 @@ def lanczos_smallest(
         R = C if C is not None else _orthonormal_rows(W)[1]
         anorm = max(anorm, _frobenius(A[j]) + _frobenius(R) + _frobenius(B[j]))  # ||T|| bound
         om_next = _update_omega(A, B, om, om_prev, j, R, anorm)
-        stretch = forced
-        if stretch is None and np.max(np.abs(om_next[: j + 1])) > REORTH_TRIGGER:
+        if np.max(np.abs(om_next[: j + 1])) > REORTH_TRIGGER:
             big = np.flatnonzero(np.abs(om_next[: j + 1]).max(axis=(1, 2)) > REORTH_RANGE)
-            stretch = (int(big[0]), int(big[-1]) + 1)
-        if stretch is not None:
-            lo, hi = stretch[0], min(stretch[1], j + 1)
-            _orthogonalise(W, Q.rows[lo * b : hi * b])
-            deflate(W)
+            lo, hi = int(big[0]), int(big[-1]) + 1
+            # Y_j too (Simon): the next block's recurrence would inherit its loss. Both in one
+            # pass over the stretch; Y_j changes only by components in the earlier basis, so
+            # the Krylov space, and T as the projection on it, stay the same.
+            Yj = Q.rows[j * b : (j + 1) * b]
+            both = np.concatenate([W, Yj])
+            top = min(hi, j)  # Y_j against the blocks before it
+            _orthogonalise(both, Q.rows[lo * b : top * b])
+            W = both[:b]
+            if hi > top:  # W against Y_j itself
+                _orthogonalise(W, Q.rows[top * b : hi * b])
+            deflate(both)
+            Yj[...] = both[b:]
             C = None
             om_next[lo:hi] = _EPS
+            om[lo:top] = _EPS
             n_reorth += 1
-            # the block after a re-orthogonalised one needs it too (its recurrence inherits the loss)
-            forced = None if forced is not None else (lo, hi + 1)
         _, R = _orthonormal_rows(W, C, out=Q.slot(b))
         if np.min(np.abs(np.diag(R))) <= 1e3 * _EPS * anorm:
             raise SolverError(f"block Lanczos broke down after {(j + 1) * b} vectors (invariant subspace)")
