@@ -35,6 +35,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg.blas import dger
 from scipy.linalg.lapack import dpotrf, dtrtri
 
 from ..errors import SolverError
@@ -152,7 +153,11 @@ def lanczos_smallest(
         y0 = y0 / np.linalg.norm(y0)
 
     def deflate(W: np.ndarray) -> None:  # W: (b, V) rows
-        if y0 is not None:
+        if y0 is None:
+            return
+        if W.flags.c_contiguous:  # W.T is Fortran-ordered: BLAS updates it in place, no temporary
+            dger(-1.0, y0, W @ y0, a=W.T, overwrite_a=True)
+        else:
             W -= (W @ y0)[:, None] * y0
 
     rng = np.random.default_rng(seed)
@@ -205,8 +210,8 @@ def lanczos_smallest(
         C = _gram_cholesky(W)
         R = C if C is not None else _orthonormal_rows(W)[1]
         anorm = max(anorm, _frobenius(A[j]) + _frobenius(R) + _frobenius(B[j]))  # ||T|| bound
-        om_next = _update_omega(A, B, om, om_prev, j, R, anorm)
-        if np.max(np.abs(om_next[: j + 1])) > REORTH_TRIGGER:
+        om_next, om_top = _update_omega(A, B, om, om_prev, j, R, anorm)
+        if om_top > REORTH_TRIGGER:
             big = np.flatnonzero(np.abs(om_next[: j + 1]).max(axis=(1, 2)) > REORTH_RANGE)
             lo, hi = int(big[0]), int(big[-1]) + 1
             # Y_j too (Simon): the next block's recurrence would inherit its loss. Both in one
@@ -226,7 +231,7 @@ def lanczos_smallest(
             om[lo:top] = _EPS
             n_reorth += 1
         _, R = _orthonormal_rows(W, C, out=Q.slot(b))
-        if np.min(np.abs(np.diag(R))) <= 1e3 * _EPS * anorm:
+        if _min_abs_diagonal(R) <= 1e3 * _EPS * anorm:
             raise SolverError(f"block Lanczos broke down after {(j + 1) * b} vectors (invariant subspace)")
         B[j + 1] = R
         Q.commit(b)
@@ -362,19 +367,27 @@ def _ritz(A, B, nb, b, n, sigma):
 
 
 def _update_omega(A, B, om, om_prev, j, R, anorm):
-    """Block form of Simon's recurrence: ``out[i] ~ Y_{j+1}^T Y_i`` (b x b) for blocks i <= j.
+    """Block form of Simon's recurrence: ``out[i] ~ Y_{j+1}^T Y_i`` (b x b) for blocks i <= j, and
+    the largest of those estimates in magnitude.
 
     From ``Y_{j+1} R = A Y_j - Y_j A_j - Y_{j-1} B_j^T`` and the same relation at step i.
     """
     b = R.shape[0]
-    out = np.zeros((j + 2, b, b))
+    out = np.empty((j + 2, b, b))
+    local = _EPS * anorm / _min_abs_diagonal(R)  # Y_{j+1} . Y_j after the local passes
+    top = local
     if j > 0:
         Bt = np.transpose(B[:j], (0, 2, 1))
         val = om[:j] @ A[:j] + om[1 : j + 1] @ B[1 : j + 1] - A[j] @ om[:j] - B[j] @ om_prev[:j]
         val[1:] += om[: j - 1] @ Bt[1:]
         noise = _EPS * anorm
         val += np.copysign(noise, val)
-        out[:j] = _triangular_inverse(R).T @ val  # R^T out_i = val_i for every i at once
-    out[j] = _EPS * anorm / np.abs(R.diagonal()).min()  # Y_{j+1} . Y_j after the local passes
+        np.matmul(_triangular_inverse(R).T, val, out=out[:j])  # R^T out_i = val_i for every i at once
+        top = max(top, float(np.abs(out[:j]).max()))
+    out[j] = local
     out[j + 1] = np.eye(b)
-    return out
+    return out, top
+
+
+def _min_abs_diagonal(R: np.ndarray) -> float:
+    return min(abs(float(R[i, i])) for i in range(R.shape[0]))
