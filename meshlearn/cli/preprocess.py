@@ -42,8 +42,8 @@ def preprocess_cmd(
     k: int = typer.Option(128, "--k", help="Eigenpairs for spectral."),
     eigen_coarse: int = typer.Option(
         0, "--eigen-coarse", metavar="N", help="Approximate eigenpairs for shapes over 2N vertices: solved on a copy "
-        "simplified to about N vertices and interpolated back (about 3.5x faster at 164k vertices with N=20000, "
-        "eigenvalues at most 0.6% high). Meshes only. Default 0: exact."
+        "simplified to about N vertices and interpolated back (about 3x faster at 164k vertices with N=20000, "
+        "eigenvalues 0.6% high, 1.3% at most). Meshes only. Default 0: exact."
     ),
     for_net: Optional[str] = typer.Option(
         None, "--for", help="Add the operators a network needs: diffusionnet, gem, cheb or patch."

@@ -56,7 +56,7 @@ def eigenbasis(
         costs dominate): residuals grow to about 1e-6 while eigenvalues stay within 1e-13 (the
         spectral benchmark states both). For large meshes,
         :func:`~meshlearn.geometry.coarse_spectral.coarse_eigenbasis` (``OperatorSpec(eigen_coarse=N)``)
-        saves much more: about 3.5x at 164k vertices, eigenvalues up to 0.6% high. default: False
+        saves much more: about 3x at 164k vertices, eigenvalues up to 1.3% high. default: False
     workers : int, optional
         1 uses this thread only; 2 also a second thread (and, in the ARPACK fallback, a second
         process). default: 2 where the machine has two or more cores
