@@ -29,6 +29,11 @@ def test_block_lanczos_matches_dense_eigh(block, monkeypatch):
     mass = M.diagonal()
     w, X, res = es._lanczos(L, M, mass, k, tol=es.LANCZOS_TOL, seed=0, scale=es._lambda_scale(L, mass))
     assert res.steps < 4 * res.evals.size  # no restarts: a few Lanczos vectors per pair
+    # the Ritz vectors of a semi-orthogonal basis, with the current block re-orthogonalised along
+    # with the new one, are orthonormal and accurate well before the final Rayleigh-Ritz step
+    # (measured: 5e-12 for each block size)
+    np.testing.assert_allclose(X.T @ (M @ X), np.eye(k), atol=1e-10)
+    assert relative_residuals(L, M, w, X)[1:].max() < 1e-10
     w, X = es._rayleigh_ritz(L, mass, X)
     np.testing.assert_allclose(w, _dense(L, M, k), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(X.T @ (M @ X), np.eye(k), atol=1e-12)
