@@ -21,6 +21,10 @@ def train_cmd(
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps ..."),
     seed: int = typer.Option(0, "--seed"),
     k: int = typer.Option(128, "--k", help="Eigenpairs for spectral nets."),
+    eigen_coarse: int = typer.Option(
+        0, "--eigen-coarse", metavar="N", help="Approximate eigenpairs for shapes over 2N vertices, from a copy "
+        "simplified to about N vertices (see `meshlearn preprocess --help`). Default 0: exact."
+    ),
     width: int = typer.Option(64, "--width", help="Channels inside the network."),
     n_blocks: int = typer.Option(4, "--blocks", help="Network depth."),
     lr: float = typer.Option(1e-3, "--lr"),
@@ -44,7 +48,7 @@ def train_cmd(
     setup_logging(quiet)
     config = TrainConfig(
         task=task, data=str(data), out=str(out), model=model, epochs=epochs, lr=lr, lr_step=lr_step,
-        batch_size=batch_size, width=width, n_blocks=n_blocks, dropout=dropout, k=k, inputs=inputs,
+        batch_size=batch_size, width=width, n_blocks=n_blocks, dropout=dropout, k=k, eigen_coarse=eigen_coarse, inputs=inputs,
         augment=augment, val_fraction=val_fraction, seed=seed, device=device, amp=amp, threads=threads, workers=workers,
         cache=str(cache) if cache else None, split_file=str(split_file) if split_file else None,
     )

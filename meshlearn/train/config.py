@@ -48,6 +48,9 @@ class TrainConfig:
         default: 0.1
     k : int
         Eigenpairs for spectral nets. default: 128
+    eigen_coarse : int
+        0: exact eigenpairs. N > 0: approximate ones for shapes of more than 2 N vertices, from a
+        copy simplified to about N vertices (``OperatorSpec.eigen_coarse``). default: 0
     inputs : {"xyz", "hks"}
         Input features. default: "xyz"
     augment : {"y", "so3", "none"}
@@ -87,6 +90,7 @@ class TrainConfig:
     n_blocks: int = 4
     dropout: float = 0.1
     k: int = 128
+    eigen_coarse: int = 0
     inputs: str = "xyz"
     augment: str = "y"
     val_fraction: float = 0.1
@@ -110,6 +114,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "width", "n_blocks", "k", "lr_step"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be a positive integer (got {getattr(self, name)!r})")
+        if int(self.eigen_coarse) < 0:
+            raise ConfigError(f"eigen_coarse must be 0 (exact) or a vertex count (got {self.eigen_coarse!r})")
         if int(self.workers) < 1:
             raise ConfigError(f"workers must be a positive integer (got {self.workers!r})")
         if int(self.threads) < 0:

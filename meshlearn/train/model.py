@@ -38,9 +38,10 @@ def net_class(model: str) -> type:
 def operator_spec(config: TrainConfig) -> OperatorSpec:
     """The operators a run needs: the net's, HKS for ``inputs="hks"``, and the eigenbasis for
     correspondence (functional-map refinement at evaluation)."""
-    spec = OperatorSpec.for_net(net_class(config.model), inputs=config.inputs, k=config.k)
+    params = dict(k=config.k, eigen_coarse=config.eigen_coarse)
+    spec = OperatorSpec.for_net(net_class(config.model), inputs=config.inputs, **params)
     if config.task == "correspondence" and "spectral" not in spec.operators:
-        spec = spec.union(OperatorSpec(operators=frozenset({"spectral"}), k=config.k))
+        spec = spec.union(OperatorSpec(operators=frozenset({"spectral"}), **params))
     return spec
 
 

@@ -149,3 +149,14 @@ def test_two_gloo_processes_agree_with_one(data, cache, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     _same_weights(single.model.state_dict(), _weights(tmp_path / "two" / "last.pt"), atol=1e-5)
+
+
+def test_eigen_coarse_reaches_the_operator_spec():
+    from meshlearn.train.model import operator_spec
+
+    for task in ("segmentation", "correspondence"):
+        spec = operator_spec(TrainConfig(task=task, model="diffusionnet", k=32, eigen_coarse=20000))
+        assert "spectral" in spec.operators and spec.k == 32 and spec.eigen_coarse == 20000
+    assert operator_spec(TrainConfig(model="diffusionnet")).eigen_coarse == 0
+    with pytest.raises(ConfigError, match="eigen_coarse"):
+        TrainConfig(eigen_coarse=-1)
