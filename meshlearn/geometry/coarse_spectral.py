@@ -98,13 +98,14 @@ def coarse_eigenbasis(
         return exact()
     try:
         copy = _simplified(shape, coarse_verts)
-    except InvalidMeshError as e:  # decimation collapsed the mesh
+        P = _interpolation(shape, copy)
+    except (InvalidMeshError, RuntimeError, ValueError) as e:  # decimation collapsed or rejected the mesh
         log.info("%sno simplified copy (%s); exact eigenpairs", where(shape.source), e)
         return exact()
     Lc, Mc = build_laplacian(copy, kind=laplacian)
     kc = min(k + max(8, int(COARSE_EXTRA * k)), copy.n_verts // 3)
     _, Xc = eigenbasis(Lc, Mc, kc, source=shape.source, workers=workers, seed=seed)
-    X = _interpolation(shape, copy) @ Xc
+    X = P @ Xc
     mass = np.asarray(sp.csr_matrix(M).diagonal())
     w, X = _rayleigh_ritz(L, mass, X, drop_dependent=True)
     if w.shape[0] < k:

@@ -365,7 +365,7 @@ def _rayleigh_ritz(L, mass, X, *, drop_dependent: bool = False):
         keep = g > 1e-10 * g[-1]
         g, U = g[keep], U[:, keep]
     elif g[0] < 0.5:
-        raise SolverError(f"slices returned nearly dependent vectors (smallest Gram eigenvalue {g[0]:.2e})")
+        raise SolverError(f"the solver returned nearly dependent vectors (smallest Gram eigenvalue {g[0]:.2e})")
     C = U / np.sqrt(g)  # X C is M-orthonormal
     H = C.T @ K @ C
     w, Q = np.linalg.eigh((H + H.T) / 2)

@@ -67,6 +67,21 @@ def test_solved_exactly_where_no_copy_is_made(shape, coarse_verts):
     np.testing.assert_array_equal(Xa, Xe)
 
 
+def test_a_failed_decimation_falls_back_to_the_exact_solve(monkeypatch):
+    import fast_simplification
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("decimation failed")
+
+    monkeypatch.setattr(fast_simplification, "simplify", broken)
+    shape = bumpy_sphere(4)
+    L, M = laplacian(shape)
+    exact, Xe = eigenbasis(L, M, 8)
+    approx, Xa = coarse_eigenbasis(shape, L, M, 8, coarse_verts=600)
+    np.testing.assert_array_equal(approx, exact)
+    np.testing.assert_array_equal(Xa, Xe)
+
+
 def test_operator_spec_selects_it_and_keeps_the_exact_key():
     exact = OperatorSpec(k=16)
     approx = OperatorSpec(k=16, eigen_coarse=2500)
