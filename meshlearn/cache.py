@@ -24,14 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import CacheError
-from .geometry.operators import (
-    GEOMETRY_VERSION,
-    GaugeData,
-    OperatorSpec,
-    Operators,
-    PatchData,
-    _compute,
-)
+from .geometry.types import GEOMETRY_VERSION, GaugeData, OperatorSpec, Operators, PatchData
 from .shape import Shape
 
 __all__ = ["OperatorCache", "save_operators", "load_operators", "atomic_write_bytes"]
@@ -167,7 +160,7 @@ class OperatorCache:
     Examples
     --------
     >>> cache = OperatorCache("cache/")                       # doctest: +SKIP
-    >>> ops = cache.get_or_compute(shape, OperatorSpec(k=64))  # doctest: +SKIP
+    >>> ops = meshlearn.compute_operators(shape, OperatorSpec(k=64), cache=cache)  # doctest: +SKIP
     """
 
     def __init__(self, root: str | os.PathLike) -> None:
@@ -211,10 +204,12 @@ class OperatorCache:
         self,
         shape: Shape,
         spec: OperatorSpec,
+        compute: Callable[..., Operators],
         *,
         progress: Callable[[str], None] | None = None,
     ) -> Operators:
-        """Cached operators for ``shape`` under ``spec``, computing and storing them on a miss."""
+        """Cached operators for ``shape`` under ``spec``; on a miss ``compute(shape, spec,
+        progress=progress)`` computes them (uncached) and they are stored."""
         stored, _ = self._read(shape)
         if stored is not None and stored.spec is not None and stored.spec.covers(spec):
             self.hits += 1
@@ -225,7 +220,7 @@ class OperatorCache:
             full = stored.spec.union(spec)  # keep what was stored, add what is asked
             if not full.covers(spec):  # descriptors asked with another k: replace the file
                 full = spec
-        ops = _compute(shape, full, progress=progress)
+        ops = compute(shape, full, progress=progress)
         try:
             save_operators(self.path_for(shape), ops)
         except OSError as e:

@@ -16,6 +16,7 @@ __all__ = [
     "WriteError",
     "DatasetError",
     "ConfigError",
+    "MissingDependencyError",
 ]
 
 
@@ -49,6 +50,10 @@ class DatasetError(MeshlearnError, ValueError):
 
 class ConfigError(MeshlearnError, ValueError):
     """An option or argument outside its valid values."""
+
+
+class MissingDependencyError(MeshlearnError, ImportError):
+    """A feature whose optional dependency is not installed; the message names the pip line."""
 
 
 def where(source: str | None) -> str:

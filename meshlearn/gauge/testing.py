@@ -37,7 +37,7 @@ def random_angles(n: int, seed: int = 0, dtype: torch.dtype = torch.float64, dev
 def synthetic_gauge(n_verts: int, degree: int = 6, seed: int = 0, dtype: torch.dtype = torch.float64, device: Any = None):
     """Random gauge data: every vertex receives from ``degree`` random other vertices, with random
     angles and transports. GaugeData with edge_index (2, V * degree)."""
-    from ..geometry.operators import GaugeData
+    from ..geometry.types import GaugeData
 
     if n_verts < 2 or degree < 1:
         raise ConfigError(f"synthetic_gauge needs n_verts >= 2 and degree >= 1 (got {n_verts}, {degree})")

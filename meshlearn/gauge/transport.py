@@ -142,7 +142,7 @@ def change_gauge(gauge: Any, g: torch.Tensor) -> Any:
     GaugeData
         A new object; ``gauge`` is not modified.
     """
-    from ..geometry.operators import GaugeData
+    from ..geometry.types import GaugeData
 
     g = torch.as_tensor(g)
     ei, angle, transport = as_gauge_tensors(gauge, g.shape[0], g.device, g.dtype)

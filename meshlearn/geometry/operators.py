@@ -1,40 +1,30 @@
-"""OperatorSpec, Operators and compute_operators(): the contract between geometry and nets.
+"""compute_operators(): the one place that maps an :class:`OperatorSpec` to geometry calls.
 
 A network class declares the operator kinds it needs (``DiffusionNet.requires = {"spectral",
 "gradients"}``); :meth:`OperatorSpec.for_net` turns that into a spec; :func:`compute_operators`
 computes exactly those kinds (plus the kinds they depend on) and nothing else, through the cache
-when a folder is given.
-
-Letters: V vertices, F faces, K eigenpairs, E directed edges, P patch entries, T descriptor scales.
-
-Operator kinds and the fields of :class:`Operators` they fill:
-
-==============  =====================================================================================
-``laplacian``   ``L`` (V, V) CSR, PSD weak Laplacian (not divided by mass); ``mass`` (V,) lumped mass
-``spectral``    ``laplacian`` + ``evals`` (K,) ascending, ``evecs`` (V, K) M-orthonormal
-``hks``         ``hks`` (V, T) heat kernel signature (needs ``spectral``)
-``wks``         ``wks`` (V, T) wave kernel signature (needs ``spectral``)
-``frames``      ``frames`` (V, 3, 3): rows x, y, n (right-handed, n the outward normal)
-``gradients``   ``frames`` + ``grad_x``, ``grad_y`` (V, V) CSR: tangent gradient in each frame
-``gauge``       ``frames`` + ``gauge``: GaugeData (edge_index (2, E), angle (E,), transport (E,))
-``patches``     ``frames`` + ``patches``: PatchData (local geodesic polar coordinates)
-``geodesics``   ``geodesics`` (V, V) float32 all-pairs geodesic distances (small shapes only)
-==============  =====================================================================================
+when a folder is given. The types and the table of kinds are in :mod:`meshlearn.geometry.types`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..errors import ConfigError
 from ..shape import Shape
+from .types import (
+    GEOMETRY_VERSION,
+    OPERATOR_FIELDS,
+    OPERATOR_KINDS,
+    GaugeData,
+    OperatorSpec,
+    Operators,
+    PatchData,
+)
 
 __all__ = [
     "GEOMETRY_VERSION",
@@ -45,306 +35,6 @@ __all__ = [
     "PatchData",
     "compute_operators",
 ]
-
-#: Bump whenever a change in meshlearn.geometry changes any computed number: old cache files
-#: then stop matching and are recomputed.
-GEOMETRY_VERSION = "4"
-
-# kind -> kinds it depends on
-_DEPENDS: dict[str, tuple[str, ...]] = {
-    "laplacian": (),
-    "spectral": ("laplacian",),
-    "hks": ("spectral",),
-    "wks": ("spectral",),
-    "frames": (),
-    "gradients": ("frames",),
-    "gauge": ("frames",),
-    "patches": ("frames",),
-    "geodesics": (),
-}
-OPERATOR_KINDS: tuple[str, ...] = tuple(_DEPENDS)
-
-
-def _closure(kinds: Iterable[str]) -> frozenset[str]:
-    out: set[str] = set()
-    stack = list(kinds)
-    while stack:
-        kind = stack.pop()
-        if kind not in _DEPENDS:
-            raise ConfigError(
-                f"unknown operator kind {kind!r}: expected one of {', '.join(OPERATOR_KINDS)}"
-            )
-        if kind not in out:
-            out.add(kind)
-            stack.extend(_DEPENDS[kind])
-    return frozenset(out)
-
-
-@dataclass(frozen=True)
-class OperatorSpec:
-    """Which operators to compute, and with which parameters. Frozen: it is part of the cache key.
-
-    Parameters
-    ----------
-    operators : frozenset of str
-        Operator kinds (see the module docstring); dependencies are added automatically.
-    k : int
-        Number of eigenpairs for ``spectral``. default: 128
-    laplacian : {"robust", "cotan"}
-        Laplacian discretisation. default: "robust" (tufted intrinsic Delaunay; works on
-        non-manifold meshes and point clouds)
-    n_hks, n_wks : int
-        Number of HKS times / WKS energies. default: 16
-    knn : int
-        Neighbours used on point clouds (gradients, gauge edges, normals). default: 16
-    patch_radius : float
-        Patch radius for ``patches``, as a fraction of sqrt(surface area) (of the bounding-box
-        diagonal for point clouds). default: 0.05
-    patch_max : int
-        At most this many neighbours per patch (the nearest ones). default: 32
-    dtype : {"float32", "float64"}
-        Storage precision of every computed float array in :class:`Operators` and the cache
-        (sparse matrices, gauge and patch angles included); ``verts`` stay float64 and
-        ``geodesics`` float32. default: "float32"
-    eigen_coarse : int
-        0: exact eigenpairs. N > 0: approximate eigenpairs for shapes of more than 2 N vertices,
-        solved on a copy simplified to about N vertices and interpolated back, then made exact
-        within their span (:func:`~meshlearn.geometry.coarse_spectral.coarse_eigenbasis`; at
-        164k vertices and N = 20000 about 3x faster, eigenvalues 0.6% high, 1.3% at most).
-        Meshes only: point clouds are solved exactly. default: 0
-    """
-
-    operators: frozenset[str] = frozenset({"spectral"})
-    k: int = 128
-    laplacian: str = "robust"
-    n_hks: int = 16
-    n_wks: int = 16
-    knn: int = 16
-    patch_radius: float = 0.05
-    patch_max: int = 32
-    dtype: str = "float32"
-    eigen_coarse: int = 0
-
-    def __post_init__(self) -> None:
-        ops = self.operators
-        if isinstance(ops, str):
-            ops = [s for s in ops.replace(" ", "").split(",") if s]
-        object.__setattr__(self, "operators", _closure(ops))
-        if self.laplacian not in ("robust", "cotan"):
-            raise ConfigError(f"laplacian must be 'robust' or 'cotan' (got {self.laplacian!r})")
-        if self.dtype not in ("float32", "float64"):
-            raise ConfigError(f"dtype must be 'float32' or 'float64' (got {self.dtype!r})")
-        for name in ("k", "n_hks", "n_wks", "knn", "patch_max"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be a positive integer (got {getattr(self, name)!r})")
-        if not self.patch_radius > 0:
-            raise ConfigError(f"patch_radius must be positive (got {self.patch_radius!r})")
-        if int(self.eigen_coarse) < 0:
-            raise ConfigError(f"eigen_coarse must be 0 (exact) or a vertex count (got {self.eigen_coarse!r})")
-
-    @classmethod
-    def for_net(cls, net: Any, *, inputs: str = "xyz", **params: Any) -> "OperatorSpec":
-        """The spec a network class (or instance) needs: its ``requires`` plus what ``inputs`` needs.
-
-        ``inputs`` is ``"xyz"`` (nothing extra), ``"hks"`` or ``"wks"``.
-        """
-        requires = set(getattr(net, "requires", ()))
-        if not requires:
-            raise ConfigError(f"{net!r} declares no `requires` set of operator kinds")
-        if inputs in ("hks", "wks"):
-            requires.add(inputs)
-        elif inputs != "xyz":
-            raise ConfigError(f"inputs must be 'xyz', 'hks' or 'wks' (got {inputs!r})")
-        return cls(operators=frozenset(requires), **params)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["operators"] = sorted(self.operators)
-        if not d["eigen_coarse"]:  # exact: left out, so that caches written before it existed stay valid
-            del d["eigen_coarse"]
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "OperatorSpec":
-        d = dict(d)
-        d["operators"] = frozenset(d.get("operators", ()))
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-    def key(self) -> str:
-        """A short stable hash of the spec and the geometry version."""
-        blob = json.dumps({"spec": self.to_dict(), "version": GEOMETRY_VERSION}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-    def same_params(self, other: "OperatorSpec") -> bool:
-        """True when both specs agree on every parameter except the operator kinds and k."""
-        mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
-        return all(mine[n] == theirs[n] for n in mine if n not in ("operators", "k"))
-
-    def covers(self, other: "OperatorSpec") -> bool:
-        """True when operators computed with this spec answer ``other``: a superset of its kinds,
-        the same parameters, at least ``other.k`` eigenpairs, and exactly ``other.k`` when
-        ``other`` asks for HKS or WKS (descriptors sum over the eigenpairs they were given)."""
-        if not (other.operators <= self.operators and self.same_params(other)):
-            return False
-        if other.operators & {"hks", "wks"}:
-            return self.k == other.k
-        return "spectral" not in other.operators or self.k >= other.k
-
-    def union(self, other: "OperatorSpec") -> "OperatorSpec":
-        """This spec with the operators of ``other`` added and the larger k.
-
-        When the two k differ and HKS or WKS are involved the result covers only one of them;
-        check with :meth:`covers`.
-        """
-        return dataclasses.replace(
-            self, operators=self.operators | other.operators, k=max(self.k, other.k)
-        )
-
-
-def _to_torch(value: Any, device: Any, dtype: Any) -> Any:
-    import torch
-
-    if value is None:
-        return None
-    if sp.issparse(value):
-        coo = value.tocoo()
-        idx = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-        vals = torch.from_numpy(np.asarray(coo.data)).to(dtype)
-        return torch.sparse_coo_tensor(idx, vals, coo.shape, check_invariants=False).coalesce().to(device)
-    if isinstance(value, torch.Tensor):
-        return value.to(device=device, dtype=dtype if value.is_floating_point() else value.dtype)
-    if isinstance(value, np.ndarray):
-        t = torch.from_numpy(np.ascontiguousarray(value))
-        if t.is_floating_point():
-            t = t.to(dtype)
-        return t.to(device)
-    if hasattr(value, "to") and dataclasses.is_dataclass(value):
-        return value.to(device, dtype)
-    return value
-
-
-@dataclass
-class GaugeData:
-    """What gauge-equivariant convolutions need, per directed edge e = (p, q) (p = edge_index[0, e]).
-
-    edge_index : (2, E) int64
-        Every directed mesh edge (both directions), or k-nearest-neighbour edges on a point cloud.
-    angle : (E,) float
-        Direction of q in p's tangent frame, radians, counter-clockwise about p's normal from x_p.
-    transport : (E,) float
-        Levi-Civita parallel-transport angle: rotating a tangent vector expressed in q's frame by
-        this angle expresses its transport along the edge in p's frame.
-    """
-
-    edge_index: Any
-    angle: Any
-    transport: Any
-
-    def to(self, device: Any = "cpu", dtype: Any = None) -> "GaugeData":
-        import torch
-
-        dtype = dtype or torch.float32
-        return GaugeData(*(_to_torch(getattr(self, f.name), device, dtype) for f in dataclasses.fields(self)))
-
-
-@dataclass
-class PatchData:
-    """Local geodesic polar coordinates of the neighbours within a radius of every vertex.
-
-    edge_index : (2, P) int64
-        Pairs (centre, neighbour); the centre itself is included with radius 0.
-    radius : (P,) float
-        Geodesic distance from the centre.
-    angle : (P,) float
-        Direction of the neighbour in the centre's tangent frame, radians, counter-clockwise.
-    max_radius : float
-        The patch radius used (absolute units).
-    """
-
-    edge_index: Any
-    radius: Any
-    angle: Any
-    max_radius: float = 0.0
-
-    def to(self, device: Any = "cpu", dtype: Any = None) -> "PatchData":
-        import torch
-
-        dtype = dtype or torch.float32
-        return PatchData(
-            _to_torch(self.edge_index, device, dtype),
-            _to_torch(self.radius, device, dtype),
-            _to_torch(self.angle, device, dtype),
-            float(self.max_radius),
-        )
-
-
-@dataclass
-class Operators:
-    """The operators of one shape. numpy / scipy in the geometry layer; :meth:`to` gives torch.
-
-    Fields not asked for by the spec are ``None``. See the module docstring for each field.
-    """
-
-    verts: Any
-    faces: Any = None
-    L: Any = None
-    mass: Any = None
-    evals: Any = None
-    evecs: Any = None
-    hks: Any = None
-    wks: Any = None
-    frames: Any = None
-    grad_x: Any = None
-    grad_y: Any = None
-    gauge: GaugeData | None = None
-    patches: PatchData | None = None
-    geodesics: Any = None
-    spec: OperatorSpec | None = None
-    shape_hash: str = ""
-
-    @property
-    def n_verts(self) -> int:
-        return int(self.verts.shape[0])
-
-    def to(self, device: Any = "cpu", dtype: Any = None) -> "Operators":
-        """A copy with every array as a torch tensor on ``device`` (floats in ``dtype``,
-        default float32; sparse matrices as coalesced sparse COO tensors)."""
-        import torch
-
-        dtype = dtype or torch.float32
-        kwargs = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            kwargs[f.name] = value if f.name in ("spec", "shape_hash") else _to_torch(value, device, dtype)
-        return Operators(**kwargs)
-
-    def restrict(self, spec: OperatorSpec) -> "Operators":
-        """These operators trimmed to ``spec`` (fewer eigenpairs; kinds not asked for dropped)."""
-        out = dataclasses.replace(self, spec=spec)
-        if "spectral" in spec.operators and self.evecs is not None:
-            out.evals = self.evals[: spec.k]
-            out.evecs = self.evecs[:, : spec.k]
-        for kind, names in _FIELDS.items():
-            if kind not in spec.operators:
-                for name in names:
-                    if name not in ("verts", "faces"):
-                        setattr(out, name, None)
-        return out
-
-
-_FIELDS: dict[str, tuple[str, ...]] = {
-    "laplacian": ("L", "mass"),
-    "spectral": ("evals", "evecs"),
-    "hks": ("hks",),
-    "wks": ("wks",),
-    "frames": ("frames",),
-    "gradients": ("grad_x", "grad_y"),
-    "gauge": ("gauge",),
-    "patches": ("patches",),
-    "geodesics": ("geodesics",),
-}
-
 
 def _compute_kind(kind: str, shape: Shape, spec: OperatorSpec, out: Operators) -> None:
     # Imports are local so that importing meshlearn stays fast and each module stays optional.
@@ -463,7 +153,7 @@ def compute_operators(
         from ..cache import OperatorCache
 
         store = cache if isinstance(cache, OperatorCache) else OperatorCache(cache)
-        return store.get_or_compute(shape, spec, progress=progress)
+        return store.get_or_compute(shape, spec, _compute, progress=progress)
     return _compute(shape, spec, progress=progress)
 
 

@@ -46,7 +46,7 @@ from ..shape import Shape
 from ..validate import degenerate_face_mask
 from .frames import _check_shape, _checked_inputs, frame_angle, knn_pairs, sorted_unique
 from .geodesics import _check_cloud_size, _components, _local_index, _surface_part
-from .operators import GaugeData, PatchData
+from .types import GaugeData, PatchData
 
 __all__ = [
     "gauge_data",

@@ -200,7 +200,7 @@ class GemCNN(MeshNet):
     def features(self, x: torch.Tensor, gauge: Any) -> torch.Tensor:
         """The backbone: scalar inputs (V, in_channels) -> invariant scalars (V, width)."""
         ei, angle, transport = as_gauge_tensors(gauge, x.shape[0], x.device, x.dtype)
-        from ..geometry.operators import GaugeData
+        from ..geometry.types import GaugeData
 
         gauge = GaugeData(ei, angle, transport)
         edge_weight = mean_edge_weight(ei[0], x.shape[0], x.dtype)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidMeshError, MeshlearnError
-from ..geometry.operators import OperatorSpec
+from ..geometry.operators import OperatorSpec, compute_operators
 from ..shape import Shape
 from .manifest import STATUS_CACHED, STATUS_FAILED, STATUS_OK
 
@@ -93,7 +93,7 @@ def _process(task: Task) -> dict[str, Any]:
         if cache.contains(shape, task.spec):
             record["status"] = STATUS_CACHED
         else:
-            cache.get_or_compute(shape, task.spec)
+            compute_operators(shape, task.spec, cache=cache)
             record["status"] = STATUS_OK
     except Exception as e:  # noqa: BLE001 - one bad file must never stop the batch
         record["error"] = describe_error(e)

@@ -46,7 +46,7 @@ def test_mixed_folder_manifest_then_rerun_computes_nothing(mixed_folder, tmp_pat
 
     # The second run loads every file again but computes nothing and rewrites nothing.
     before = _snapshot(out)
-    monkeypatch.setattr("meshlearn.cache._compute", _no_compute)
+    monkeypatch.setattr("meshlearn.geometry.operators._compute", _no_compute)
     again = meshlearn.preprocess(mixed_folder["root"], out, spec=SPEC, clean=True, workers=1, quiet=True)
     assert again.counts == {"ok": 0, "skipped-cached": 6, "failed": 4, "not run": 0}
     assert _snapshot(out) == before
