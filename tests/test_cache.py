@@ -35,7 +35,7 @@ def test_cache_computes_once_and_recomputes_on_spec_change(tmp_path):
     # a changed parameter recomputes
     compute_operators(shape, OperatorSpec(k=8, laplacian="cotan"), cache=cache)
     assert cache.misses == 2
-    assert len(list(tmp_path.glob("*.npz"))) == 1
+    assert len(list(tmp_path.glob("*.npz"))) == 2  # one entry per spec: the other parameters do not replace it
     assert not list(tmp_path.glob("*.tmp"))
 
 
@@ -44,7 +44,7 @@ def test_truncated_cache_file_is_recomputed(tmp_path, caplog):
     cache = OperatorCache(tmp_path)
     spec = OperatorSpec(k=8)
     good = compute_operators(shape, spec, cache=cache)
-    path = cache.path_for(shape)
+    path = cache.path_for(shape, OperatorSpec(k=8))
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     again = compute_operators(shape, spec, cache=cache)
     assert cache.misses == 2
@@ -160,7 +160,7 @@ def _write_valid(tmp_path):
 )
 def test_damaged_cache_file_is_recomputed_with_a_warning(tmp_path, caplog, damage):
     shape, cache, good = _write_valid(tmp_path)
-    path = cache.path_for(shape)
+    path = cache.path_for(shape, OperatorSpec(k=8))
     path.write_bytes(damage(path.read_bytes()))
     assert not cache.contains(shape, OperatorSpec(k=8))
     again = compute_operators(shape, OperatorSpec(k=8), cache=cache)
@@ -178,7 +178,7 @@ def test_cache_file_with_bad_metadata_is_recomputed(tmp_path, caplog, meta):
     import io as _io
 
     shape, cache, good = _write_valid(tmp_path)
-    path = cache.path_for(shape)
+    path = cache.path_for(shape, OperatorSpec(k=8))
     with np.load(path) as z:
         arrays = {n: z[n] for n in z.files if n != "__meta__"}
     if meta is not None:
@@ -196,7 +196,7 @@ def test_file_of_another_shape_or_version_is_not_used(tmp_path, monkeypatch):
 
     shape, cache, _ = _write_valid(tmp_path)
     other = shape.with_(verts=shape.verts * 2.0)
-    cache.path_for(other).write_bytes(cache.path_for(shape).read_bytes())
+    cache.path_for(other, OperatorSpec(k=8)).write_bytes(cache.path_for(shape, OperatorSpec(k=8)).read_bytes())
     ops = compute_operators(other, OperatorSpec(k=8), cache=cache)
     assert cache.misses == 2
     # eigenvalues scale as 1 / length^2
@@ -247,3 +247,255 @@ def test_load_operators_names_the_damaged_file(tmp_path):
         load_operators(bad)
     with pytest.raises(CacheError, match="missing.npz"):
         load_operators(tmp_path / "missing.npz")
+
+
+# --- one entry per (shape, spec) -------------------------------------------------------------
+
+
+class _Counting:
+    """An uncached compute function that records the specs it was asked for."""
+
+    def __init__(self):
+        self.specs = []
+
+    def __call__(self, shape, spec, progress=None):
+        self.specs.append(spec)
+        return compute_operators(shape, spec)
+
+
+def test_two_specs_for_one_shape_never_overwrite_each_other(tmp_path):
+    shape, cache, compute = _sphere_shape(), OperatorCache(tmp_path), _Counting()
+    a, b = OperatorSpec(operators="hks", k=16), OperatorSpec(operators="hks", k=32)  # no entry answers both
+    cache.get_or_compute(shape, a, compute)
+    (first,) = tmp_path.glob("*.npz")
+    before = first.read_bytes()
+    cache.get_or_compute(shape, b, compute)
+    assert first.read_bytes() == before  # the first entry is untouched
+    assert sorted(p.name for p in tmp_path.glob("*.npz")) == sorted(
+        cache.entry_path(shape, s).name for s in (a, b)
+    )
+    for _ in range(3):
+        for spec in (a, b):
+            ops = cache.get_or_compute(shape, spec, compute)
+            np.testing.assert_allclose(ops.hks, compute_operators(shape, spec).hks, rtol=1e-4, atol=1e-6)
+    assert len(compute.specs) == 2 and (cache.misses, cache.hits) == (2, 6)
+
+
+def test_alternating_k64_and_k128_with_hks_hits_after_the_first_two_computes(tmp_path):
+    shape, cache, compute = _sphere_shape(), OperatorCache(tmp_path), _Counting()
+    small, big = OperatorSpec(k=64), OperatorSpec(operators="hks", k=128)
+    fresh = compute_operators(shape, big)
+    for _ in range(4):
+        s = cache.get_or_compute(shape, small, compute)
+        b = cache.get_or_compute(shape, big, compute)
+        assert s.evecs.shape == (shape.n_verts, 64) and s.hks is None and b.hks.shape == (shape.n_verts, 16)
+        np.testing.assert_allclose(b.evals, fresh.evals, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b.hks, fresh.hks, rtol=1e-4, atol=1e-6)
+    assert len(compute.specs) == 2 and (cache.misses, cache.hits) == (2, 6)
+    # the second compute stored one entry answering both, and the first one was then removed
+    assert [p.name for p in tmp_path.glob("*.npz")] == [cache.entry_path(shape, big).name]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_lookup_uses_the_smallest_covering_entry(tmp_path, monkeypatch):
+    import zipfile
+
+    shape, cache = _sphere_shape(), OperatorCache(tmp_path)
+    hks16, hks32 = OperatorSpec(operators="hks", k=16), OperatorSpec(operators="hks", k=32)
+    for spec in (hks16, hks32):
+        compute_operators(shape, spec, cache=cache)
+    p16, p32 = cache.entry_path(shape, hks16), cache.entry_path(shape, hks32)
+    assert p16.stat().st_size < p32.stat().st_size
+    opened = []
+    real_open = zipfile.ZipFile.open
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **k: opened.append((self.filename, name)) or real_open(self, name, *a, **k))
+
+    def read_from(spec):
+        opened.clear()
+        ops = cache.lookup(shape, spec)
+        return ops, {Path(f).name for f, name in opened if name != "__meta__.npy"}
+
+    from pathlib import Path
+
+    ops, files = read_from(OperatorSpec(k=8))  # both cover it: the smaller answers
+    assert files == {p16.name} and ops.evecs.shape == (shape.n_verts, 8)
+    assert cache.path_for(shape, OperatorSpec(k=8)) == p16
+    ops, files = read_from(OperatorSpec(k=24))  # only the larger has 24 eigenpairs
+    assert files == {p32.name} and ops.evecs.shape == (shape.n_verts, 24)
+    ops, files = read_from(hks32)
+    assert files == {p32.name} and ops.hks is not None
+    assert read_from(OperatorSpec(operators="hks", k=24))[0] is None  # descriptors need their own k
+    assert not cache.contains(shape, OperatorSpec(operators="wks", k=16))
+    assert cache.path_for(shape, OperatorSpec(k=64)) == cache.entry_path(shape, OperatorSpec(k=64))
+
+
+def test_merging_computes_only_what_the_stored_entry_lacks(tmp_path):
+    shape, cache, compute = _sphere_shape(), OperatorCache(tmp_path), _Counting()
+    gauge = OperatorSpec(operators="gauge,patches", k=8)
+    stored = cache.get_or_compute(shape, gauge, compute)
+    spectral = cache.get_or_compute(shape, OperatorSpec(k=8), compute)
+    assert not compute.specs[1].operators & {"gauge", "patches"}  # the stored kinds are not recomputed
+    union = OperatorSpec(operators="gauge,patches,spectral", k=8)
+    (entry,) = tmp_path.glob("*.npz")
+    assert entry == cache.entry_path(shape, union)
+    both = cache.lookup(shape, union)
+    fresh = compute_operators(shape, union)
+    for name in ("edge_index", "angle", "transport"):
+        np.testing.assert_array_equal(getattr(both.gauge, name), getattr(stored.gauge, name))
+        np.testing.assert_allclose(getattr(both.gauge, name), getattr(fresh.gauge, name), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(both.patches.radius, stored.patches.radius)
+    np.testing.assert_array_equal(both.frames, fresh.frames)
+    np.testing.assert_allclose(both.evals, fresh.evals, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(both.evals, spectral.evals)
+    assert (both.L != fresh.L).nnz == 0
+    np.testing.assert_array_equal(both.mass, fresh.mass)
+
+
+def test_more_eigenpairs_recompute_the_eigenbasis_but_keep_other_kinds(tmp_path):
+    shape, cache, compute = _sphere_shape(), OperatorCache(tmp_path), _Counting()
+    cache.get_or_compute(shape, OperatorSpec(operators="gradients,spectral", k=8), compute)
+    ops = cache.get_or_compute(shape, OperatorSpec(k=32), compute)
+    assert ops.evecs.shape == (shape.n_verts, 32)
+    assert compute.specs[1].operators == frozenset({"spectral", "laplacian"}) and compute.specs[1].k == 32
+    merged = cache.lookup(shape, OperatorSpec(operators="gradients,spectral", k=32))
+    fresh = compute_operators(shape, OperatorSpec(operators="gradients", k=32))
+    assert (merged.grad_x != fresh.grad_x).nnz == 0 and (merged.grad_y != fresh.grad_y).nnz == 0
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+
+
+# --- reading member by member ----------------------------------------------------------------
+
+_FULL = OperatorSpec(operators="spectral,hks,gradients,gauge", k=16)
+
+
+def _member_data_span(path, member):
+    """Byte range of a stored (uncompressed) zip member's data in the file."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(member)
+    assert info.compress_type == zipfile.ZIP_STORED
+    raw = path.read_bytes()
+    name_len, extra_len = struct.unpack("<HH", raw[info.header_offset + 26 : info.header_offset + 30])
+    start = info.header_offset + 30 + name_len + extra_len
+    return start, start + info.compress_size
+
+
+def test_a_lookup_reads_only_the_members_the_spec_needs(tmp_path, monkeypatch):
+    import zipfile
+
+    shape, cache = _sphere_shape(), OperatorCache(tmp_path)
+    compute_operators(shape, _FULL, cache=cache)
+    opened = []
+    real_open = zipfile.ZipFile.open
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **k: opened.append(name) or real_open(self, name, *a, **k))
+    ops = cache.lookup(shape, OperatorSpec(k=16))
+    assert ops is not None and ops.grad_x is None and ops.gauge is None and ops.hks is None
+    wanted = {"__meta__", "verts", "faces", "mass", "evals", "evecs", *(f"L.{p}" for p in ("data", "indices", "indptr", "shape"))}
+    assert {name[: -len(".npy")] for name in opened} == wanted
+
+
+def test_a_damaged_member_of_another_kind_does_not_spoil_a_hit(tmp_path, caplog):
+    shape, cache = _sphere_shape(), OperatorCache(tmp_path)
+    full = compute_operators(shape, _FULL, cache=cache)
+    path = cache.entry_path(shape, _FULL)
+    start, end = _member_data_span(path, "grad_x.data.npy")
+    raw = bytearray(path.read_bytes())
+    raw[start + 200 : end] = b"\xff" * (end - start - 200)  # past the .npy header: only the CRC notices
+    path.write_bytes(bytes(raw))
+    ops = cache.lookup(shape, OperatorSpec(operators="hks", k=16))
+    assert ops is not None
+    np.testing.assert_array_equal(ops.hks, full.hks)
+    np.testing.assert_array_equal(ops.evecs, full.evecs)
+    assert cache.lookup(shape, OperatorSpec(operators="gradients", k=16)) is None
+    assert any("unreadable cache file" in r.message and path.name in r.message for r in caplog.records)
+
+
+def test_load_operators_with_a_spec_reads_only_its_fields(tmp_path):
+    from meshlearn.cache import load_operators, save_operators
+    from meshlearn.errors import CacheError
+
+    shape = _sphere_shape()
+    full = compute_operators(shape, _FULL)
+    save_operators(tmp_path / "x.npz", full)
+    ops, meta = load_operators(tmp_path / "x.npz", OperatorSpec(k=4))
+    assert ops.spec == OperatorSpec(k=4) and ops.evecs.shape == (shape.n_verts, 4) and ops.grad_x is None
+    assert OperatorSpec.from_dict(meta["spec"]) == _FULL
+    with pytest.raises(CacheError, match="x.npz: holds .* which does not answer"):
+        load_operators(tmp_path / "x.npz", OperatorSpec(operators="patches", k=4))
+
+
+# --- atomicity, the earlier layout, concurrent writers -------------------------------------
+
+
+@pytest.mark.parametrize("second", [OperatorSpec(operators="gauge", k=8), OperatorSpec(operators="hks", k=8, n_hks=4)],
+                         ids=["merged", "beside"])
+def test_a_failed_write_keeps_the_stored_entries(tmp_path, monkeypatch, second):
+    import os
+
+    from meshlearn.errors import CacheError
+
+    shape, cache = _sphere_shape(), OperatorCache(tmp_path)
+    first = OperatorSpec(k=8)
+    compute_operators(shape, first, cache=cache)
+    (entry,) = tmp_path.iterdir()
+    before = entry.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(CacheError, match="cannot write the cache file .*disk full.*check space and permissions"):
+        compute_operators(shape, second, cache=cache)
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == [entry] and entry.read_bytes() == before  # no temporary left either
+    assert cache.contains(shape, first) and not cache.contains(shape, second)
+
+
+def test_a_file_of_the_one_file_per_shape_layout_is_read_and_then_superseded(tmp_path):
+    from meshlearn.cache import save_operators
+
+    shape, cache, compute = _sphere_shape(), OperatorCache(tmp_path), _Counting()
+    legacy = tmp_path / f"{shape.content_hash()[:32]}.npz"
+    save_operators(legacy, compute_operators(shape, OperatorSpec(operators="hks", k=16)))
+    ops = cache.get_or_compute(shape, OperatorSpec(k=8), compute)
+    assert not compute.specs and cache.hits == 1 and ops.evecs.shape == (shape.n_verts, 8)
+    assert cache.path_for(shape, OperatorSpec(k=8)) == legacy
+    # a spec it cannot answer is stored beside it in the new layout: no single entry answers both
+    # (HKS at k=16 and 32 eigenpairs), so it stays
+    cache.get_or_compute(shape, OperatorSpec(k=32), compute)
+    assert legacy.exists() and cache.entry_path(shape, OperatorSpec(k=32)).exists()
+    assert compute.specs[-1] == OperatorSpec(k=32)
+    # one the union of both answers replaces it
+    cache.get_or_compute(shape, OperatorSpec(operators="hks,gauge", k=16), compute)
+    assert not legacy.exists()
+    assert cache.contains(shape, OperatorSpec(operators="hks", k=16)) and cache.contains(shape, OperatorSpec(k=32))
+
+
+def _write_after_barrier(root, spec, barrier):
+    cache = OperatorCache(root)
+
+    def compute(shape, s, progress=None):
+        ops = compute_operators(shape, s)
+        barrier.wait(timeout=120)  # both have looked up and missed before either writes
+        return ops
+
+    cache.get_or_compute(_sphere_shape(), spec, compute)
+
+
+def test_concurrent_writers_of_different_specs_for_one_shape_keep_both_entries(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(2)
+    specs = [OperatorSpec(k=8), OperatorSpec(operators="gauge", k=8)]  # one entry could answer both
+    procs = [ctx.Process(target=_write_after_barrier, args=(tmp_path, s, barrier), daemon=True) for s in specs]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(180)
+    assert [p.exitcode for p in procs] == [0, 0]
+    shape, cache = _sphere_shape(), OperatorCache(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(cache.entry_path(shape, s).name for s in specs)
+    assert all(cache.contains(shape, s) for s in specs)

@@ -24,7 +24,7 @@ error : str or None
 error_type : str or None
     The exception's class name (a MeshlearnError subclass for every problem meshlearn recognises).
 cache_file : str or None
-    The cache file's name inside CACHE_DIR.
+    The name inside CACHE_DIR of the cache entry that answers the request (one file per shape and spec).
 spec : str
     ``OperatorSpec.key()`` of the request.
 decimated_from : [int, int] or None

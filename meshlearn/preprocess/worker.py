@@ -89,12 +89,12 @@ def _process(task: Task) -> dict[str, Any]:
             record["V"], record["F"] = shape.n_verts, shape.n_faces
         record["hash"] = shape.content_hash()
         cache = OperatorCache(task.cache_root)
-        record["cache_file"] = cache.path_for(shape).name
         if cache.contains(shape, task.spec):
             record["status"] = STATUS_CACHED
         else:
             compute_operators(shape, task.spec, cache=cache)
             record["status"] = STATUS_OK
+        record["cache_file"] = cache.path_for(shape, task.spec).name
     except Exception as e:  # noqa: BLE001 - one bad file must never stop the batch
         record["error"] = describe_error(e)
         record["error_type"] = type(e).__name__

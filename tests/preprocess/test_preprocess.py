@@ -35,7 +35,7 @@ def test_mixed_folder_manifest_then_rerun_computes_nothing(mixed_folder, tmp_pat
         assert r["status"] == "ok", r
         shape = meshlearn.load(path, clean=True)
         assert (r["V"], r["F"], r["hash"]) == (shape.n_verts, shape.n_faces, shape.content_hash())
-        assert r["cache_file"] == OperatorCache(out).path_for(shape).name and r["seconds"] > 0
+        assert r["cache_file"] == OperatorCache(out).path_for(shape, SPEC).name and r["seconds"] > 0
     for path in mixed_folder["broken"]:
         r = by_source[str(path.resolve())]
         assert r["status"] == "failed" and r["error"], r
