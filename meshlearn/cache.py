@@ -293,7 +293,8 @@ class OperatorCache:
     def _entries(self, shape: Shape) -> list[_Entry]:
         """The shape's stored files, smallest first, with the spec of each valid one (reads only
         each file's metadata member)."""
-        prefix = shape.content_hash()[:32]
+        digest = shape.content_hash()
+        prefix = digest[:32]
         paths = list(self.root.glob(f"{prefix}.*.npz"))
         legacy = self.root / f"{prefix}.npz"  # the earlier one-file-per-shape layout
         if legacy.exists():
@@ -319,7 +320,7 @@ class OperatorCache:
                 log.warning("%s: unreadable cache file (%s: %s); recomputing", entry.path, type(e).__name__, e)
                 entry.stale = True
             else:
-                if meta.get("version") != GEOMETRY_VERSION or meta.get("shape_hash") != shape.content_hash():
+                if meta.get("version") != GEOMETRY_VERSION or meta.get("shape_hash") != digest:
                     log.info("%s: written by another geometry version or for another shape; recomputing", entry.path)
                     entry.stale = True
                 elif spec is None:

@@ -297,8 +297,23 @@ def test_alternating_k64_and_k128_with_hks_hits_after_the_first_two_computes(tmp
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_lookup_uses_the_smallest_covering_entry(tmp_path, monkeypatch):
+def _spy_member_reads(monkeypatch):
+    """A list that receives (file, member) for every zip member opened from now on."""
     import zipfile
+
+    opened = []
+    real_open = zipfile.ZipFile.open
+
+    def spy(self, name, *args, **kwargs):
+        opened.append((self.filename, name))
+        return real_open(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy)
+    return opened
+
+
+def test_lookup_uses_the_smallest_covering_entry(tmp_path, monkeypatch):
+    from pathlib import Path
 
     shape, cache = _sphere_shape(), OperatorCache(tmp_path)
     hks16, hks32 = OperatorSpec(operators="hks", k=16), OperatorSpec(operators="hks", k=32)
@@ -306,16 +321,12 @@ def test_lookup_uses_the_smallest_covering_entry(tmp_path, monkeypatch):
         compute_operators(shape, spec, cache=cache)
     p16, p32 = cache.entry_path(shape, hks16), cache.entry_path(shape, hks32)
     assert p16.stat().st_size < p32.stat().st_size
-    opened = []
-    real_open = zipfile.ZipFile.open
-    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **k: opened.append((self.filename, name)) or real_open(self, name, *a, **k))
+    opened = _spy_member_reads(monkeypatch)
 
     def read_from(spec):
         opened.clear()
         ops = cache.lookup(shape, spec)
         return ops, {Path(f).name for f, name in opened if name != "__meta__.npy"}
-
-    from pathlib import Path
 
     ops, files = read_from(OperatorSpec(k=8))  # both cover it: the smaller answers
     assert files == {p16.name} and ops.evecs.shape == (shape.n_verts, 8)
@@ -383,17 +394,13 @@ def _member_data_span(path, member):
 
 
 def test_a_lookup_reads_only_the_members_the_spec_needs(tmp_path, monkeypatch):
-    import zipfile
-
     shape, cache = _sphere_shape(), OperatorCache(tmp_path)
     compute_operators(shape, _FULL, cache=cache)
-    opened = []
-    real_open = zipfile.ZipFile.open
-    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **k: opened.append(name) or real_open(self, name, *a, **k))
+    opened = _spy_member_reads(monkeypatch)
     ops = cache.lookup(shape, OperatorSpec(k=16))
     assert ops is not None and ops.grad_x is None and ops.gauge is None and ops.hks is None
-    wanted = {"__meta__", "verts", "faces", "mass", "evals", "evecs", *(f"L.{p}" for p in ("data", "indices", "indptr", "shape"))}
-    assert {name[: -len(".npy")] for name in opened} == wanted
+    wanted = {"__meta__", "verts", "faces", "mass", "evals", "evecs", "L.data", "L.indices", "L.indptr", "L.shape"}
+    assert {name[: -len(".npy")] for _, name in opened} == wanted
 
 
 def test_a_damaged_member_of_another_kind_does_not_spoil_a_hit(tmp_path, caplog):
@@ -429,8 +436,11 @@ def test_load_operators_with_a_spec_reads_only_its_fields(tmp_path):
 # --- atomicity, the earlier layout, concurrent writers -------------------------------------
 
 
-@pytest.mark.parametrize("second", [OperatorSpec(operators="gauge", k=8), OperatorSpec(operators="hks", k=8, n_hks=4)],
-                         ids=["merged", "beside"])
+@pytest.mark.parametrize(
+    "second",
+    [OperatorSpec(operators="gauge", k=8), OperatorSpec(operators="hks", k=8, n_hks=4)],
+    ids=["merged", "beside"],
+)
 def test_a_failed_write_keeps_the_stored_entries(tmp_path, monkeypatch, second):
     import os
 
