@@ -337,14 +337,14 @@ class OperatorCache:
         try:
             with np.load(entry.path, allow_pickle=False) as z:
                 meta, stored = _read_meta(z)
-                verts = z["verts"] if "verts" in z.files else None
                 if stored is None or stored != entry.spec:  # replaced since its metadata were read
                     return None
+                verts = z["verts"] if "verts" in z.files else None
                 if verts is None or not np.array_equal(verts, shape.verts):
                     log.warning("%s: stored vertices differ from the shape's; recomputing", entry.path)
                     entry.stale = True
                     return None
-                names = z.files if spec is None else _members_for(spec)
+                names = [n for n in z.files if n not in ("verts", _META)] if spec is None else _members_for(spec)
                 arrays = _read_members(z, names)
         except FileNotFoundError:
             return None
