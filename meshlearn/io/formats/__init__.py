@@ -5,29 +5,52 @@ has its own reader only for a kind of file on which the libraries were measured 
 vertex order or count, lost or wrong faces, an error on a valid file). Every reader keeps the
 file's vertex order exactly: labels and correspondence files index it.
 
-========  ==============================  ==================================================
-format    reader                          why
-========  ==============================  ==================================================
-``.stl``  trimesh                         right on every file measured
-``.ply``  trimesh, then :mod:`.ply_lists`  trimesh rejects binary polygon PLYs; its raw face
-          and :mod:`.tristrips`           lists keep polygons whole; strips give no faces
-``.obj``  :mod:`.obj` (own)               trimesh changes the vertex count of a real file
-``.off``  :mod:`.off` (own)               trimesh drops wrapped faces, open3d and meshio
-                                          reject ``OFF8 6 12`` and COFF / NOFF
-``.xyz``  :mod:`.points_text` (own)       trimesh fails on ``.pts``; open3d is optional
+========  =================================  ===============================================
+format    reader                             why
+========  =================================  ===============================================
+``.stl``  trimesh                            right on every file measured
+``.ply``  trimesh; :mod:`.ply_lists` and     trimesh rejects binary polygon PLYs and returns
+          :mod:`.tristrips` (own)            no faces for strips; its raw face lists keep
+                                             polygons whole and in file order
+``.obj``  :mod:`.obj` (own)                  trimesh changes the vertex count of a real file
+``.off``  :mod:`.off` (own)                  trimesh drops wrapped faces, open3d and meshio
+                                             reject ``OFF8 6 12``, meshio COFF / NOFF
+``.xyz``  :mod:`.points_text` (own)          trimesh fails on ``.pts``; open3d is optional
 ``.pts``
-``.pcd``  :mod:`.pcd` (own header, ASCII  open3d invents or drops points of truncated files
-          and binary), open3d for
+``.pcd``  :mod:`.pcd` (own header, ASCII     open3d invents or drops points of truncated
+          and binary), open3d for            files without an error
           ``binary_compressed``
-========  ==============================  ==================================================
+========  =================================  ===============================================
 
 Measured with ``benchmarks/io_readers.py`` (trimesh 5.2.0 with ``process=False,
-maintain_order=True``; meshio 5.3.5; open3d 0.20.0; plyfile 1.1.5) on the 30 files of
+maintain_order=True``; meshio 5.3.5; open3d 0.20.0; plyfile 1.1.5) on the 29 files of
 ``shared/meshes`` and 25 synthetic files of the awkward kinds; a reader is right for a file when it
 returns the file's vertices in the file's order and its faces (polygons whole, or their fan
 triangles):
 
-MEASUREMENTS
+======================  =====  =======  ======  ======  =======  =========
+kind of file            files  trimesh  meshio  open3d  plyfile  meshlearn
+======================  =====  =======  ======  ======  =======  =========
+OBJ, real               16     15       10      0       n/a      16
+OBJ, synthetic          2      2        0       0       n/a      2
+OFF, real               1      1        1       1       n/a      1
+OFF, synthetic          9      7        1       6       n/a      9
+PLY, real               9      8        9       9       9        9
+PLY, synthetic          7      4        3       6       6        7
+STL, real + synthetic   4      4        2       3       n/a      4
+XYZ / PTS               3      2        0       3       n/a      3
+PCD (3 DATA modes)      3      0        0       3       n/a      3
+======================  =====  =======  ======  ======  =======  =========
+
+What went wrong: trimesh gives 7,716 vertices for ``trimesh__chair_model.obj`` (3,186 ``v``
+lines), no faces at all for wrapped OFF faces and for a tristrip PLY, a TypeError for an OFF
+hexagon, and rejects binary PLYs that mix triangles and polygons (``potpourri3d__bunny_poly.ply``);
+it also splits OFF and PLY polygons itself, so their number is lost. open3d reorders or duplicates
+the vertices of every real OBJ (``order`` or a wrong count), rejects ``OFF8 6 12`` and wrapped
+faces, and returns no faces for strips. meshio rejects COFF, NOFF and counts on the header line
+(its ``read`` then calls ``sys.exit(1)``), and 6 real OBJs. plyfile reads every PLY right but returns the raw
+lists (strips undecoded), and is GPL-licensed, so meshlearn (MIT) does not depend on it. The
+per-file table is ``benchmarks/results/io_readers.md``.
 """
 
 from __future__ import annotations
