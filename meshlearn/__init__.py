@@ -14,10 +14,13 @@ from .errors import (
     UnsupportedFormatError,
 )
 from .geometry.operators import OperatorSpec, Operators, compute_operators
-from .io import load, save
 from .preprocess import preprocess
 from .shape import Shape
-from .validate import ValidationReport, validate
+from .validate import ValidationReport
+
+# last, so that ``meshlearn.validate`` is the function (which loads paths and arrays) and not the
+# module of the same name
+from .io import load, save, validate  # noqa: E402
 
 __version__ = "0.1.0"
 

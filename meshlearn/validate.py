@@ -158,7 +158,7 @@ class ValidationReport:
 
 
 # --------------------------------------------------------------------------------------------
-# vectorised helpers (shared with the cleaning in meshlearn.io)
+# vectorised helpers (shared with the cleaning in meshlearn.io.repair)
 # --------------------------------------------------------------------------------------------
 
 
@@ -317,8 +317,9 @@ def validate(shape: Shape) -> ValidationReport:
     ----------
     shape : Shape
         A mesh (``faces`` (F, 3) int64) or point cloud (``faces is None``), e.g. from
-        :func:`meshlearn.load`. Anything else :func:`meshlearn.load` accepts is loaded first (without
-        cleaning, so the report shows the input as it is).
+        :func:`meshlearn.load`. ``meshlearn.validate`` (:func:`meshlearn.io.check.validate`) also
+        takes anything :func:`meshlearn.load` accepts and loads it first, without cleaning, so the
+        report shows the input as it is.
 
     Returns
     -------
@@ -329,7 +330,7 @@ def validate(shape: Shape) -> ValidationReport:
     Raises
     ------
     InvalidMeshError
-        When the input is not a shape and cannot be loaded as one.
+        When the input is not a Shape, or its arrays are not (V, 3) / (F, 3).
 
     Examples
     --------
@@ -338,9 +339,10 @@ def validate(shape: Shape) -> ValidationReport:
     True
     """
     if not isinstance(shape, Shape):
-        from .io import load
-
-        shape = load(shape, check=False)
+        raise InvalidMeshError(
+            f"meshlearn.validate.validate checks a Shape (got {type(shape).__name__}); call meshlearn.validate(...), "
+            "which loads files, arrays and mesh objects first, or load it with meshlearn.load"
+        )
     verts = shape.verts
     if verts.ndim != 2 or verts.shape[1] != 3:
         raise InvalidMeshError(
