@@ -298,7 +298,7 @@ def _where(source: str | None) -> str:
 
 
 def _unknown(key: str, valid: list[str], source: str | None) -> str:
-    close = difflib.get_close_matches(key, valid, n=1)
+    close = [NET_SECTION] if key == "net_options" else difflib.get_close_matches(key, valid, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"{_where(source)}unknown training option {key!r}{hint}; valid options: {', '.join(valid)}"
 

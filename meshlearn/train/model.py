@@ -78,7 +78,8 @@ def check_net_options(config: TrainConfig) -> None:
                 f"network option {name!r} of {cls.__name__} is set by {RESERVED[name]}, not by --net-option / net:"
             )
         if name not in valid:
-            close = difflib.get_close_matches(name, valid, n=1)
+            lower = {v.lower(): v for v in valid}
+            close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=1)]
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(
                 f"{cls.__name__} (--model {config.model}) takes no argument {name!r}{hint}; "
