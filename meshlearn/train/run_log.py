@@ -72,7 +72,8 @@ class TensorBoardLog(RunLog):
         from ..optional import require
 
         tb = require("torch.utils.tensorboard", "--log tensorboard")
-        self.writer = tb.SummaryWriter(log_dir=str(out), purge_step=start if start > 0 else None)
+        # steps are epochs counted from 1: a resumed run drops what was logged after epoch `start`
+        self.writer = tb.SummaryWriter(log_dir=str(out), purge_step=start + 1 if start > 0 else None)
         self.config = config
         self.part_names = list(part_names or [])
         self.images = int(config.image_every) > 0
