@@ -122,7 +122,7 @@ class TensorBoardLog(RunLog):
         if self.config.task == "segmentation":
             n = max(len(self.part_names), int(max(truth.max(), pred.max())) + 1)
             kw: dict[str, Any] = dict(shapes=[shape, shape], labels=[truth, pred], n_classes=n,
-                                      titles=["truth", f"epoch predictions: {100 * np.mean(pred == truth):.0f} %"],
+                                      titles=["truth", f"predicted: {100 * np.mean(pred == truth):.0f} %"],
                                       legend=False)
         else:
             right = np.where(truth < 0, -1, (pred == truth).astype(np.int64))
