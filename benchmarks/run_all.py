@@ -36,14 +36,16 @@ def benchmarks() -> list[str]:
     return sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
 
 
-def command(name: str, full: bool, scratch: Path) -> list[str]:
+def command(name: str, full: bool, scratch: Path) -> tuple[list[str], str]:
+    """The command line of benchmark ``name`` and a note on what it leaves out ("" for none)."""
     args = [] if full else list(QUICK.get(name, []))
+    note = ""
     if name == "nets" and importlib.util.find_spec("torch_geometric") is None:
-        print("torch_geometric is not installed (pip install -e '.[bench]'): bench_nets.py runs without pyg_cheb")
+        note = "torch_geometric is not installed (pip install -e '.[bench]'): without the pyg_cheb reference"
         args += ["--nets", "diffusion,cheb,spectral_filter,patch"]
     if name == "invariance" and not full:  # keep the README's figure as it is
         args += ["--out", str(scratch)]
-    return [sys.executable, str(HERE / f"bench_{name}.py"), *args]
+    return [sys.executable, str(HERE / f"bench_{name}.py"), *args], note
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     results: list[tuple[str, str, float]] = []
     with tempfile.TemporaryDirectory(prefix="meshlearn-bench-") as scratch:
         for n in names:
-            cmd = command(n, args.full, Path(scratch))
-            print(f"\n=== bench_{n}.py {' '.join(cmd[2:])}", flush=True)
+            cmd, note = command(n, args.full, Path(scratch))
+            print(f"\n=== bench_{n}.py {' '.join(cmd[2:])}" + (f"\n({note})" if note else ""), flush=True)
             t0 = time.perf_counter()
             try:
                 rc = subprocess.run(cmd, cwd=HERE.parent, timeout=args.timeout).returncode

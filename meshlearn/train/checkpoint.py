@@ -95,10 +95,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
         detail = next((s.strip() for s in first if "GLOBAL" in s or "Unsupported" in s), first[0] if first else "")
         raise CheckpointError(
             f"{path}: refused: the file holds pickled Python objects, not only tensors and plain values "
-            f"({detail}); loading it would run code from the file. It was not written by this version of "
-            f"meshlearn ({_version()}), whose checkpoints hold tensors only: retrain, or, if you trust the "
-            f"file, load it yourself with torch.load(path, weights_only=False) and re-save its tensors with "
-            f"meshlearn.train.checkpoint.save_checkpoint"
+            f"({detail}); loading it would run code from the file. meshlearn {_version()} writes checkpoints of "
+            f"tensors and plain values only (older ones held numpy RNG states): retrain, or, if you trust the "
+            f"file, load it yourself with state = torch.load(path, weights_only=False) and write it again with "
+            f"meshlearn.train.checkpoint.save_checkpoint(path, state), which keeps only tensors and plain values"
         ) from e
     except Exception as e:  # noqa: BLE001 - a truncated or foreign file
         raise CheckpointError(f"{path}: not a readable meshlearn checkpoint ({e}); delete it and train again") from e
@@ -165,11 +165,19 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` returned."""
+    """Restore what :func:`rng_state` returned (or the tuples of ``random.getstate()`` and
+    ``np.random.get_state()`` that older checkpoints held)."""
     py, npy = state["python"], state["numpy"]
-    random.setstate((int(py["version"]), tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
-    keys = np.asarray(npy["keys"].cpu().numpy(), dtype=np.uint32)
-    np.random.set_state((npy["kind"], keys, int(npy["pos"]), int(npy["has_gauss"]), float(npy["cached_gaussian"])))
+    if isinstance(py, Mapping):
+        py = (py["version"], py["state"], py["gauss"])
+    if isinstance(npy, Mapping):
+        npy = (npy["kind"], npy["keys"], npy["pos"], npy["has_gauss"], npy["cached_gaussian"])
+    version, internal, gauss = py
+    internal = internal.tolist() if isinstance(internal, torch.Tensor) else internal
+    random.setstate((int(version), tuple(int(v) for v in internal), gauss))
+    kind, keys, pos, has_gauss, cached = npy
+    keys = keys.cpu().numpy() if isinstance(keys, torch.Tensor) else keys
+    np.random.set_state((str(kind), np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(cached)))
     torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

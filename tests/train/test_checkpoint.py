@@ -173,3 +173,23 @@ def test_checkpoint_whose_weights_no_longer_fit_gets_a_clear_error(run, tmp_path
     (folder / "last.pt").write_bytes(buf.getvalue())
     with pytest.raises(CheckpointError, match=r"last\.pt: the weights do not fit ChebNet .*0\.0\.1.*missing: convs\.0"):
         load_run(folder)
+
+
+def test_a_checkpoint_of_the_old_format_is_refused_then_resaved_and_resumes(run, tmp_path):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(run, old, ignore=shutil.ignore_patterns("cache"))
+    state = load_checkpoint(old / "last.pt")
+    random.seed(1)
+    np.random.seed(2)
+    state["rng"] = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    state["config"] = dict(state["config"], out=str(old), epochs=4)
+    torch.save(state, old / "last.pt")  # numpy arrays pickled as objects, as older versions wrote
+    with pytest.raises(CheckpointError, match="older ones held numpy RNG states"):
+        load_checkpoint(old / "last.pt")
+    save_checkpoint(old / "last.pt", torch.load(old / "last.pt", weights_only=False))
+    set_rng_state(load_checkpoint(old / "last.pt")["rng"])
+    assert random.random() == random.Random(1).random()
+    res = fit(config_of(state, old / "last.pt").replace(cache=str(run / "cache")), resume=True, progress=False)
+    assert [h["epoch"] for h in res.history] == [1, 2, 3, 4]
