@@ -37,8 +37,9 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[dev,html]'
 	touch $(STAMP)
 
+# every benchmarks/bench_*.py with small sizes; BENCH_ARGS=--full for the sizes the README reports
 bench: setup
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data/demo .pytest_cache

@@ -16,6 +16,7 @@ __all__ = [
     "WriteError",
     "DatasetError",
     "ConfigError",
+    "CheckpointError",
     "MissingDependencyError",
 ]
 
@@ -59,3 +60,8 @@ class MissingDependencyError(MeshlearnError, ImportError):
 def where(source: str | None) -> str:
     """Prefix for messages: ``"scan.ply: "`` when the shape came from a file, else ``""``."""
     return f"{source}: " if source else ""
+
+
+class CheckpointError(ConfigError):
+    """A checkpoint that cannot be used: missing, unreadable, holding pickled objects, or written
+    for a model this version of meshlearn builds differently."""

@@ -11,12 +11,33 @@ import typer
 from ._app import app, setup_logging
 
 
+#: command-line parameter -> TrainConfig option, for the options a run file may also set
+_OPTIONS = {
+    "task": "task", "data": "data", "out": "out", "model": "model", "epochs": "epochs", "device": "device",
+    "seed": "seed", "k": "k", "eigen_coarse": "eigen_coarse", "width": "width", "n_blocks": "n_blocks",
+    "lr": "lr", "lr_step": "lr_step", "weight_decay": "weight_decay", "batch_size": "batch_size",
+    "dropout": "dropout", "inputs": "inputs", "augment": "augment", "val_fraction": "val_fraction",
+    "cache": "cache", "split_file": "split_file", "threads": "threads", "workers": "workers", "amp": "amp",
+    "log": "log", "image_every": "image_every",
+}
+
+
 @app.command("train")
 def train_cmd(
-    task: str = typer.Option(..., "--task", help="segmentation or correspondence."),
-    data: Path = typer.Option(..., "--data", help="Dataset folder (train/ and test/, see `meshlearn data synthetic`)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoints, metrics.jsonl, cache/."),
-    model: str = typer.Option("diffusionnet", "--model", help="diffusionnet, gem, cheb or patch."),
+    ctx: typer.Context,
+    config_file: Optional[Path] = typer.Option(
+        None, "--config", "-c", help="YAML run file (every option below is a key; `net:` holds --net-option's). "
+        "Options given here override it. RUN_DIR/config.yaml of a finished run repeats that run."
+    ),
+    task: str = typer.Option("segmentation", "--task", help="segmentation or correspondence."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Dataset folder (train/ and test/, see `meshlearn data synthetic`)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder: checkpoints, config.yaml, metrics.jsonl, cache/."),
+    model: str = typer.Option("diffusionnet", "--model", help="diffusionnet, gem, cheb, patch or spectral."),
+    net_option: list[str] = typer.Option(
+        [], "--net-option", metavar="NAME=VALUE",
+        help="A constructor argument of the network, e.g. K=8 (cheb), max_order=3 (gem), n_theta=6 (patch), "
+        "n_basis=12 (spectral), diffusion=implicit (diffusionnet); repeatable."
+    ),
     epochs: int = typer.Option(30, "--epochs"),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps ..."),
     seed: int = typer.Option(0, "--seed"),
@@ -29,6 +50,7 @@ def train_cmd(
     n_blocks: int = typer.Option(4, "--blocks", help="Network depth."),
     lr: float = typer.Option(1e-3, "--lr"),
     lr_step: int = typer.Option(20, "--lr-step", help="Halve the learning rate every this many epochs."),
+    weight_decay: float = typer.Option(0.0, "--weight-decay"),
     batch_size: int = typer.Option(1, "--batch-size", help="Shapes per step (global, across processes)."),
     dropout: float = typer.Option(0.1, "--dropout"),
     inputs: str = typer.Option("xyz", "--inputs", help="xyz or hks."),
@@ -38,27 +60,61 @@ def train_cmd(
     split_file: Optional[Path] = typer.Option(None, "--split-file", help="JSON {train: [...], test: [...]}."),
     threads: int = typer.Option(0, "--threads", help="CPU threads per process (0: torch's default)."),
     workers: int = typer.Option(1, "--workers", "-j", help="Processes computing operators before training."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/last.pt."),
     amp: bool = typer.Option(False, "--amp", help="Mixed precision on CUDA."),
+    log: str = typer.Option(
+        "auto", "--log", help="tensorboard: event files in RUN_DIR (pip install \"meshlearn[tb]\"); none; "
+        "auto: tensorboard when installed."
+    ),
+    image_every: int = typer.Option(5, "--image-every", help="TensorBoard picture of a validation shape every N epochs (0: none)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/last.pt."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Train a segmentation or correspondence network; runs under `torchrun --nproc-per-node N` too."""
-    from ..train import TrainConfig, fit
+    """Train a segmentation or correspondence network; runs under `torchrun --nproc-per-node N` too.
+
+    Options come from the command line, then the --config file, then the defaults."""
+    from ..train import fit
 
     setup_logging(quiet)
-    config = TrainConfig(
-        task=task, data=str(data), out=str(out), model=model, epochs=epochs, lr=lr, lr_step=lr_step,
-        batch_size=batch_size, width=width, n_blocks=n_blocks, dropout=dropout, k=k, eigen_coarse=eigen_coarse, inputs=inputs,
-        augment=augment, val_fraction=val_fraction, seed=seed, device=device, amp=amp, threads=threads, workers=workers,
-        cache=str(cache) if cache else None, split_file=str(split_file) if split_file else None,
-    )
+    given = locals()
+    explicit = {name: given[name] for name in _OPTIONS if given_on_command_line(ctx, name)}
+    config = resolve_train_config(config_file, explicit, net_option)
     result = fit(config, resume=resume, progress=not quiet)
     if result.history and not quiet:
         last = result.history[-1]
         shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if isinstance(v, float))
         typer.echo(f"epoch {last['epoch']}: {shown}")
     if not quiet:
-        typer.echo(f"checkpoints in {out} (last.pt, best.pt); metrics in {out / 'metrics.jsonl'}")
+        out_dir = Path(config.out)
+        typer.echo(f"checkpoints in {out_dir} (last.pt, best.pt); config in {out_dir / 'config.yaml'}; "
+                   f"metrics in {out_dir / 'metrics.jsonl'}")
+
+
+def given_on_command_line(ctx: typer.Context, name: str) -> bool:
+    """True when parameter ``name`` was typed (even at its default value), not defaulted."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def resolve_train_config(config_file: Optional[Path], given: dict, net_option: list[str]):
+    """The run's TrainConfig: the options ``given`` on the command line (parameter name -> value)
+    and ``--net-option``'s, then the run file's, then the defaults."""
+    from ..errors import ConfigError
+    from ..train.config import TrainConfig, parse_net_options
+
+    explicit = {_OPTIONS[name]: (str(v) if isinstance(v, Path) else v) for name, v in given.items()}
+    net_options = parse_net_options(net_option)
+    if net_options:
+        explicit["net_options"] = net_options
+    if config_file is not None:
+        config = TrainConfig.from_file(config_file, explicit)
+    else:
+        config = TrainConfig.from_dict(explicit)
+    missing = [flag for flag, name in (("--data", "data"), ("--out", "out")) if not getattr(config, name)]
+    if missing:
+        where = f" (neither on the command line nor in {config_file})" if config_file else ""
+        raise ConfigError(f"no {' and no '.join(missing)} given{where}: pass {' and '.join(f'{m} ...' for m in missing)}"
+                          " or a run file with --config")
+    return config
 
 
 def _table(result: dict) -> str:
@@ -82,7 +138,9 @@ def eval_cmd(
     run_dir: Path = typer.Argument(..., help="Run folder written by `meshlearn train`."),
     data: Optional[Path] = typer.Option(None, "--data", help="Dataset folder. Default: the run's."),
     split: str = typer.Option("test", "--split"),
-    checkpoint: str = typer.Option("last", "--checkpoint", help="last or best."),
+    checkpoint: Optional[str] = typer.Option(
+        None, "--checkpoint", help="best, last or a .pt file. Default: best.pt when the run has one, else last.pt."
+    ),
     device: str = typer.Option("cpu", "--device"),
     refine: bool = typer.Option(True, "--refine/--no-refine", help="Spectral (functional-map) refinement of correspondences."),
     pairs: Optional[int] = typer.Option(None, "--pairs", help="At most this many ordered pairs (random, seeded)."),

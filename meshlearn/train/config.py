@@ -1,20 +1,52 @@
-"""TrainConfig: every option of a training run, stored with each checkpoint."""
+"""TrainConfig: every option of a training run, stored with each checkpoint and in the run's
+``config.yaml``.
+
+A run file is a YAML mapping of TrainConfig's option names to values, with the network's own
+constructor arguments in a ``net:`` mapping::
+
+    task: segmentation
+    data: data/bodies
+    out: runs/cheb
+    model: cheb
+    epochs: 40
+    net:
+      K: 8
+
+:meth:`TrainConfig.from_file` reads one (unknown names and wrongly typed values are a
+ConfigError naming the file), :meth:`TrainConfig.to_file` writes every option, so that the file
+alone reproduces the run. Relative paths in a file are taken from the current folder, as on the
+command line.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any
+import difflib
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
 
 from ..errors import ConfigError
 
-__all__ = ["TrainConfig", "TASKS", "MODELS", "INPUTS"]
+__all__ = ["TrainConfig", "TASKS", "MODELS", "INPUTS", "LOGS", "parse_net_options"]
 
 TASKS = ("segmentation", "correspondence")
 #: CLI name -> class name in meshlearn.nets
-MODELS = {"diffusionnet": "DiffusionNet", "gem": "GemCNN", "cheb": "ChebNet", "patch": "PatchConvNet"}
+MODELS = {
+    "diffusionnet": "DiffusionNet",
+    "gem": "GemCNN",
+    "cheb": "ChebNet",
+    "patch": "PatchConvNet",
+    "spectral": "SpectralFilterNet",
+}
 INPUTS = ("xyz", "hks")
 AUGMENT = ("y", "so3", "none")
+#: ``auto``: TensorBoard when the ``tb`` extra is installed, else metrics.jsonl only
+LOGS = ("auto", "tensorboard", "none")
+#: the key of a run file that holds ``TrainConfig.net_options``
+NET_SECTION = "net"
 
 
 @dataclass
@@ -29,9 +61,14 @@ class TrainConfig:
     data : str
         Dataset folder (see :func:`meshlearn.datasets.read_dataset`).
     out : str
-        Run folder: checkpoints, ``metrics.jsonl``, ``config.json``, ``cache/``.
-    model : {"diffusionnet", "gem", "cheb", "patch"}
-        default: "diffusionnet"
+        Run folder: checkpoints, ``metrics.jsonl``, ``config.yaml``, ``cache/``, TensorBoard events.
+    model : {"diffusionnet", "gem", "cheb", "patch", "spectral"}
+        DiffusionNet, GemCNN, ChebNet, PatchConvNet or SpectralFilterNet. default: "diffusionnet"
+    net_options : dict
+        Further keyword arguments of the network's constructor (``K`` of ChebNet, ``max_order``
+        and ``n_samples`` of GemCNN, ``n_rho`` / ``n_theta`` of PatchConvNet, ``n_basis`` of
+        SpectralFilterNet, ...), checked against its signature when the model is built; the
+        ``net:`` mapping of a run file. default: {}
     epochs : int
         default: 30
     lr : float
@@ -75,6 +112,13 @@ class TrainConfig:
         Operator cache folder. default: ``<out>/cache``
     split_file : str or None
         JSON split file for a dataset folder without train/ and test/. default: None
+    log : {"auto", "tensorboard", "none"}
+        TensorBoard event files in the run folder beside ``metrics.jsonl`` (losses, metrics,
+        learning rate, pictures); ``auto`` writes them when the ``tb`` extra is installed.
+        default: "auto"
+    image_every : int
+        With TensorBoard, a picture of one validation shape's predictions every this many
+        epochs (and after the last); 0: none. default: 5
     """
 
     task: str = "segmentation"
@@ -101,6 +145,9 @@ class TrainConfig:
     amp: bool = False
     cache: str | None = None
     split_file: str | None = None
+    net_options: dict[str, Any] = field(default_factory=dict)
+    log: str = "auto"
+    image_every: int = 5
 
     def __post_init__(self) -> None:
         def choice(name: str, options) -> None:
@@ -111,6 +158,12 @@ class TrainConfig:
         choice("model", tuple(MODELS))
         choice("inputs", INPUTS)
         choice("augment", AUGMENT)
+        choice("log", LOGS)
+        if not isinstance(self.net_options, Mapping) or not all(isinstance(k, str) for k in self.net_options):
+            raise ConfigError(f"net_options must map argument names to values (got {self.net_options!r})")
+        self.net_options = dict(self.net_options)
+        if int(self.image_every) < 0:
+            raise ConfigError(f"image_every must be 0 (no pictures) or a number of epochs (got {self.image_every!r})")
         for name in ("epochs", "batch_size", "width", "n_blocks", "k", "lr_step"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be a positive integer (got {getattr(self, name)!r})")
@@ -128,15 +181,171 @@ class TrainConfig:
             raise ConfigError(f"dropout must lie in [0, 1) (got {self.dropout!r})")
 
     def to_dict(self) -> dict[str, Any]:
+        """Every option as plain values (what checkpoints store)."""
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown training options {unknown}; known: {sorted(names)}")
-        return cls(**d)
+    def from_dict(cls, d: Mapping[str, Any], *, source: str | None = None) -> "TrainConfig":
+        """The config of ``d`` (option name -> value); options it lacks take their defaults.
+
+        Values are checked against the options' types (an int where a float is expected is taken,
+        a string such as ``"1e-3"`` for a float is parsed); ``source`` names the file in errors.
+        """
+        if not isinstance(d, Mapping):
+            raise ConfigError(f"{_where(source)}expected a mapping of option names to values (got {type(d).__name__})")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for key in d:
+            if key not in fields:
+                raise ConfigError(_unknown(str(key), sorted(fields), source))
+        values = {k: _coerce(k, v, fields[k].type, source) for k, v in d.items()}
+        if source is None:
+            return cls(**values)
+        try:
+            return cls(**values)
+        except ConfigError as e:
+            raise ConfigError(f"{source}: {e}") from None
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, overrides: Mapping[str, Any] | None = None) -> "TrainConfig":
+        """Read a YAML run file; ``overrides`` (option name -> value, e.g. command-line flags)
+        replace what the file says, and ``overrides["net_options"]`` is merged into its ``net:``.
+
+        Raises ConfigError for a missing or unparsable file, an unknown option (naming the closest
+        valid one) or a value of the wrong type.
+        """
+        import yaml
+
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such run file") from None
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read the run file ({e})") from e
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({e})") from e
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of option names to values (got a YAML {type(raw).__name__})")
+        valid = sorted([n for n in cls.field_names() if n != "net_options"] + [NET_SECTION])
+        d: dict[str, Any] = {}
+        for key, value in raw.items():
+            if not isinstance(key, str) or key not in valid:
+                raise ConfigError(_unknown(str(key), valid, str(path)))
+            d["net_options" if key == NET_SECTION else key] = value
+        if d.get("net_options") is None:
+            d["net_options"] = {}
+        if not isinstance(d["net_options"], dict):
+            raise ConfigError(f"{path}: `{NET_SECTION}:` must be a mapping of the network's argument names to values "
+                              f"(got {d['net_options']!r})")
+        overrides = dict(overrides or {})
+        if "net_options" in overrides:
+            d["net_options"] = {**d["net_options"], **overrides.pop("net_options")}
+        d.update(overrides)
+        return cls.from_dict(d, source=str(path))
+
+    def to_yaml(self) -> str:
+        """Every option as a YAML run file (the network's arguments under ``net:``)."""
+        import yaml
+
+        d = self.to_dict()
+        net = d.pop("net_options")
+        d[NET_SECTION] = net
+        buf = io.StringIO()
+        buf.write("# meshlearn training run: `meshlearn train --config THIS_FILE` repeats it\n")
+        yaml.safe_dump(d, buf, sort_keys=False, default_flow_style=False)
+        return buf.getvalue()
+
+    def to_file(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`to_yaml` to ``path`` atomically; returns the path."""
+        from ..cache import atomic_write_bytes
+
+        path = Path(path)
+        atomic_write_bytes(path, self.to_yaml().encode())
+        return path
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+
+def parse_net_options(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``["K=8", "band_limit=null"]`` -> ``{"K": 8, "band_limit": None}``: values are YAML scalars
+    (ints, floats, true/false, null, strings; ``[1, 2]`` for a list)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise ConfigError(f"--net-option expects NAME=VALUE, e.g. --net-option K=8 (got {item!r})")
+        try:
+            out[name] = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--net-option {item!r}: the value is not a YAML scalar ({e})") from e
+    return out
+
+
+def _where(source: str | None) -> str:
+    return f"{source}: " if source else ""
+
+
+def _unknown(key: str, valid: list[str], source: str | None) -> str:
+    close = [NET_SECTION] if key == "net_options" else difflib.get_close_matches(key, valid, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{_where(source)}unknown training option {key!r}{hint}; valid options: {', '.join(valid)}"
+
+
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def _coerce(name: str, value: Any, annotation: Any, source: str | None) -> Any:
+    """``value`` as the type the field ``name`` declares (annotations are strings here)."""
+    text = str(annotation).replace(" ", "")
+    optional = text.endswith("|None")
+    base = text.removesuffix("|None")
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{_where(source)}{name} needs a value (got null)")
+    if base.startswith("dict"):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{_where(source)}{name} must be a mapping (got {value!r})")
+        return dict(value)
+    kind = _TYPES.get(base)
+    if kind is None:
+        return value
+    bad = ConfigError(f"{_where(source)}{name} must be {'an' if kind is int else 'a'} {base} (got {value!r})")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise bad
+    if isinstance(value, bool):
+        raise bad
+    if kind is int:
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise bad
+    if kind is float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                raise bad from None
+        raise bad
+    if isinstance(value, (str, os.PathLike)):
+        return str(value)
+    if isinstance(value, (int, float)):  # e.g. a folder named 2024; choices are checked afterwards
+        return str(value)
+    raise bad

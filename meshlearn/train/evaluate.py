@@ -37,8 +37,7 @@ import torch
 from ..datasets import MeshDataset, read_dataset
 from ..errors import DatasetError
 from ..geometry.operators import OperatorSpec
-from .checkpoint import load_checkpoint
-from .config import TrainConfig
+from .checkpoint import checkpoint_path, config_of, load_checkpoint, load_model_state
 from .loop import forward_logits, target_of
 from .metrics import SegmentationScores, face_labels_from_vertices, geodesic_errors, pck_curve, plot_pck
 from .model import build_model, input_features
@@ -48,14 +47,15 @@ __all__ = ["evaluate", "load_run", "match_pair", "match_scores", "refine_map"]
 log = logging.getLogger(__name__)
 
 
-def load_run(run_dir: str | os.PathLike, checkpoint: str = "last", device: Any = "cpu"):
-    """(config, meta, model in eval mode) from ``<run_dir>/<checkpoint>.pt``."""
-    run_dir = Path(run_dir)
-    state = load_checkpoint(run_dir / f"{checkpoint}.pt", map_location=device)
-    config = TrainConfig.from_dict(state["config"])
+def load_run(run_dir: str | os.PathLike, checkpoint: str | None = None, device: Any = "cpu"):
+    """(config, meta, model in eval mode) from a run's checkpoint: ``best.pt`` when the run has
+    one, else ``last.pt``; ``checkpoint`` = "best", "last" or a file (see ``checkpoint_path``)."""
+    path = checkpoint_path(run_dir, checkpoint)
+    state = load_checkpoint(path, map_location=device)
+    config = config_of(state, path)
     meta = state["meta"]
     net = build_model(config, meta["n_in"], meta["n_out"], device)
-    net.load_state_dict(state["model"])
+    load_model_state(net, state["model"], path, state.get("meshlearn_version"))
     net.eval()
     return config, meta, net
 
@@ -109,7 +109,7 @@ def evaluate(
     data: str | os.PathLike | None = None,
     *,
     split: str = "test",
-    checkpoint: str = "last",
+    checkpoint: str | None = None,
     device: str = "cpu",
     refine: bool = True,
     k_refine: int = 128,
@@ -128,7 +128,8 @@ def evaluate(
         ``mean_iou``, ``per_class_iou``. Correspondence: ``mean_geodesic_error`` (normalised),
         ``mean_geodesic_error_x100``, ``pck_0.05``/``pck_0.1`` (fractions within those errors),
         the same with the suffix ``_initial`` before refinement, ``template_accuracy``, ``n_pairs``.
-        Both: ``task``, ``n_shapes``, ``checkpoint``.
+        Both: ``task``, ``n_shapes``, ``checkpoint`` (the file's name: ``best.pt`` when the run has
+        one and ``checkpoint`` is None, else ``last.pt``, or the one asked for).
     """
     from threadpoolctl import threadpool_limits
 
@@ -142,7 +143,7 @@ def evaluate(
         with threadpool_limits(config.threads or None):
             result = _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine,
                                (refine_iterations, candidates), n_points, max_pairs, progress)
-        result["checkpoint"] = checkpoint
+        result["checkpoint"] = checkpoint_path(run_dir, checkpoint).name
         (run_dir / f"eval_{split}.json").write_text(json.dumps(result, indent=2))
         return result
     finally:

@@ -30,10 +30,11 @@ from threadpoolctl import threadpool_limits
 
 from ..datasets import MeshDataset, read_dataset
 from ..errors import ConfigError, DatasetError
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import config_of, load_checkpoint, load_model_state, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed, shutdown_distributed
-from .model import build_model, in_channels, input_features, operator_spec
+from .model import build_model, check_net_options, in_channels, input_features, operator_spec
+from .run_log import open_run_log
 
 __all__ = ["fit", "FitResult", "load_datasets", "target_of", "forward_logits"]
 
@@ -122,6 +123,7 @@ def fit(
     out = Path(config.out)
     if not config.out:
         raise ConfigError("no run folder given: pass --out RUN_DIR")
+    check_net_options(config)
     info = init_distributed(config.device)
     threads_before = torch.get_num_threads()
     threads = config.threads or (1 if info.enabled and info.device.type == "cpu" else 0)
@@ -145,7 +147,7 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
     state = None
     if resume:
         state = load_checkpoint(out / "last.pt")
-        saved = TrainConfig.from_dict(state["config"])
+        saved = config_of(state, out / "last.pt")
         config = saved.replace(epochs=config.epochs, device=config.device, out=str(out))
     device = info.device
     amp = bool(config.amp and device.type == "cuda")
@@ -153,7 +155,7 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
         raise ConfigError(f"batch_size {config.batch_size} must be a multiple of the number of processes {info.world}")
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        config.to_file(out / "config.yaml")
     # Rank 0 preprocesses into the cache first; the others then read it.
     if info.is_main:
         data = load_datasets(config, progress=progress, splits=("train",), workers=config.workers)
@@ -193,7 +195,7 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
     scaler = torch.amp.GradScaler("cuda") if amp else None
     start, best = 0, float("-inf")
     if state is not None:
-        net.load_state_dict(state["model"])
+        load_model_state(net, state["model"], out / "last.pt", state.get("meshlearn_version"))
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         if scaler is not None and state.get("scaler"):
@@ -209,6 +211,8 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
     if info.is_main:
         history = _read_history(metrics_path, upto=start)
         metrics_path.write_text("".join(json.dumps(h) + "\n" for h in history))
+    run_log = open_run_log(config, out, start=start, part_names=meta["part_names"]) if info.is_main else None
+    pictured = (val_ops[0], val_y[0], val_items[0].name) if val_items else (train_ops[0], train_y[0], train_items[0].name)
 
     n = len(train_items)
     sampler = DistributedSampler(range(n), num_replicas=info.world, rank=info.rank, shuffle=True, seed=config.seed)
@@ -277,6 +281,7 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
             if score > best:
                 save_checkpoint(out / "best.pt", ckpt)
             save_checkpoint(out / "last.pt", ckpt)
+            run_log.log_epoch(epoch + 1, record, net, pictured)
             bar.set_postfix(loss=f"{record['train_loss']:.3f}", acc=f"{record.get('val_acc', record['train_acc']):.3f}")
             bar.update()
         best = max(best, score)
@@ -284,6 +289,8 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
         if callback is not None:
             callback(epoch + 1, record)
     bar.close()
+    if run_log is not None:
+        run_log.close()
     return FitResult(out, net, history)
 
 

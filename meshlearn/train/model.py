@@ -5,6 +5,7 @@ Letters: V vertices, C channels.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from typing import Any
 
@@ -16,7 +17,29 @@ from ..geometry.rotations import random_rotation
 from ..geometry.operators import OperatorSpec
 from .config import MODELS, TrainConfig
 
-__all__ = ["net_class", "operator_spec", "build_model", "input_features", "in_channels"]
+__all__ = [
+    "net_class",
+    "net_option_names",
+    "check_net_options",
+    "operator_spec",
+    "build_model",
+    "input_features",
+    "in_channels",
+]
+
+#: constructor arguments the trainer sets itself (from TrainConfig options or the task)
+RESERVED = {
+    "in_channels": "the input features (--inputs)",
+    "out_channels": "the task and the dataset",
+    "width": "--width",
+    "n_blocks": "--blocks",
+    "n_layers": "--blocks",
+    "dropout": "--dropout",
+    "seed": "--seed",
+    "device": "--device",
+    "outputs": "the task (per-vertex outputs)",
+    "last_activation": "the loss",
+}
 
 
 def net_class(model: str) -> type:
@@ -35,11 +58,48 @@ def net_class(model: str) -> type:
     return cls
 
 
+def net_option_names(cls: type) -> list[str]:
+    """The constructor arguments of ``cls`` that ``TrainConfig.net_options`` may set."""
+    params = inspect.signature(cls.__init__).parameters
+    return sorted(
+        n for n, p in params.items()
+        if n != "self" and n not in RESERVED and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    )
+
+
+def check_net_options(config: TrainConfig) -> None:
+    """ConfigError for a ``net_options`` name that the model's constructor does not take (listing
+    those it does) or that the trainer sets itself (naming the option that sets it)."""
+    cls = net_class(config.model)
+    valid = net_option_names(cls)
+    for name in config.net_options:
+        if name in RESERVED:
+            raise ConfigError(
+                f"network option {name!r} of {cls.__name__} is set by {RESERVED[name]}, not by --net-option / net:"
+            )
+        if name not in valid:
+            lower = {v.lower(): v for v in valid}
+            close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=1)]
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"{cls.__name__} (--model {config.model}) takes no argument {name!r}{hint}; "
+                f"its options: {', '.join(valid) or 'none'}"
+            )
+
+
 def operator_spec(config: TrainConfig) -> OperatorSpec:
     """The operators a run needs: the net's, HKS for ``inputs="hks"``, and the eigenbasis for
-    correspondence (functional-map refinement at evaluation)."""
+    correspondence (functional-map refinement at evaluation).
+
+    With ``net_options`` the net's ``requires`` is read from an instance (e.g. DiffusionNet with
+    ``diffusion="implicit"`` reads the Laplacian instead of the eigenbasis).
+    """
     params = dict(k=config.k, eigen_coarse=config.eigen_coarse)
-    spec = OperatorSpec.for_net(net_class(config.model), inputs=config.inputs, **params)
+    net: Any = net_class(config.model)
+    if config.net_options:
+        with torch.random.fork_rng(devices=[]):  # the throwaway instance leaves the global RNG as it was
+            net = build_model(config, 3, 2, "cpu")
+    spec = OperatorSpec.for_net(net, inputs=config.inputs, **params)
     if config.task == "correspondence" and "spectral" not in spec.operators:
         spec = spec.union(OperatorSpec(operators=frozenset({"spectral"}), **params))
     return spec
@@ -53,8 +113,10 @@ def build_model(config: TrainConfig, n_in: int, n_out: int, device: Any = "cpu")
     """The network of ``config`` with ``n_in`` input and ``n_out`` output channels per vertex.
 
     ``width``, the depth (``n_blocks`` or ``n_layers``, whichever the class takes) and ``dropout``
-    are passed when the class accepts them.
+    are passed when the class accepts them, and ``net_options`` as further keyword arguments
+    (checked by :func:`check_net_options`).
     """
+    check_net_options(config)
     cls = net_class(config.model)
     params = inspect.signature(cls.__init__).parameters
     kwargs: dict[str, Any] = {}
@@ -67,8 +129,14 @@ def build_model(config: TrainConfig, n_in: int, n_out: int, device: Any = "cpu")
         kwargs["dropout"] = config.dropout
     if "seed" in params:
         kwargs["seed"] = config.seed
+    kwargs.update(config.net_options)
     torch.manual_seed(config.seed)
-    net = cls(n_in, n_out, **kwargs)
+    try:
+        net = cls(n_in, n_out, **kwargs)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"{cls.__name__} rejects the network options {config.net_options} ({e})") from e
     return net.to(device)
 
 

@@ -54,7 +54,7 @@ def test_segmentation_train_and_eval(data, cache, tmp_path):
     lines = [json.loads(s) for s in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lines] == [1, 2, 3] and lines == res.history
     assert lines[-1]["train_loss"] < lines[0]["train_loss"]
-    for name in ("last.pt", "best.pt", "config.json"):
+    for name in ("last.pt", "best.pt", "config.yaml"):
         assert (tmp_path / "run" / name).exists()
     assert load_checkpoint(tmp_path / "run" / "last.pt")["config"] == cfg.to_dict()
     out = evaluate(tmp_path / "run")
