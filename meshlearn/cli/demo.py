@@ -29,9 +29,12 @@ def _render(shapes, labels, titles, names, path: Path) -> Path:
     except Exception as e:  # noqa: BLE001 - any rendering failure falls back to matplotlib
         log.info("pyvista rendering unavailable (%s); drawing with matplotlib", e)
     import numpy as np
-    from matplotlib import colormaps
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+
+    from ..optional import require
+
+    colormaps = require("matplotlib", "the demo's picture of predictions").colormaps
+    FigureCanvasAgg = require("matplotlib.backends.backend_agg", "the demo's picture of predictions").FigureCanvasAgg
+    Figure = require("matplotlib.figure", "the demo's picture of predictions").Figure
 
     fig = Figure(figsize=(2.6 * len(shapes), 4.2), dpi=100)
     FigureCanvasAgg(fig)
