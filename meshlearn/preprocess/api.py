@@ -158,7 +158,8 @@ def preprocess(
     CacheError
         The cache folder cannot be written, or another run holds it.
     MissingDependencyError
-        ``scheduler`` is given but dask[distributed] is not installed (``pip install "meshlearn[dist]"``).
+        ``scheduler`` is given but dask[distributed] is not installed (``pip install "meshlearn[dist]"``),
+        or ``spec.eigen_coarse`` is set but open3d is not (``pip install "meshlearn[io]"``).
     PreprocessInterrupted
         Ctrl-C: the shapes in progress are abandoned (nothing partial is written), finished ones
         stay recorded; the exception's ``summary`` says how far it got. Rerun to resume.
@@ -183,6 +184,8 @@ def preprocess(
         require("distributed", "preprocessing on a Dask cluster (--scheduler)")  # before any work starts
     if spec is None:
         spec = resolve_spec(ops, k, net)
+    if spec.eigen_coarse:
+        require("open3d", "the approximate eigenbasis (eigen_coarse / --eigen-coarse)")  # before any work starts
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     paths = expand_inputs(inputs)
