@@ -269,6 +269,7 @@ def test_cli_prints_the_pip_line_without_a_traceback(tmp_path):
         (["view", "OUT/s.off", "--export", "OUT/x.vtp"], "viz"),
         (["view", "OUT/s.off", "--export", "OUT/x.html"], "viz"),
         (["preprocess", "OUT/s.off", "--out", "OUT/cache", "--scheduler", "tcp://127.0.0.1:9"], "dist"),
+        (["demo", "--out", "OUT/demo"], "viz"),
     ]
     out = last_json(run_python(CLI, OPTIONAL, str(tmp_path), json.dumps([a for a, _ in runs])))
     for (args, extra), (code, stderr) in zip(runs, out):
@@ -276,6 +277,7 @@ def test_cli_prints_the_pip_line_without_a_traceback(tmp_path):
         assert "Traceback" not in stderr, args
         assert stderr.startswith("error: ") and f'pip install "meshlearn[{extra}]"' in stderr, (args, stderr)
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "cache").exists()
+    assert not (tmp_path / "demo").exists()
 
 
 # --- the core without any extra --------------------------------------------------------------

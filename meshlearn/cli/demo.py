@@ -69,9 +69,11 @@ def demo(
     shapes -> OUT/predictions.png and the metrics."""
     from ..datasets import load_sample, normalize_shape, read_dataset, write_dataset
     from ..train import TrainConfig, fit
+    from ..optional import require
     from ..train.evaluate import evaluate
 
     setup_logging(quiet)
+    require("matplotlib", "meshlearn demo (its picture of the predictions)")  # before minutes of work
     out.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     data = out / "data"
