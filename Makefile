@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==$(TORCH_VERSION)
-	$(PIP) install -q -e '.[dev,html]'
+	$(PIP) install -q -e '.[all,dev]'
 	touch $(STAMP)
 
 # every benchmarks/bench_*.py with small sizes; BENCH_ARGS=--full for the sizes the README reports

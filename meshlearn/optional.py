@@ -6,7 +6,8 @@ some file formats, distributed preprocessing and logging live in extras::
     pip install "meshlearn[viz]"    # pyvista, matplotlib: pictures, the viewer, exports
     pip install "meshlearn[io]"     # open3d: point-cloud formats (.pcd), closest-point queries
     pip install "meshlearn[dist]"   # dask[distributed]: preprocessing on a cluster
-    pip install "meshlearn[html]"   # trame: the interactive HTML viewer
+    pip install "meshlearn[html]"   # trame: self-contained interactive HTML pages
+    pip install "meshlearn[tb]"     # tensorboard: training logs
     pip install "meshlearn[all]"    # everything above
 
 Call :func:`require` where a feature first needs the module, never at import time of a
@@ -26,11 +27,17 @@ __all__ = ["EXTRAS", "require"]
 EXTRAS: dict[str, tuple[str, str]] = {
     "pyvista": ("viz", "pyvista"),
     "vtk": ("viz", "pyvista"),
+    "vtkmodules": ("viz", "pyvista"),
     "matplotlib": ("viz", "matplotlib"),
     "open3d": ("io", "open3d"),
     "dask": ("dist", "dask[distributed]"),
     "distributed": ("dist", "dask[distributed]"),
     "trame": ("html", "trame"),
+    "trame_vtk": ("html", "trame-vtk"),
+    "trame_vuetify": ("html", "trame-vuetify"),
+    "trame_pyvista": ("html", "trame-pyvista"),
+    "nest_asyncio2": ("html", "nest_asyncio2"),
+    "tensorboard": ("tb", "tensorboard"),
     "torch.utils.tensorboard": ("tb", "tensorboard"),
 }
 

@@ -29,9 +29,12 @@ def _render(shapes, labels, titles, names, path: Path) -> Path:
     except Exception as e:  # noqa: BLE001 - any rendering failure falls back to matplotlib
         log.info("pyvista rendering unavailable (%s); drawing with matplotlib", e)
     import numpy as np
-    from matplotlib import colormaps
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+
+    from ..optional import require
+
+    colormaps = require("matplotlib", "the demo's picture of predictions").colormaps
+    FigureCanvasAgg = require("matplotlib.backends.backend_agg", "the demo's picture of predictions").FigureCanvasAgg
+    Figure = require("matplotlib.figure", "the demo's picture of predictions").Figure
 
     fig = Figure(figsize=(2.6 * len(shapes), 4.2), dpi=100)
     FigureCanvasAgg(fig)
@@ -66,9 +69,11 @@ def demo(
     shapes -> OUT/predictions.png and the metrics."""
     from ..datasets import load_sample, normalize_shape, read_dataset, write_dataset
     from ..train import TrainConfig, fit
+    from ..optional import require
     from ..train.evaluate import evaluate
 
     setup_logging(quiet)
+    require("matplotlib", "meshlearn demo (its picture of the predictions)")  # before minutes of work
     out.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     data = out / "data"

@@ -43,7 +43,8 @@ def preprocess_cmd(
     eigen_coarse: int = typer.Option(
         0, "--eigen-coarse", metavar="N", help="Approximate eigenpairs for shapes over 2N vertices: solved on a copy "
         "simplified to about N vertices and interpolated back (about 3x faster at 164k vertices with N=20000, "
-        "eigenvalues 0.6% high, 1.3% at most). Meshes only. Default 0: exact."
+        "eigenvalues 0.6% high, 1.3% at most). Meshes only; needs open3d (pip install \"meshlearn[io]\"). "
+        "Default 0: exact."
     ),
     for_net: Optional[str] = typer.Option(
         None, "--for", help="Add the operators a network needs: diffusionnet, gem, cheb or patch."
@@ -64,7 +65,8 @@ def preprocess_cmd(
     ),
     decimate: bool = typer.Option(
         False, "--decimate", help="Simplify shapes over --max-vertices instead of failing them: meshes with open3d "
-        "quadric decimation (simplify_quadric_decimation), point clouds by keeping every n-th point."
+        "quadric decimation (simplify_quadric_decimation; needs pip install \"meshlearn[io]\"), point clouds by "
+        "keeping every n-th point."
     ),
 ) -> None:
     from ..preprocess import PreprocessInterrupted, preprocess, resolve_spec

@@ -58,6 +58,20 @@ def _labels_per_vertex(shape: Any, labels: Any, origin: str, original: Any = Non
     )
 
 
+def _require_viewer(screenshot: Optional[Path], export: Optional[Path]) -> None:
+    """Fail before any work when the packages this view needs are missing (MissingDependencyError
+    naming the extra): pyvista for a window, a PNG or a .vtp; matplotlib's colormaps for a .ply;
+    trame for an .html page."""
+    from ..optional import require
+
+    suffix = export.suffix.lower() if export is not None else None
+    modules = ["matplotlib"] if screenshot is None and suffix == ".ply" else ["pyvista", "matplotlib"]
+    if suffix == ".html":
+        modules += ["trame_vtk", "trame_pyvista"]
+    for module in modules:
+        require(module, "meshlearn view")
+
+
 @app.command()
 def view(
     path: Path = typer.Argument(..., help="A mesh or point cloud file (.obj .ply .off .stl .xyz ...)."),
@@ -104,6 +118,7 @@ def view(
 
     from .. import load
     from ..errors import ConfigError
+    from ..optional import require
     from ..viz import render
     from ..viz.errors import FeatureError
     from ..viz.export import EXPORT_FORMATS
@@ -117,6 +132,7 @@ def view(
         raise ConfigError(f"{screenshot}: --screenshot writes a PNG; give a file name ending in .png")
     if camera not in render.VIEWS:
         raise ConfigError(f"--view must be one of {', '.join(render.VIEWS)} (got {camera!r})")
+    _require_viewer(screenshot, export)
     interactive = screenshot is None and export is None
     if interactive:
         render.require_display()
@@ -157,8 +173,7 @@ def view(
         take_channel(features[active], channel, name=active)  # a clear error for a channel out of range
 
     if screenshot is not None or (export is not None and export.suffix.lower() == ".html"):
-        import pyvista as pv
-
+        pv = require("pyvista", "meshlearn view")
         pv.OFF_SCREEN = True
     common = {"size": size, "view": camera}
 

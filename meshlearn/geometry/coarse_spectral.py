@@ -13,6 +13,12 @@ N = 20000, about 3x faster than the exact solve, eigenvalues 0.6% high (median; 
 real scans at a quarter of their vertices: 1.2% / 2.2% (a 35k-vertex bunny scan), 2.6% / 4.6%
 (a folded 10k-vertex brain surface).
 
+The closest-point queries use open3d, so on a mesh this needs the ``io`` extra
+(``pip install "meshlearn[io]"``; :class:`~meshlearn.errors.MissingDependencyError` otherwise, for
+every mesh, also those small enough to be solved exactly, so that a run fails at its first shape
+rather than at its first large one). ``OperatorSpec(eigen_coarse=N)`` and ``--eigen-coarse N`` come
+here.
+
 Point clouds are solved exactly: interpolating between scattered points (nearest-neighbour
 weights) gives vectors too rough for the point-cloud Laplacian (eigenvalues 10-70% high).
 
@@ -27,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InvalidMeshError, where
+from ..optional import require
 from ..shape import Shape
 from .eigensolver import _rayleigh_ritz
 
@@ -78,10 +85,17 @@ def coarse_eigenbasis(
         Ascending, clipped at 0; each at or above the corresponding exact eigenvalue.
     evecs : (V, K) float64
         M-orthonormal.
+
+    Raises
+    ------
+    MissingDependencyError
+        ``shape`` is a mesh and open3d is not installed (``pip install "meshlearn[io]"``).
     """
     from .laplacian import laplacian as build_laplacian
     from .spectral import eigenbasis
 
+    if shape.faces is not None:
+        require("open3d", "the approximate eigenbasis (eigen_coarse)")
     V = shape.n_verts
     coarse_verts = int(coarse_verts)
     L = sp.csr_matrix(L)
@@ -136,7 +150,7 @@ def _interpolation(shape: Shape, copy: Shape) -> sp.csr_matrix:
     """(V, C) weights carrying functions on the copy's vertices to the shape's (rows sum to one):
     the barycentric coordinates of each vertex's closest point on the copy (open3d's BVH; a
     KD-tree over the copy's vertices misses the closest face next to its long triangles)."""
-    import open3d as o3d
+    o3d = require("open3d", "the approximate eigenbasis (eigen_coarse)")
 
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(o3d.core.Tensor(copy.verts.astype(np.float32)), o3d.core.Tensor(copy.faces.astype(np.uint32)))

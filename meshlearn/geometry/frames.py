@@ -122,27 +122,36 @@ def _mesh_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 def _point_normals(verts: np.ndarray, knn: int) -> np.ndarray:
-    import open3d as o3d
-
+    """Normals of a point cloud: fitted planes, oriented along a spanning tree, then outward per
+    connected component (a planar cloud has no outside: its tree orientation is kept)."""
     V = verts.shape[0]
     k = int(max(3, min(knn, V - 1)))
-    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(verts))
-    pcd.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(knn=k))
-    n = np.asarray(pcd.normals).copy()
+    n = _fitted_plane_normals(verts, k)
+    n = _orient_along_tree(verts, n, k)
     centred = verts - verts.mean(0)
     sv = np.linalg.svd(centred.T @ centred, compute_uv=False)
     if sv[2] <= 1e-18 * sv[0]:
-        # a planar cloud: open3d's orientation needs a 3-D hull, so orient along a tree instead
-        return _orient_along_tree(verts, n, k)
-    if V > k + 1:
-        try:
-            pcd.orient_normals_consistent_tangent_plane(k)
-            n = np.asarray(pcd.normals).copy()
-        except RuntimeError as e:
-            # open3d needs a non-degenerate hull (fails on exactly planar clouds, for instance)
-            log.info("open3d normal orientation failed (%s); orienting along a spanning tree", str(e).splitlines()[0])
-            n = _orient_along_tree(verts, n, k)
+        return n
     return _outward_per_component(verts, n, k)
+
+
+def _fitted_plane_normals(verts: np.ndarray, k: int, chunk: int = 1 << 15) -> np.ndarray:
+    """(V, 3) unit normals, unoriented: for each point, the direction of least variance of its
+    ``k`` nearest points, itself included (the normal of the least-squares plane through them:
+    the eigenvector of the smallest eigenvalue of their 3 x 3 covariance)."""
+    from scipy.spatial import cKDTree
+
+    V = verts.shape[0]
+    k = int(min(k, V))
+    _, idx = cKDTree(verts).query(verts, k=k)
+    idx = np.asarray(idx, dtype=np.int64).reshape(V, k)
+    n = np.empty((V, 3))
+    for lo in range(0, V, chunk):  # (chunk, k, 3) at a time: bounded memory on large clouds
+        nb = verts[idx[lo : lo + chunk]]
+        nb = nb - nb.mean(axis=1, keepdims=True)
+        cov = np.einsum("pki,pkj->pij", nb, nb)
+        n[lo : lo + chunk] = np.linalg.eigh(cov)[1][:, :, 0]
+    return n
 
 
 def _outward_per_component(verts: np.ndarray, n: np.ndarray, knn: int) -> np.ndarray:
@@ -200,9 +209,10 @@ def normals(shape: Shape, knn: int = 16) -> np.ndarray:
     (V, 3) float64
         On meshes, the area-weighted mean of the incident face normals (so outward when the faces
         are counter-clockwise seen from outside). On point clouds, the plane fitted to the ``knn``
-        nearest neighbours (open3d), oriented consistently over the neighbour graph and then
-        flipped per connected component of the neighbour graph so that, on average, they point
-        away from that component's centroid.
+        nearest points (the point itself included), oriented consistently along a minimum
+        spanning tree of the neighbour graph (Hoppe et al. 1992) and then flipped per connected
+        component of the neighbour graph so that, on average, they point away from that
+        component's centroid.
     """
     _check_shape(shape)
     knn = _check_knn(knn)

@@ -46,7 +46,7 @@ __all__ = [
 
 #: Bump whenever a change in meshlearn.geometry changes any computed number: old cache files
 #: then stop matching and are recomputed.
-GEOMETRY_VERSION = "4"
+GEOMETRY_VERSION = "5"
 
 # kind -> kinds it depends on
 OPERATOR_DEPENDS: dict[str, tuple[str, ...]] = {

@@ -12,6 +12,7 @@ import time
 from typing import Any, Iterable, Iterator
 
 from ..errors import ConfigError
+from ..optional import require
 from ..geometry.operators import OperatorSpec
 from .inputs import expand_inputs
 from .lock import CacheLock, remove_temporaries
@@ -156,6 +157,9 @@ def preprocess(
         Bad options or inputs that name nothing (before any work starts).
     CacheError
         The cache folder cannot be written, or another run holds it.
+    MissingDependencyError
+        ``scheduler`` is given but dask[distributed] is not installed (``pip install "meshlearn[dist]"``),
+        or ``spec.eigen_coarse`` is set but open3d is not (``pip install "meshlearn[io]"``).
     PreprocessInterrupted
         Ctrl-C: the shapes in progress are abandoned (nothing partial is written), finished ones
         stay recorded; the exception's ``summary`` says how far it got. Rerun to resume.
@@ -176,8 +180,12 @@ def preprocess(
     workers = _default_workers() if workers is None else int(workers)
     if workers < 1:
         raise ConfigError(f"workers must be at least 1 (got {workers})")
+    if scheduler is not None:
+        require("distributed", "preprocessing on a Dask cluster (--scheduler)")  # before any work starts
     if spec is None:
         spec = resolve_spec(ops, k, net)
+    if spec.eigen_coarse:
+        require("open3d", "the approximate eigenbasis (eigen_coarse / --eigen-coarse)")  # before any work starts
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     paths = expand_inputs(inputs)

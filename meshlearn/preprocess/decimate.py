@@ -4,6 +4,7 @@ Meshes are simplified with open3d's quadric error decimation
 (``TriangleMesh.simplify_quadric_decimation``), which keeps the surface's shape while merging
 vertices; point clouds keep every n-th point (a uniform subsample in file order). Either way the
 result has at most ``max_vertices`` vertices, so one huge scan cannot exhaust a worker's memory.
+Decimating a mesh needs open3d, the ``io`` extra (``pip install "meshlearn[io]"``).
 
 Letters: V vertices, F faces.
 """
@@ -15,6 +16,7 @@ import math
 import numpy as np
 
 from ..errors import InvalidMeshError, where
+from ..optional import require
 from ..shape import Shape
 
 __all__ = ["decimate"]
@@ -44,6 +46,8 @@ def decimate(shape: Shape, max_vertices: int) -> Shape:
     ------
     InvalidMeshError
         When decimation cannot reach the budget (e.g. a mesh made of many tiny components).
+    MissingDependencyError
+        A mesh over budget and open3d not installed.
     """
     if max_vertices < 4:
         raise InvalidMeshError(f"max_vertices must be at least 4 (got {max_vertices})")
@@ -67,7 +71,7 @@ def decimate(shape: Shape, max_vertices: int) -> Shape:
 
 
 def _quadric(shape: Shape, max_vertices: int) -> tuple[np.ndarray, np.ndarray]:
-    import open3d as o3d
+    o3d = require("open3d", "decimating a mesh (preprocess --decimate)")
 
     mesh = o3d.geometry.TriangleMesh(
         o3d.utility.Vector3dVector(shape.verts), o3d.utility.Vector3iVector(shape.faces.astype(np.int32))

@@ -20,6 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Iterator, Sequence
 
 from ..errors import ConfigError
+from ..optional import require
 from .worker import Task, describe_error, failed_record, init_worker, process_one
 
 __all__ = ["run_inline", "run_pool", "run_dask"]
@@ -150,10 +151,8 @@ def run_dask(tasks: Sequence[Task], address: Any) -> Iterator[dict[str, Any]]:
     A task the cluster itself gives up on (e.g. its worker was killed repeatedly) is recorded as
     failed with Dask's reason.
     """
-    try:
-        from distributed import Client, as_completed
-    except ImportError as e:  # pragma: no cover - dask[distributed] is a dependency
-        raise ConfigError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from e
+    distributed = require("distributed", "preprocessing on a Dask cluster (--scheduler)")
+    Client, as_completed = distributed.Client, distributed.as_completed
 
     own = not isinstance(address, Client)
     if own:

@@ -19,7 +19,7 @@ Files (read by ``meshlearn view --predictions RUN_DIR``): ``predictions/<name>.n
 ``pred`` (V,) predicted labels and ``pred_faces`` (F,) for segmentation, or ``match`` (V,) predicted
 template vertices for correspondence; ``gt`` (V,) the ground truth; ``verts`` (V, 3) and ``faces``
 (F, 3) the (normalised) shape. Also ``template.ply`` (copied from the dataset, when it has one),
-``eval_<split>.json``, and for correspondence ``pck_<split>.png``.
+``eval_<split>.json``, and for correspondence ``pck_<split>.png`` (with matplotlib, the ``viz`` extra).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from ..datasets import MeshDataset, read_dataset
-from ..errors import DatasetError
+from ..errors import DatasetError, MissingDependencyError
 from ..geometry.operators import OperatorSpec
 from .checkpoint import checkpoint_path, config_of, load_checkpoint, load_model_state
 from .loop import forward_logits, target_of
@@ -296,5 +296,8 @@ def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refin
     out["pck_0.1"] = float((final <= 0.1).mean())
     t, f = curves[list(curves)[-1]]
     out["pck_curve"] = {"thresholds": t.tolist(), "fractions": f.tolist()}
-    plot_pck(curves, run_dir / f"pck_{split}.png", title=f"correspondence, {len(pairs)} pairs")
+    try:
+        plot_pck(curves, run_dir / f"pck_{split}.png", title=f"correspondence, {len(pairs)} pairs")
+    except MissingDependencyError as e:  # the curve is in the metrics; only the picture needs matplotlib
+        log.warning("no pck_%s.png: %s", split, e)
     return out

@@ -134,8 +134,10 @@ def pck_curve(errors: np.ndarray, thresholds: np.ndarray | None = None) -> tuple
 
 def plot_pck(curves: dict[str, tuple[np.ndarray, np.ndarray]], path, title: str = "correspondence") -> None:
     """Write PCK curves (label -> (thresholds, fractions)) to a PNG with matplotlib's Agg backend."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from ..optional import require
+
+    FigureCanvasAgg = require("matplotlib.backends.backend_agg", "plot_pck").FigureCanvasAgg
+    Figure = require("matplotlib.figure", "plot_pck").Figure
 
     fig = Figure(figsize=(5, 4), dpi=100)
     FigureCanvasAgg(fig)

@@ -8,7 +8,7 @@ Letters: V vertices, F faces, C channels.
   vertex property per channel: array ``hks`` with 16 channels becomes properties ``hks_0`` ...
   ``hks_15``; a single-channel array keeps its name. Face arrays become face properties.
 * ``.html``: one self-contained interactive page (vtk.js inside; no network, no install needed to
-  open it in a browser). Needs the ``html`` extra (``pip install meshlearn[html]``).
+  open it in a browser). Needs the ``html`` extra (``pip install "meshlearn[html]"``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..errors import ConfigError, MeshlearnError, WriteError
+from ..errors import ConfigError, MeshlearnError, MissingDependencyError, WriteError
+from ..optional import require
 from .errors import FeatureError
 from .render import as_shape, per_element, to_polydata
 
@@ -35,7 +36,7 @@ EXPORT_FORMATS = (".vtp", ".ply", ".html")
 def scalar_colors(values: Any, *, cmap: str = "viridis", clim: tuple[float, float] | None = None) -> np.ndarray:
     """(N, 3) uint8 colours of (N,) values through a matplotlib colormap (1st-99th percentile range
     unless ``clim`` is given); NaN is grey."""
-    import matplotlib
+    matplotlib = require("matplotlib", "colouring values (meshlearn.viz)")
 
     from .scalars import robust_range
 
@@ -171,19 +172,22 @@ def export_html(plotter: Any, path: str | os.PathLike) -> Path:
         raise ConfigError(f"{path}: an interactive page is written as .html; give a file name ending in .html")
     if not path.parent.exists():
         raise ConfigError(f"{path}: the folder {path.parent} does not exist; create it first")
+    for module in ("trame_vtk", "trame_pyvista"):
+        require(module, f"{path}: writing an HTML page")
     component = getattr(plotter, "trame", None)
     if component is None:
         raise MeshlearnError(
-            f"{path}: writing an HTML page needs the trame-pyvista package; install it with "
-            "`pip install 'meshlearn[html]'` (or `pip install trame-pyvista trame-vtk nest_asyncio2`)"
+            f"{path}: the installed pyvista has no trame component for HTML pages; upgrade pyvista and "
+            'trame-pyvista: pip install -U "meshlearn[html]"'
         )
     tmp = path.with_name(f".{path.stem}.partial.html")
     try:
         component.export_html(str(tmp))
         os.replace(tmp, path)
     except ImportError as e:
-        raise MeshlearnError(
-            f"{path}: writing an HTML page needs {e.name or 'the trame packages'}; install `meshlearn[html]`"
+        raise MissingDependencyError(
+            f'{path}: writing an HTML page needs {e.name or "the trame packages"}, which is not installed ({e}); '
+            'install it with: pip install "meshlearn[html]"'
         ) from e
     finally:
         if tmp.exists():

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..optional import require
 from .errors import FeatureError
 from .render import add_shape, as_shape, finish, frame_camera, make_plotter
 
@@ -87,7 +88,7 @@ def _arrow_length(shape: Any, n_arrows: int) -> float:
 
 
 def _arrows(points: np.ndarray, directions: np.ndarray, length: float) -> Any:
-    import pyvista as pv
+    pv = require("pyvista", "drawing arrows (meshlearn.viz)")
 
     cloud = pv.PolyData(points)
     cloud["dir"] = directions

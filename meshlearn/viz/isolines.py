@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..optional import require
 from .errors import FeatureError
 from .render import add_shape, as_shape, finish, frame_camera, make_plotter, to_polydata
 from .scalars import robust_range
@@ -121,7 +122,7 @@ def plot_isolines(
         if lines.n_points:
             plotter.add_mesh(lines, color=line_color, line_width=line_width, show_scalar_bar=False)
     if source is not None:
-        import pyvista as pv
+        pv = require("pyvista", "drawing isolines (meshlearn.viz)")
 
         src = np.atleast_1d(np.asarray(source, dtype=np.int64))
         bad = src[(src < 0) | (src >= shape.n_verts)]

@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..optional import require
 from .errors import FeatureError
 from .render import add_shape, as_shape, finish, frame_camera, make_plotter, per_element
 
@@ -22,7 +23,7 @@ def label_palette(n: int) -> np.ndarray:
     Colour ``i`` is the same whatever ``n`` is (up to 10, and up to 20), so label 3 keeps its colour
     between a ground truth with 4 classes and a prediction with 5.
     """
-    import matplotlib
+    matplotlib = require("matplotlib", "label colours (meshlearn.viz)")
 
     if n <= 10:
         base = matplotlib.colormaps["tab10"].colors

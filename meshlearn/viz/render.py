@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ..errors import ConfigError, InvalidMeshError, where
+from ..optional import require
 from ..shape import Shape
 from .errors import DisplayError, FeatureError
 
@@ -73,7 +74,7 @@ def to_polydata(shape: Any) -> "pyvista.PolyData":
     pyvista.PolyData
         With V points, and F triangles (mesh) or V vertex cells (point cloud).
     """
-    import pyvista as pv
+    pv = require("pyvista", "drawing a shape (meshlearn.viz)")
 
     shape = as_shape(shape)
     if shape.faces is None:
@@ -136,7 +137,7 @@ def make_plotter(
     col_weights : sequence of float, optional
         Relative widths of the columns. default: equal
     """
-    import pyvista as pv
+    pv = require("pyvista", "drawing a shape (meshlearn.viz)")
 
     w, h = _check_size(size)
     if off_screen is None:
@@ -157,7 +158,7 @@ def _quiet_x_probe(active: bool):
     if not active:
         yield
         return
-    from vtkmodules.vtkCommonCore import vtkLogger
+    vtkLogger = require("vtkmodules.vtkCommonCore", "off-screen rendering (meshlearn.viz)").vtkLogger
 
     before = vtkLogger.GetCurrentVerbosityCutoff()
     vtkLogger.SetStderrVerbosity(vtkLogger.VERBOSITY_ERROR)
