@@ -32,13 +32,10 @@ log = logging.getLogger(__name__)
 
 
 def tensorboard_available() -> bool:
-    """True when ``torch.utils.tensorboard`` and the ``tensorboard`` package import."""
-    try:
-        import tensorboard  # noqa: F401
-        import torch.utils.tensorboard  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """True when the ``tensorboard`` package (the ``[tb]`` extra) is installed."""
+    from importlib.util import find_spec
+
+    return find_spec("tensorboard") is not None
 
 
 def scalar_tag(key: str) -> str:

@@ -78,7 +78,8 @@ def test_log_none_and_auto(data, tmp_path, monkeypatch):
     log = open_run_log(cfg, tmp_path / "x")
     assert type(log) is expected
     log.close()
-    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if the tb extra were missing
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if the tb extra were missing
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     assert not tensorboard_available()
     assert type(open_run_log(cfg, tmp_path / "x")) is RunLog
     with pytest.raises(MissingDependencyError, match=r'meshlearn\[tb\]'):
