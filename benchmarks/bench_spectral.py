@@ -95,6 +95,7 @@ def _worker(method: str, sub: int, bumpy: bool, k: int, repeats: int, coarse: in
     import logging
 
     from meshlearn.geometry import eigensolver as es
+    from meshlearn.geometry.eigensolver.workers import reset_worker_pool
 
     slices: list = []
 
@@ -114,8 +115,7 @@ def _worker(method: str, sub: int, bumpy: bool, k: int, repeats: int, coarse: in
     if slices:
         s = slices[-1]
         crit = c_eig - s[0] + max(s)
-    if es._POOL is not None:
-        es._POOL.shutdown(wait=True)  # reap the worker so that its peak memory is counted
+    reset_worker_pool(wait=True)  # reap the worker so that its peak memory is counted
     order = np.argsort(w)
     w, X = w[order], X[:, order]
     res = relative_residuals(L, M, w, X)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional
 import torch
 
 from ..errors import ConfigError
+from ..geometry.types import GaugeData
 from .feature_type import FeatureType
 from .transport import change_gauge, rotate
 
@@ -37,8 +38,6 @@ def random_angles(n: int, seed: int = 0, dtype: torch.dtype = torch.float64, dev
 def synthetic_gauge(n_verts: int, degree: int = 6, seed: int = 0, dtype: torch.dtype = torch.float64, device: Any = None):
     """Random gauge data: every vertex receives from ``degree`` random other vertices, with random
     angles and transports. GaugeData with edge_index (2, V * degree)."""
-    from ..geometry.types import GaugeData
-
     if n_verts < 2 or degree < 1:
         raise ConfigError(f"synthetic_gauge needs n_verts >= 2 and degree >= 1 (got {n_verts}, {degree})")
     gen = torch.Generator().manual_seed(int(seed))

@@ -19,12 +19,13 @@ Features change as ``x_v' = rho(-g_v) x_v``.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Optional
 
 import torch
 
 from ..errors import ConfigError
+from ..geometry.angles import wrap_angle
+from ..geometry.types import GaugeData
 from .feature_type import FeatureType
 
 __all__ = ["rotate", "transport_features", "change_gauge", "rotate_frames", "wrap_angle", "as_gauge_tensors"]
@@ -120,16 +121,11 @@ def transport_features(x: torch.Tensor, gauge: Any, ftype: FeatureType) -> torch
     return rotate(x.index_select(0, ei[1]), transport, ftype)
 
 
-def wrap_angle(angle: torch.Tensor) -> torch.Tensor:
-    """Angles mapped to [-pi, pi)."""
-    return torch.remainder(angle + math.pi, 2 * math.pi) - math.pi
-
-
 def change_gauge(gauge: Any, g: torch.Tensor) -> Any:
     """The gauge data after rotating the frame of every vertex v by ``g[v]``.
 
     ``angle'[e] = angle[e] - g[p]`` and ``transport'[e] = transport[e] - g[p] + g[q]``
-    (derived in the module docstring), wrapped to [-pi, pi).
+    (derived in the module docstring), wrapped to ``(-pi, pi]`` (:func:`wrap_angle`).
 
     Parameters
     ----------
@@ -142,8 +138,6 @@ def change_gauge(gauge: Any, g: torch.Tensor) -> Any:
     GaugeData
         A new object; ``gauge`` is not modified.
     """
-    from ..geometry.types import GaugeData
-
     g = torch.as_tensor(g)
     ei, angle, transport = as_gauge_tensors(gauge, g.shape[0], g.device, g.dtype)
     p, q = ei[0], ei[1]

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from ..errors import InvalidMeshError, where
 from ..optional import require
 from ..shape import Shape
-from .eigensolver import _rayleigh_ritz
+from .eigensolver import rayleigh_ritz
 
 __all__ = ["COARSE_EXTRA", "coarse_eigenbasis"]
 
@@ -121,7 +121,7 @@ def coarse_eigenbasis(
     _, Xc = eigenbasis(Lc, Mc, kc, source=shape.source, workers=workers, seed=seed)
     X = P @ Xc
     mass = np.asarray(sp.csr_matrix(M).diagonal())
-    w, X = _rayleigh_ritz(L, mass, X, drop_dependent=True)
+    w, X = rayleigh_ritz(L, mass, X, drop_dependent=True)
     if w.shape[0] < k:
         log.info("%sthe simplified copy spans only %d directions; exact eigenpairs", where(shape.source), w.shape[0])
         return exact()

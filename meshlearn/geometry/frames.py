@@ -21,95 +21,14 @@ import logging
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import ConfigError, InvalidMeshError, where
+from ..errors import InvalidMeshError, where
 from ..shape import Shape
-from ..validate import out_of_range_message
+from .checks import check_frames, check_knn, check_shape
+from .topology import knn_pairs, neighbor_pairs
 
-__all__ = ["normals", "tangent_frames", "gradient_operators", "neighbor_pairs", "knn_pairs"]
+__all__ = ["checked_inputs", "gradient_operators", "knn_pairs", "neighbor_pairs", "normals", "tangent_frames"]
 
 log = logging.getLogger(__name__)
-
-
-def _check_shape(shape: Shape) -> None:
-    if not isinstance(shape, Shape):
-        raise ConfigError(f"expected a meshlearn.Shape (got {type(shape).__name__}); use meshlearn.load(path)")
-    if shape.verts.ndim != 2 or shape.verts.shape[1] != 3:
-        raise InvalidMeshError(
-            f"{where(shape.source)}expected verts of shape (V, 3) (got {shape.verts.shape}); load the shape with "
-            "meshlearn.load"
-        )
-    if shape.n_verts == 0:
-        raise InvalidMeshError(f"{where(shape.source)}the shape has no vertices; load a non-empty file")
-    if not np.all(np.isfinite(shape.verts)):
-        raise InvalidMeshError(
-            f"{where(shape.source)}{int((~np.isfinite(shape.verts)).any(1).sum())} vertices have NaN or "
-            "infinite coordinates; load with clean=True to drop them"
-        )
-    if shape.is_mesh and shape.n_faces:
-        f = shape.faces
-        if f.ndim != 2 or f.shape[1] != 3:
-            raise InvalidMeshError(f"{where(shape.source)}faces must be (F, 3) triangles (got shape {f.shape})")
-        if f.min() < 0 or f.max() >= shape.n_verts:
-            raise InvalidMeshError(
-                f"{where(shape.source)}{out_of_range_message(f, shape.n_verts)}; the faces cannot be repaired "
-                "safely: re-export the mesh"
-            )
-
-
-def _check_knn(knn: int) -> int:
-    if int(knn) < 2:
-        raise ConfigError(f"knn must be an integer >= 2 (got {knn!r})")
-    return int(knn)
-
-
-def sorted_unique(keys: np.ndarray) -> np.ndarray:
-    """Sorted distinct values of an int64 array (a sort, faster than np.unique's hashing here)."""
-    keys = np.sort(keys)
-    if len(keys) == 0:
-        return keys
-    return keys[np.r_[True, keys[1:] != keys[:-1]]]
-
-
-def knn_pairs(verts: np.ndarray, knn: int) -> tuple[np.ndarray, np.ndarray]:
-    """Directed k-nearest-neighbour pairs of a point set (each point to its ``knn`` nearest others).
-
-    Returns ``(src, dst)``, each (V * K',) int64 with ``K' = min(knn, V - 1)``, sorted by ``src``.
-    """
-    from scipy.spatial import cKDTree
-
-    V = verts.shape[0]
-    k = int(min(knn, V - 1))
-    if k < 1:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    _, idx = cKDTree(verts).query(verts, k=k + 1)
-    idx = np.asarray(idx, dtype=np.int64).reshape(V, k + 1)
-    # Drop each point itself (usually column 0; with duplicates it may sit elsewhere).
-    own = idx == np.arange(V)[:, None]
-    drop = np.where(own.any(1), own.argmax(1), k)
-    keep = np.ones_like(idx, dtype=bool)
-    keep[np.arange(V), drop] = False
-    dst = idx[keep].reshape(V, k).ravel()
-    src = np.repeat(np.arange(V, dtype=np.int64), k)
-    return src, dst
-
-
-def neighbor_pairs(shape: Shape, knn: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """Directed neighbour pairs: every mesh edge in both directions, or kNN pairs on a point cloud.
-
-    Returns ``(src, dst)`` (E,) int64, sorted by ``src`` then ``dst``, without duplicates or
-    self-pairs. On a mesh these are the one-rings.
-    """
-    V = shape.n_verts
-    if shape.is_mesh:
-        f = shape.faces
-        src = np.concatenate([f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]])
-        dst = np.concatenate([f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]])
-    else:
-        src, dst = knn_pairs(shape.verts, knn)
-    keys = sorted_unique(src * V + dst)
-    src, dst = keys // V, keys % V
-    ok = src != dst
-    return src[ok], dst[ok]
 
 
 def _mesh_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -214,8 +133,8 @@ def normals(shape: Shape, knn: int = 16) -> np.ndarray:
         component of the neighbour graph so that, on average, they point away from that
         component's centroid.
     """
-    _check_shape(shape)
-    knn = _check_knn(knn)
+    check_shape(shape)
+    knn = check_knn(knn)
     verts = shape.verts
     if shape.is_mesh and shape.n_faces:
         n = _mesh_normals(verts, shape.faces)
@@ -286,22 +205,12 @@ def tangent_frames(shape: Shape, knn: int = 16) -> np.ndarray:
     return frames_from_normals(normals(shape, knn=knn))
 
 
-def _check_frames(shape: Shape, frames: np.ndarray) -> np.ndarray:
-    frames = np.asarray(frames, dtype=np.float64)
-    if frames.shape != (shape.n_verts, 3, 3):
-        raise ConfigError(
-            f"{where(shape.source)}frames must be (V, 3, 3) = ({shape.n_verts}, 3, 3) (got {frames.shape}); "
-            "compute them with tangent_frames(shape)"
-        )
-    return frames
-
-
-def _checked_inputs(shape: Shape, frames: np.ndarray | None, knn: int) -> tuple[np.ndarray, int]:
+def checked_inputs(shape: Shape, frames: np.ndarray | None, knn: int) -> tuple[np.ndarray, int]:
     """The checks every per-vertex operator starts with: a usable shape, ``knn >= 2``, and frames
     (V, 3, 3) (:func:`tangent_frames` when ``None``). Returns ``(frames, knn)``."""
-    _check_shape(shape)
-    knn = _check_knn(knn)
-    return _check_frames(shape, tangent_frames(shape, knn=knn) if frames is None else frames), knn
+    check_shape(shape)
+    knn = check_knn(knn)
+    return check_frames(shape, tangent_frames(shape, knn=knn) if frames is None else frames), knn
 
 
 def gradient_operators(shape: Shape, frames: np.ndarray | None = None, knn: int = 16) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -330,7 +239,7 @@ def gradient_operators(shape: Shape, frames: np.ndarray | None = None, knn: int 
         of ``f`` (V,) at ``p``. Exact for linear functions on a flat mesh; rows sum to zero.
         A vertex with no neighbours gets an all-zero row.
     """
-    frames, knn = _checked_inputs(shape, frames, knn)
+    frames, knn = checked_inputs(shape, frames, knn)
     V = shape.n_verts
     src, dst = neighbor_pairs(shape, knn=knn)
     a, b = frame_coordinates(shape.verts[dst] - shape.verts[src], frames[src]).T  # offsets in p's frame

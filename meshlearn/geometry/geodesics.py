@@ -26,11 +26,12 @@ import logging
 from typing import Iterable, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..errors import ConfigError, InvalidMeshError, SolverError, where
 from ..shape import Shape
-from .frames import _check_shape, knn_pairs
+from ..validate import degenerate_face_mask, edge_topology
+from .checks import check_cloud_size, check_shape
+from .topology import local_index, surface_part, vertex_components
 
 __all__ = ["GeodesicSolver", "geodesic_distance", "pairwise_geodesics", "METHODS", "PAIRWISE_MAX_VERTS"]
 
@@ -43,49 +44,9 @@ METHODS = ("heat", "exact")
 PAIRWISE_MAX_VERTS = 12_000
 
 
-#: potpourri3d's point-cloud solvers build 30-point neighbourhoods: they need at least 31 points.
-CLOUD_MIN_POINTS = 31
-
-
-def _check_cloud_size(shape: Shape) -> None:
-    if not shape.is_mesh and shape.n_verts < CLOUD_MIN_POINTS:
-        raise InvalidMeshError(
-            f"{where(shape.source)}the heat method on a point cloud needs at least {CLOUD_MIN_POINTS} points "
-            f"(got {shape.n_verts}); sample the surface more densely"
-        )
-
-
-def _surface_part(shape: Shape) -> tuple[np.ndarray, Shape]:
-    """The vertices the faces use, ``keep`` (K,) int64 ascending, and the mesh restricted to them.
-
-    The solvers' meshes have no unreferenced vertices (potpourri3d drops trailing ones and refuses
-    the others), so they run on this part and answers are scattered back through ``keep``. A
-    point cloud, or a mesh whose faces use every vertex, is returned as it is.
-    """
-    V = shape.n_verts
-    if not shape.is_mesh:
-        return np.arange(V, dtype=np.int64), shape
-    used = np.zeros(V, dtype=bool)
-    used[shape.faces.ravel()] = True
-    if used.all():
-        return np.arange(V, dtype=np.int64), shape
-    keep = np.flatnonzero(used)
-    local = _local_index(keep, V)
-    return keep, Shape(shape.verts[keep], local[shape.faces], source=shape.source, name=shape.name)
-
-
-def _local_index(keep: np.ndarray, n_verts: int) -> np.ndarray:
-    """(V,) int64 position of each vertex in ``keep``, -1 for the vertices left out."""
-    local = np.full(n_verts, -1, dtype=np.int64)
-    local[keep] = np.arange(len(keep))
-    return local
-
-
 def _check_exact_mesh(shape: Shape) -> None:
     """Refuse faces naming a vertex twice and edges with more than two faces: the exact (MMP)
     solver assumes there are none and can crash the whole process on them."""
-    from ..validate import degenerate_face_mask, edge_topology
-
     n_degenerate = int(degenerate_face_mask(shape.faces).sum())
     if n_degenerate:
         raise InvalidMeshError(
@@ -100,22 +61,6 @@ def _check_exact_mesh(shape: Shape) -> None:
             f"{where(shape.source)}{edges} shared by more than two faces (non-manifold), which exact "
             "geodesics cannot handle; use method='heat' (robust to non-manifold meshes) or repair the mesh"
         )
-
-
-def _components(shape: Shape, knn: int) -> np.ndarray:
-    """(V,) int64 connected-component label of each vertex (faces, or the symmetric kNN graph)."""
-    from scipy.sparse.csgraph import connected_components
-
-    V = shape.n_verts
-    if shape.is_mesh:
-        f = shape.faces
-        src = np.concatenate([f[:, 0], f[:, 1], f[:, 2]])
-        dst = np.concatenate([f[:, 1], f[:, 2], f[:, 0]])
-    else:
-        src, dst = knn_pairs(shape.verts, knn)
-    g = sp.csr_matrix((np.ones(len(src)), (src, dst)), shape=(V, V))
-    _, label = connected_components(g, directed=False)
-    return label.astype(np.int64)
 
 
 class GeodesicSolver:
@@ -141,7 +86,7 @@ class GeodesicSolver:
     """
 
     def __init__(self, shape: Shape, method: str = "heat", *, t_coef: float = 1.0, knn: int = 16) -> None:
-        _check_shape(shape)
+        check_shape(shape)
         if method not in METHODS:
             raise ConfigError(f"geodesic method must be one of {METHODS} (got {method!r})")
         if not t_coef > 0:
@@ -152,12 +97,12 @@ class GeodesicSolver:
             raise ConfigError(
                 f"{where(shape.source)}exact geodesics need a triangle mesh; use method='heat' for point clouds"
             )
-        _check_cloud_size(shape)
+        check_cloud_size(shape)
         self.shape = shape
         self.method = method
-        self.label_ = _components(shape, knn)
-        self.keep_, self._surface = _surface_part(shape)
-        self._local = _local_index(self.keep_, shape.n_verts)
+        self.label_ = vertex_components(shape, knn)
+        self.keep_, self._surface = surface_part(shape)
+        self._local = local_index(self.keep_, shape.n_verts)
         if method == "exact":
             _check_exact_mesh(shape)
         try:
@@ -296,7 +241,7 @@ def pairwise_geodesics(
         Symmetric (the heat method's two directions are averaged), zero diagonal, ``inf``
         between components.
     """
-    _check_shape(shape)
+    check_shape(shape)
     V = shape.n_verts
     if V > max_verts:
         raise ConfigError(

@@ -8,7 +8,6 @@ when a folder is given. The types and the table of kinds are in :mod:`meshlearn.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Callable
 
 import numpy as np

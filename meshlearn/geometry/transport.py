@@ -44,8 +44,10 @@ import numpy as np
 from ..errors import ConfigError, InvalidMeshError, SolverError, where
 from ..shape import Shape
 from ..validate import degenerate_face_mask
-from .frames import _check_shape, _checked_inputs, frame_angle, knn_pairs, sorted_unique
-from .geodesics import _check_cloud_size, _components, _local_index, _surface_part
+from .angles import TWO_PI, wrap_angle
+from .checks import check_cloud_size, check_shape
+from .frames import checked_inputs, frame_angle
+from .topology import knn_pairs, local_index, sorted_unique, surface_part, vertex_components
 from .types import GaugeData, PatchData
 
 __all__ = [
@@ -59,16 +61,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-TWO_PI = 2.0 * np.pi
-
-
-def wrap_angle(a: np.ndarray) -> np.ndarray:
-    """Angles wrapped to ``(-pi, pi]`` (array of any shape, radians)."""
-    a = np.asarray(a, dtype=np.float64)
-    w = np.mod(a + np.pi, TWO_PI) - np.pi
-    return np.where(w == -np.pi, np.pi, w)
-
 
 def corner_angles(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """(F, 3) interior angle of each face at each of its corners, radians."""
@@ -279,7 +271,7 @@ def gauge_data(shape: Shape, frames: np.ndarray | None = None, knn: int = 16) ->
         A mesh with non-manifold edges or inconsistently oriented faces (``clean=True`` makes the
         winding consistent where the surface is orientable; or use it as a point cloud).
     """
-    frames, knn = _checked_inputs(shape, frames, knn)
+    frames, knn = checked_inputs(shape, frames, knn)
     if shape.is_mesh and shape.n_faces:
         return _mesh_gauge(shape, frames)
     if shape.is_mesh:
@@ -318,15 +310,15 @@ class LogMapSolver:
     def __init__(self, shape: Shape, frames: np.ndarray | None = None, *, knn: int = 16) -> None:
         import potpourri3d as pp3d
 
-        _check_shape(shape)
+        check_shape(shape)
         self.shape = shape
         if shape.is_mesh and shape.n_faces == 0:
             raise InvalidMeshError(f"{where(shape.source)}the mesh has no faces; load it as a point cloud (faces=None)")
-        _check_cloud_size(shape)
-        self.frames, knn = _checked_inputs(shape, frames, knn)
-        self.label_ = _components(shape, knn)
-        self.keep_, surface = _surface_part(shape)  # the solver's mesh has no unreferenced vertices
-        self._local = _local_index(self.keep_, shape.n_verts)
+        check_cloud_size(shape)
+        self.frames, knn = checked_inputs(shape, frames, knn)
+        self.label_ = vertex_components(shape, knn)
+        self.keep_, surface = surface_part(shape)  # the solver's mesh has no unreferenced vertices
+        self._local = local_index(self.keep_, shape.n_verts)
         try:
             if shape.is_mesh:
                 self.solver_ = pp3d.MeshVectorHeatSolver(surface.verts, surface.faces)
@@ -446,7 +438,7 @@ def geodesic_patches(
         ``angle`` (P,) float64 direction of the neighbour in the centre's frame, radians in
         ``(-pi, pi]``, counter-clockwise; ``max_radius`` the radius used.
     """
-    _check_shape(shape)
+    check_shape(shape)
     if not (np.isfinite(radius) and radius > 0):
         raise ConfigError(f"patch radius must be a positive number (got {radius!r})")
     if int(max_neighbors) < 1:

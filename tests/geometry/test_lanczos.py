@@ -11,8 +11,9 @@ import scipy.sparse as sp
 
 from meshlearn.errors import SolverError
 from meshlearn.geometry import eigensolver as es
+from meshlearn.geometry.eigensolver import checked_lanczos, driver, factor, slicing, workers
 from meshlearn.geometry.eigensolver import relative_residuals, solve_eigenpairs
-from meshlearn.geometry.lanczos import lanczos_smallest
+from meshlearn.geometry.eigensolver.lanczos import lanczos_smallest
 from meshlearn.geometry.laplacian import laplacian
 from meshlearn.testing import bumpy_sphere, icosphere
 
@@ -23,18 +24,20 @@ def _dense(L, M, k):
 
 @pytest.mark.parametrize("block", [1, 2, 4])
 def test_block_lanczos_matches_dense_eigh(block, monkeypatch):
-    monkeypatch.setattr(es, "LANCZOS_BLOCK", block)
+    monkeypatch.setattr(checked_lanczos, "LANCZOS_BLOCK", block)
     L, M = laplacian(bumpy_sphere(4, amplitude=0.15, seed=2))
     k = 60
     mass = M.diagonal()
-    w, X, res = es._lanczos(L, M, mass, k, tol=es.LANCZOS_TOL, seed=0, scale=es._lambda_scale(L, mass))
+    w, X, res = checked_lanczos.solve_by_lanczos(
+        L, M, mass, k, tol=checked_lanczos.LANCZOS_TOL, seed=0, scale=es.lambda_scale(L, mass)
+    )
     assert res.steps < 4 * res.evals.size  # no restarts: a few Lanczos vectors per pair
     # the Ritz vectors of a semi-orthogonal basis, with the current block re-orthogonalised along
     # with the new one, are orthonormal and accurate well before the final Rayleigh-Ritz step
     # (measured: 5e-12 for each block size)
     np.testing.assert_allclose(X.T @ (M @ X), np.eye(k), atol=1e-10)
     assert relative_residuals(L, M, w, X)[1:].max() < 1e-10
-    w, X = es._rayleigh_ritz(L, mass, X)
+    w, X = es.rayleigh_ritz(L, mass, X)
     np.testing.assert_allclose(w, _dense(L, M, k), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(X.T @ (M @ X), np.eye(k), atol=1e-12)
     r = relative_residuals(L, M, w, X)
@@ -49,7 +52,8 @@ def test_the_default_solver_is_block_lanczos(monkeypatch, workers):
     def no_arpack(*args, **kwargs):
         raise AssertionError("ARPACK was called")
 
-    monkeypatch.setattr(es, "_arpack_slice", no_arpack)
+    monkeypatch.setattr(driver, "arpack_slice", no_arpack)
+    monkeypatch.setattr(slicing, "arpack_slice", no_arpack)
     L, M = laplacian(bumpy_sphere(4, seed=5))
     evals, evecs = solve_eigenpairs(L, M, 40, workers=workers)
     np.testing.assert_allclose(evals, _dense(L, M, 40), rtol=1e-10, atol=1e-10)
@@ -60,7 +64,7 @@ def test_count_matches_dense_count():
     L, M = laplacian(bumpy_sphere(3, amplitude=0.15, seed=2))
     ref = _dense(L, M, 60)
     tau = 0.5 * (ref[40] + ref[41])
-    assert es._inertia(L, M, tau) == (tau, 41)
+    assert factor.count_below(L, M, tau) == (tau, 41)
 
 
 def test_a_missed_copy_is_caught_and_the_fallback_answers(monkeypatch):
@@ -69,7 +73,7 @@ def test_a_missed_copy_is_caught_and_the_fallback_answers(monkeypatch):
     L, M = laplacian(icosphere(3))
     mass = M.diagonal()
     k = 30
-    real = es.lanczos_smallest
+    real = checked_lanczos.lanczos_smallest
 
     def drops_a_copy(*args, **kwargs):
         res = real(*args, **kwargs)
@@ -77,10 +81,12 @@ def test_a_missed_copy_is_caught_and_the_fallback_answers(monkeypatch):
         res.ritz = np.delete(res.ritz, 4)
         return res
 
-    monkeypatch.setattr(es, "lanczos_smallest", drops_a_copy)
+    monkeypatch.setattr(checked_lanczos, "lanczos_smallest", drops_a_copy)
     with pytest.raises(SolverError, match="eigenvalues below"):
-        es._lanczos(L, M, mass, k, tol=es.LANCZOS_TOL, seed=0, scale=es._lambda_scale(L, mass))
-    monkeypatch.setattr(es, "LANCZOS_MIN_VERTS", 100)
+        checked_lanczos.solve_by_lanczos(
+            L, M, mass, k, tol=checked_lanczos.LANCZOS_TOL, seed=0, scale=es.lambda_scale(L, mass)
+        )
+    monkeypatch.setattr(driver, "LANCZOS_MIN_VERTS", 100)
     evals, evecs = solve_eigenpairs(L, M, k)
     np.testing.assert_allclose(evals, _dense(L, M, k), rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(evecs.T @ (M @ evecs), np.eye(k), atol=1e-10)
@@ -88,7 +94,7 @@ def test_a_missed_copy_is_caught_and_the_fallback_answers(monkeypatch):
 
 def test_icosphere_multiplets_with_blocks(monkeypatch):
     """With blocks of 4 (and the count's check), every copy of the icosphere's multiplets is found."""
-    monkeypatch.setattr(es, "LANCZOS_MIN_VERTS", 100)
+    monkeypatch.setattr(driver, "LANCZOS_MIN_VERTS", 100)
     L, M = laplacian(icosphere(4))
     evals, _ = solve_eigenpairs(L, M, 50)
     np.testing.assert_allclose(evals, _dense(L, M, 50), rtol=1e-9, atol=1e-9)
@@ -98,7 +104,7 @@ def test_without_a_null_vector():
     """A shifted operator (no constant kernel) is solved without deflation."""
     L, M = laplacian(bumpy_sphere(4, seed=1))
     A = (L + 0.5 * M).tocsr()
-    assert es._constant_null(A) is None and es._constant_null(L) is not None
+    assert checked_lanczos.constant_null(A) is None and checked_lanczos.constant_null(L) is not None
     evals, evecs = solve_eigenpairs(A, M, 30)
     np.testing.assert_allclose(evals, _dense(L, M, 30) + 0.5, rtol=1e-10)
     assert relative_residuals(A, M, evals, evecs).max() < 1e-10
@@ -130,7 +136,7 @@ def test_same_input_same_bytes():
 
 
 def _workers_in_child(_):
-    return es._default_workers()
+    return workers.default_workers()
 
 
 def test_one_worker_inside_a_pool_worker():

@@ -11,6 +11,7 @@ import scipy.sparse.linalg as spla
 
 from meshlearn.errors import ConfigError, SolverError
 from meshlearn.geometry import eigensolver as es
+from meshlearn.geometry.eigensolver import driver, factor, slicing
 from meshlearn.geometry.eigensolver import relative_residuals, solve_eigenpairs
 from meshlearn.geometry.laplacian import laplacian
 from meshlearn.geometry.spectral import eigenbasis, hks, hks_times, wks, wks_energies
@@ -105,9 +106,9 @@ def _subspace_gap(X, Y, M):
 @pytest.fixture
 def small_slices(monkeypatch):
     """Let the sliced ARPACK solver run on small meshes, where a test can afford a dense reference."""
-    monkeypatch.setattr(es, "LANCZOS_MIN_VERTS", 10**9)
-    monkeypatch.setattr(es, "PARALLEL_MIN_VERTS", 0)
-    monkeypatch.setattr(es, "DENSE_LIMIT", 100)
+    monkeypatch.setattr(driver, "LANCZOS_MIN_VERTS", 10**9)
+    monkeypatch.setattr(driver, "PARALLEL_MIN_VERTS", 0)
+    monkeypatch.setattr(driver, "DENSE_LIMIT", 100)
 
 
 @pytest.mark.parametrize(
@@ -131,7 +132,7 @@ def test_fast_solver_matches_dense_eigh(small_slices, sub, workers):
 
 def test_slices_without_a_worker_process(small_slices, monkeypatch):
     """Where no worker process may be started (a daemonic pool worker), slices run one by one."""
-    monkeypatch.setattr(es, "_pool", lambda: None)
+    monkeypatch.setattr(slicing, "worker_pool", lambda: None)
     L, M = laplacian(bumpy_sphere(3, amplitude=0.15, seed=2))
     evals, _ = solve_eigenpairs(L, M, 40, workers=2)
     ref = sla.eigh(L.toarray(), M.toarray(), eigvals_only=True, subset_by_index=(0, 39))
@@ -143,18 +144,18 @@ def test_slicing_recovers_from_a_misplaced_slice(small_slices, monkeypatch, coun
     """A bad spectral estimate (interior slice far too high): where the factorisation counts the
     eigenvalues below the shift the slice widens to reach its range, else extra slices fill the gap."""
     if not counted:
-        monkeypatch.setattr(es, "_fill_reducing_order", lambda A: None)
-    real_plan = es._plan_first
+        monkeypatch.setattr(factor, "_fill_reducing_order", lambda A: None)
+    real_plan = slicing._plan_first
 
     def bad_plan(k, area):
         plan = real_plan(k, area)
         return [plan[0], (plan[1][0] * 3.0, *plan[1][1:])]
 
-    monkeypatch.setattr(es, "_plan_first", bad_plan)
+    monkeypatch.setattr(slicing, "_plan_first", bad_plan)
     shape = bumpy_sphere(3, amplitude=0.1, seed=4)
     L, M = laplacian(shape)
     k = 48
-    evals, evecs = es._sliced(L, M, M.diagonal(), k, 0.0, 0, es._lambda_scale(L, M.diagonal()))
+    evals, evecs = slicing.solve_by_slices(L, M, M.diagonal(), k, 0.0, 0, es.lambda_scale(L, M.diagonal()))
     ref = sla.eigh(L.toarray(), M.toarray(), eigvals_only=True, subset_by_index=(0, k - 1))
     np.testing.assert_allclose(evals, ref, rtol=1e-9, atol=1e-9)
 
@@ -167,10 +168,10 @@ def test_interior_factorisation_counts_eigenvalues_below_the_shift(at):
     i = int(at * ref.size)
     sigma = 0.5 * (ref[i - 1] + ref[i])
     A = (L - sigma * M).tocsr()
-    factor = es._Factor(A, spd=False)
-    assert factor.inertia == i
+    ldlt = factor.Factor(A, spd=False)
+    assert ldlt.inertia == i
     b = np.random.default_rng(0).standard_normal(A.shape[0])
-    assert np.linalg.norm(A @ factor.solve(b) - b) < 1e-11 * np.linalg.norm(b)
+    assert np.linalg.norm(A @ ldlt.solve(b) - b) < 1e-11 * np.linalg.norm(b)
 
 
 def test_a_missed_eigenvalue_fails_the_count():
@@ -180,9 +181,9 @@ def test_a_missed_eigenvalue_fails_the_count():
     sigma = 0.5 * (ref[19] + ref[20])
     X = np.eye(L.shape[0])[:, :30]
     whole = es.SliceResult(sigma, ref[:30], X, inertia=20)
-    es._check_counts([whole], ref[:30], 1.0)
+    slicing._check_counts([whole], ref[:30], 1.0)
     with pytest.raises(SolverError, match="found 19 eigenvalues below"):
-        es._check_counts([whole], np.delete(ref[:30], 7), 1.0)
+        slicing._check_counts([whole], np.delete(ref[:30], 7), 1.0)
 
 
 def test_matches_dense_eigh_on_sphere_multiplets(small_slices):
@@ -221,14 +222,14 @@ def test_fallbacks_then_solver_error(monkeypatch):
         calls.append(kwargs.get("sigma", args[3] if len(args) > 3 else None))
         raise spla.ArpackNoConvergence("no convergence", np.zeros(0), np.zeros((0, 0)))
 
-    monkeypatch.setattr(es, "_arpack_slice", broken)
-    monkeypatch.setattr(es, "DENSE_LIMIT", 10)
+    monkeypatch.setattr(driver, "arpack_slice", broken)
+    monkeypatch.setattr(driver, "DENSE_LIMIT", 10)
     # every sparse attempt fails: the dense fallback still answers
     evals, _ = solve_eigenpairs(L, M, 4, workers=1)
     assert len(calls) == 3
     np.testing.assert_allclose(evals[1:], 2.0, rtol=1e-3)
     # and with no dense fallback allowed: a clear error
-    monkeypatch.setattr(es, "DENSE_MAX", 10)
+    monkeypatch.setattr(driver, "DENSE_MAX", 10)
     with pytest.raises(SolverError, match="scan.ply: could not compute 4 eigenpairs of a 642-vertex"):
         solve_eigenpairs(L, M, 4, workers=1, source="scan.ply")
 

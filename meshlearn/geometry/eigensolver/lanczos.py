@@ -13,13 +13,13 @@ orthogonality ``omega[i] ~ q_{j+1} . q_i``, and only when some estimate exceeds 
 new block and the current one re-orthogonalised, together in one pass, against the stretch of
 the basis that needs it.
 Semi-orthogonality keeps the Ritz values accurate to rounding level and free of spurious copies; a final
-Rayleigh-Ritz step on ``L`` and ``M`` (in :mod:`.eigensolver`) makes the eigenvectors exactly
+Rayleigh-Ritz step on ``L`` and ``M`` (:func:`.dense.rayleigh_ritz`) makes the eigenvectors exactly
 M-orthonormal.
 
 Lanczos with a block of b start vectors finds at most b vectors per eigenspace: copies of an
 exactly repeated eigenvalue (symmetric meshes) can be missed. The caller checks the answer against
 a count ``n`` of the eigenvalues below a shift ``tau`` (Sylvester's law of inertia, see
-:mod:`.eigensolver`). By Cauchy's interlacing theorem the i-th smallest Ritz value is never below
+:mod:`.factor`). By Cauchy's interlacing theorem the i-th smallest Ritz value is never below
 the i-th eigenvalue, so the Ritz values below ``tau`` number at most ``n``, and exactly ``n`` only
 when no eigenvector below ``tau`` is missing from the Krylov space: the pairs between the wanted
 ones and ``tau`` need not converge, only their Ritz values pass below ``tau``.
@@ -38,8 +38,8 @@ import numpy as np
 from scipy.linalg.blas import dger
 from scipy.linalg.lapack import dpotrf, dtrtri
 
-from ..errors import SolverError
-from .blas import blas_threads
+from ...errors import SolverError
+from ..blas import blas_threads
 
 __all__ = ["LanczosResult", "lanczos_smallest"]
 

@@ -1,0 +1,51 @@
+"""Dense generalised eigenproblems: the whole problem of a small shape, and the Rayleigh-Ritz
+projection of a large one onto a basis.
+
+``L`` (V, V) is a symmetric weak Laplacian, ``mass`` (V,) the diagonal of the lumped mass ``M``.
+
+Letters: V vertices, K eigenpairs, n basis vectors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg as sla
+
+from ...errors import SolverError
+
+__all__ = ["dense_eigenpairs", "rayleigh_ritz"]
+
+
+def dense_eigenpairs(L, mass, k):
+    """The k smallest pairs ``(evals (K,), evecs (V, K))`` of ``L x = lambda M x`` by LAPACK (all V
+    where ``k >= V``); memory about 16 V^2 bytes."""
+    V = L.shape[0]
+    k = min(k, V)
+    A, B = L.toarray(), np.diag(mass)
+    if k == V:
+        return sla.eigh(A, B)
+    return sla.eigh(A, B, subset_by_index=(0, k - 1))
+
+
+def rayleigh_ritz(L, mass, X, *, drop_dependent: bool = False):
+    """M-orthonormalise the columns of X (V, n) and diagonalise L on their span.
+
+    The Gram matrices of M and L on X, then the small generalised eigenproblem between them, and
+    one product with X at the end: three products of X with an n-column matrix. The solvers
+    return M-orthonormal vectors, so nearly dependent columns mean a failed solve
+    (:class:`SolverError`); with ``drop_dependent`` (interpolated vectors) the directions X barely
+    spans are left out instead, and fewer than n pairs may come back.
+    """
+    G = X.T @ (X * mass[:, None])
+    K = X.T @ (L @ X)
+    g, U = np.linalg.eigh((G + G.T) / 2)
+    if drop_dependent:
+        keep = g > 1e-10 * g[-1]
+        g, U = g[keep], U[:, keep]
+    elif g[0] < 0.5:
+        raise SolverError(f"the solver returned nearly dependent vectors (smallest Gram eigenvalue {g[0]:.2e})")
+    C = U / np.sqrt(g)  # X C is M-orthonormal
+    H = C.T @ K @ C
+    w, Q = np.linalg.eigh((H + H.T) / 2)
+    return w, X @ (C @ Q)
+
