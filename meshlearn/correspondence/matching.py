@@ -58,8 +58,10 @@ class DeepFunctionalMap(nn.Module):
     tau : float
         Temperature of the soft pointwise maps (on L2-normalised descriptors). default: 0.07
     normalize : bool
-        L2-normalise the descriptors per vertex before the soft maps (the solver sees them as the
-        net gives them). default: True
+        Centre each descriptor channel (subtract its area-weighted mean over the shape) and
+        L2-normalise every vertex's descriptor before the soft maps, so that their similarity is a
+        correlation that a channel shared by all vertices cannot saturate (the solver sees the
+        descriptors as the net gives them). default: True
     sinkhorn : int
         Sinkhorn iterations of the soft maps; 0 is a row softmax. default: 0
     chunk : int
@@ -90,8 +92,12 @@ class DeepFunctionalMap(nn.Module):
         """Per-vertex descriptors ``(V, D)`` of one shape."""
         return self.feature_net(x, ops)
 
-    def _soft_feat(self, d: torch.Tensor) -> torch.Tensor:
-        return nn.functional.normalize(d, dim=-1) if self.normalize else d
+    def _soft_feat(self, d: torch.Tensor, mass: torch.Tensor) -> torch.Tensor:
+        if not self.normalize:
+            return d
+        w = mass.to(d.dtype)[:, None]
+        centred = d - (w * d).sum(0, keepdim=True) / w.sum()
+        return nn.functional.normalize(centred, dim=-1)
 
     def forward(
         self,
@@ -138,7 +144,8 @@ class DeepFunctionalMap(nn.Module):
             C_ab=C_ab, C_ba=C_ba,
             evals_a=torch.stack([o.evals[:k].to(dtype) for o in oa]),
             evals_b=torch.stack([o.evals[:k].to(dtype) for o in ob]),
-            feat_a=[self._soft_feat(f) for f in fa], feat_b=[self._soft_feat(f) for f in fb], tau=self.tau,
+            feat_a=[self._soft_feat(f, o.mass) for f, o in zip(fa, oa)],
+            feat_b=[self._soft_feat(f, o.mass) for f, o in zip(fb, ob)], tau=self.tau,
         )
         if soft:
             kw = dict(sinkhorn=self.sinkhorn, chunk=self.chunk)
