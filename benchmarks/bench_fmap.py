@@ -19,12 +19,15 @@ Sections (``--sections``, default all):
   ``RegularizedFMNet`` bidirectional, ``SURFMNetLoss``, ``Similarity`` with tau 0.07 on the dense
   similarity, the coupling ``SquaredFrobeniusLoss``) and DiffusionNet's supervised
   ``FunctionalMapCorrespondenceWithDiffusionNetFeatures`` (k = 30, loss on the ground-truth C).
-  Each runs in a fresh process; "peak MB" is the growth of its peak resident set size during the
-  steps (CPU) or ``torch.cuda.max_memory_allocated`` (CUDA).
-* ``memory``: the coupling term's soft functional map (forward + backward) and the pointwise map
-  with ZoomOut 30 -> 50 at 5k and 50k vertices per shape, D = 256, k = 50, random features and
-  bases (memory depends only on the sizes), each in a fresh process; "dense" is the same soft map
-  formed as a (Vb, Va) matrix (at 50k it needs 10 GB per matrix in float32 and is not run).
+  Each runs in a fresh process; "ms/step" is the median wall time of ``--steps`` steps after a
+  warm-up step, "cpu ms" the process CPU time per step (the figure to compare on a loaded machine),
+  "peak MB" the growth of the peak resident set size from just before the first step (CPU) or
+  ``torch.cuda.max_memory_allocated`` beyond what was allocated then (CUDA).
+* ``memory``: the coupling term's soft functional map (forward + backward, blocks of 2048 rows)
+  and the pointwise map with ZoomOut 30 -> 50 (one step of 20, so two nearest-neighbour passes) at
+  5k and 50k vertices per shape, D = 64 (``--mem-d``), k = 50, random features and bases (memory
+  depends only on the sizes), each in a fresh process; "dense" is the same soft map formed as a
+  (Vb, Va) matrix (at 50k it needs 10 GB per matrix in float32 and is not run).
 
 Run: ``python benchmarks/bench_fmap.py`` (a few minutes on 2 cores once the operators are cached in
 ``data/out/bench_fmap``), or ``--sections solver --ks 30,50``. ``--device cuda`` runs on a GPU.
@@ -306,8 +309,8 @@ def train_worker(which: str, device_name: str, steps: int) -> dict:
                 total.backward()
                 opt.step()
                 return float(total)
-    step()  # warm-up
-    with PeakMemory(device) as mem:
+    with PeakMemory(device) as mem:  # from before the first step: the peak is a high-water mark
+        step()  # warm-up
         _, wall, cpu = timed(step, steps)
     return {"ms": 1e3 * wall, "cpu_ms": 1e3 * cpu, "peak_mb": mem.mb, "V": [a.n_verts, b.n_verts], "k": k}
 
@@ -330,7 +333,7 @@ def memory_worker(what: str, n: int, device_name: str) -> dict:
 
     device = torch.device(device_name)
     g = torch.Generator(device="cpu").manual_seed(0)
-    K, D = 50, 256
+    K, D = 50, int(os.environ.get("BENCH_MEM_D", "64"))
     fa = torch.nn.functional.normalize(torch.randn(n, D, generator=g), dim=1).to(device).requires_grad_(True)
     fb = torch.nn.functional.normalize(torch.randn(n, D, generator=g), dim=1).to(device).requires_grad_(True)
     ea = (torch.randn(n, K, generator=g) / np.sqrt(n)).to(device)
@@ -348,8 +351,7 @@ def memory_worker(what: str, n: int, device_name: str) -> dict:
         else:  # pointwise map + ZoomOut
             with torch.no_grad():
                 C0 = torch.eye(30, device=device)
-                fmap_to_pointwise(C0, ea, eb)
-                zoomout(C0, ea, eb, mass, k_final=50, step=5)
+                zoomout(C0, ea, eb, mass, k_final=50, step=20)  # two nearest-neighbour passes
         _sync(device)
     return {"peak_mb": mem.mb, "s": time.perf_counter() - t0}
 
@@ -364,7 +366,7 @@ def section_memory(args, device):
                 continue
             r = run_worker(__file__, ["memory", what, str(n), device.type])
             rows.append([n, what, f"{r['peak_mb']:.0f}", f"{dense_mb:.0f}", f"{r['s']:.1f}"])
-    print(f"\n### memory, Va = Vb = V, D = 256, k = 50, {device.type}\n")
+    print(f"\n### memory, Va = Vb = V, D = {os.environ.get('BENCH_MEM_D', '64')}, k = 50, {device.type}\n")
     print_table(["V", "computation", "peak MB", "Va x Vb float32 MB", "seconds"], rows)
 
 
@@ -387,6 +389,7 @@ def main() -> None:
     p.add_argument("--mem-sizes", default="5000,50000")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--mem-d", type=int, default=64, help="descriptor channels of the memory section")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--dense-limit-mb", type=float, default=1024.0, help="skip the dense soft map above this size")
@@ -394,6 +397,7 @@ def main() -> None:
     args.ks = [int(v) for v in args.ks.split(",")]
     args.mem_sizes = [int(v) for v in args.mem_sizes.split(",")]
     os.environ["BENCH_THREADS"] = str(args.threads)
+    os.environ["BENCH_MEM_D"] = str(args.mem_d)
     import torch
 
     torch.set_num_threads(args.threads)
