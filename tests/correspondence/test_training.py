@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 import meshlearn
-from meshlearn.correspondence import DeepFunctionalMap, FunctionalMapSolver, match_pair, unsupervised_loss
+from meshlearn.correspondence import DeepFunctionalMap, FunctionalMapSolver, adapt_to_pair, match_pair, unsupervised_loss
 from meshlearn.datasets import generate_shapes
 from meshlearn.geometry.geodesics import GeodesicSolver
 from meshlearn.nets import DiffusionNet
@@ -58,3 +58,27 @@ def test_unsupervised_training_lowers_held_out_error():
     after = error(model)
     print(f"held-out geodesic error {before:.4f} -> {after:.4f}")
     assert after < 0.95 * before
+
+
+def test_adaptation_and_matching_pipeline(bumpy_pair):
+    """Test-time adaptation lowers the pair's unsupervised loss and leaves the model given alone;
+    matching with ZoomOut returns a map of B into A and the grown functional map."""
+    p = bumpy_pair
+    a, b = p.a.to("cpu", torch.float32), p.b.to("cpu", torch.float32)
+    torch.manual_seed(0)
+    net = DiffusionNet(16, 32, width=16, n_blocks=1, dropout=0.0, with_gradient_features=False)
+    model = DeepFunctionalMap(net, k=10)
+    loss = unsupervised_loss()
+    before_state = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        start, _ = loss(model(a.wks, a, b.wks, b))
+    tuned = adapt_to_pair(model, a.wks, a, b.wks, b, steps=15, lr=1e-2)
+    with torch.no_grad():
+        end, _ = loss(tuned(a.wks, a, b.wks, b))
+    assert float(end) < 0.8 * float(start)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before_state.items())
+    T, C = match_pair(model, a.wks, a, b.wks, b, k_final=30, zoomout_step=10, adapt_steps=2)
+    assert T.shape == (b.n_verts,) and T.dtype == torch.int64 and int(T.max()) < a.n_verts
+    assert C.shape == (30, 30)
+    T_soft, C_soft = match_pair(model, a.wks, a, b.wks, b, source="soft")
+    assert C_soft.shape == (10, 10) and T_soft.shape == (b.n_verts,)
