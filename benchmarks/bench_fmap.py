@@ -259,10 +259,8 @@ def section_solver(args, device):
 
 
 # ----------------------------------------------------------------------------------------- train
-def _peer_ops(o, device):
-    """A meshlearn Operators (torch) as the peer DiffusionNet's arguments."""
-    import torch
-
+def _peer_ops(o):
+    """A meshlearn Operators (torch) as the peer DiffusionNet's keyword arguments."""
     return dict(mass=o.mass, L=o.L, evals=o.evals, evecs=o.evecs, gradX=o.grad_x, gradY=o.grad_y, faces=o.faces)
 
 
@@ -312,8 +310,8 @@ def train_worker(which: str, device_name: str, steps: int) -> dict:
 
             def step():
                 opt.zero_grad()
-                fx = net(xa, **_peer_ops(a, device))[None]
-                fy = net(xb, **_peer_ops(b, device))[None]
+                fx = net(xa, **_peer_ops(a))[None]
+                fy = net(xb, **_peer_ops(b))[None]
                 Cxy, Cyx = fmap_net(fx, fy, lx, ly, etx, ety)
                 terms = surf(Cxy, Cyx, lx, ly)
                 nx, ny = torch.nn.functional.normalize(fx, dim=-1), torch.nn.functional.normalize(fy, dim=-1)
@@ -364,7 +362,7 @@ def section_train(args, device):
 def memory_worker(what: str, n: int, device_name: str) -> dict:
     import torch
 
-    from meshlearn.correspondence import dense_soft_map, fmap_to_pointwise, soft_fmap, zoomout
+    from meshlearn.correspondence import dense_soft_map, soft_fmap, zoomout
 
     device = torch.device(device_name)
     g = torch.Generator(device="cpu").manual_seed(0)
