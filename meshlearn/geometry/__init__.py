@@ -16,7 +16,7 @@ from .operators import (
     PatchData,
     compute_operators,
 )
-from .spectral import eigenbasis, hks, hks_times, wks, wks_energies
+from .spectral import eigenbasis, hks, hks_times, unit_area_hks, unit_area_wks, wks, wks_energies
 from .transport import LogMapSolver, gauge_data, geodesic_patches, log_map
 
 __all__ = [
@@ -43,6 +43,8 @@ __all__ = [
     "normals",
     "pairwise_geodesics",
     "tangent_frames",
+    "unit_area_hks",
+    "unit_area_wks",
     "wks",
     "wks_energies",
 ]

@@ -55,13 +55,19 @@ def _compute_kind(kind: str, shape: Shape, spec: OperatorSpec, out: Operators) -
         else:
             out.evals, out.evecs = eigenbasis(out.L, M, k=spec.k, source=shape.source)
     elif kind == "hks":
-        from .spectral import hks, hks_times
+        from .spectral import hks, hks_times, unit_area_hks
 
-        out.hks = hks(out.evals, out.evecs, hks_times(out.evals, spec.n_hks))
+        if spec.descriptor_grid == "unit_area":
+            out.hks = unit_area_hks(out.evals, out.evecs, out.mass, spec.n_hks)
+        else:
+            out.hks = hks(out.evals, out.evecs, hks_times(out.evals, spec.n_hks))
     elif kind == "wks":
-        from .spectral import wks, wks_energies
+        from .spectral import unit_area_wks, wks, wks_energies
 
-        out.wks = wks(out.evals, out.evecs, wks_energies(out.evals, spec.n_wks))
+        if spec.descriptor_grid == "unit_area":
+            out.wks = unit_area_wks(out.evals, out.evecs, out.mass, spec.n_wks)
+        else:
+            out.wks = wks(out.evals, out.evecs, wks_energies(out.evals, spec.n_wks))
     elif kind == "frames":
         from .frames import tangent_frames
 

@@ -93,6 +93,12 @@ class OperatorSpec:
         non-manifold meshes and point clouds)
     n_hks, n_wks : int
         Number of HKS times / WKS energies. default: 16
+    descriptor_grid : {"unit_area", "spectrum"}
+        Where the HKS times and WKS energies lie (:mod:`meshlearn.geometry.spectral`):
+        ``unit_area`` a fixed grid for the shape scaled to unit area, the same on every shape and
+        for every k; ``spectrum`` each shape's own spectrum (older runs; a stored spec with HKS or
+        WKS and no ``descriptor_grid`` reads as ``spectrum``). Part of the key only when HKS or WKS
+        are asked for. default: "unit_area"
     knn : int
         Neighbours used on point clouds (gradients, gauge edges, normals). default: 16
     patch_radius : float
@@ -122,6 +128,7 @@ class OperatorSpec:
     patch_max: int = 32
     dtype: str = "float32"
     eigen_coarse: int = 0
+    descriptor_grid: str = "unit_area"
 
     def __post_init__(self) -> None:
         ops = self.operators
@@ -137,6 +144,8 @@ class OperatorSpec:
                 raise ConfigError(f"{name} must be a positive integer (got {getattr(self, name)!r})")
         if not self.patch_radius > 0:
             raise ConfigError(f"patch_radius must be positive (got {self.patch_radius!r})")
+        if self.descriptor_grid not in ("unit_area", "spectrum"):
+            raise ConfigError(f"descriptor_grid must be 'unit_area' or 'spectrum' (got {self.descriptor_grid!r})")
         if int(self.eigen_coarse) < 0:
             raise ConfigError(f"eigen_coarse must be 0 (exact) or a vertex count (got {self.eigen_coarse!r})")
 
@@ -160,12 +169,16 @@ class OperatorSpec:
         d["operators"] = sorted(self.operators)
         if not d["eigen_coarse"]:  # exact: left out, so that caches written before it existed stay valid
             del d["eigen_coarse"]
+        if not self.operators & {"hks", "wks"}:  # no descriptors: keys of spectral-only specs unchanged
+            del d["descriptor_grid"]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "OperatorSpec":
         d = dict(d)
         d["operators"] = frozenset(d.get("operators", ()))
+        if d["operators"] & {"hks", "wks"} and "descriptor_grid" not in d:
+            d["descriptor_grid"] = "spectrum"  # stored before the fixed grid existed
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -175,9 +188,14 @@ class OperatorSpec:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def same_params(self, other: "OperatorSpec") -> bool:
-        """True when both specs agree on every parameter except the operator kinds and k."""
+        """True when both specs agree on every parameter except the operator kinds and k (and the
+        descriptor grid, unless both hold HKS or WKS)."""
         mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
-        return all(mine[n] == theirs[n] for n in mine if n not in ("operators", "k"))
+        skip = {"operators", "k"}
+        descriptors = {"hks", "wks"}
+        if not (self.operators & descriptors and other.operators & descriptors):
+            skip.add("descriptor_grid")  # it only matters where both hold descriptors
+        return all(mine[n] == theirs[n] for n in mine if n not in skip)
 
     def covers(self, other: "OperatorSpec") -> bool:
         """True when operators computed with this spec answer ``other``: a superset of its kinds,
