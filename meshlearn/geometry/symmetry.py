@@ -261,7 +261,7 @@ def detect_reflections(
     max_residual: float = 0.05,
     icp_iters: int = 20,
     approximate: bool = True,
-    max_orientation: float = 0.5,
+    max_orientation: float = 0.4,
     max_descriptor_error: float = 0.4,
     seed: int = 0,
     evals: np.ndarray | None = None,
@@ -290,7 +290,7 @@ def detect_reflections(
         remeshed shapes; see :mod:`meshlearn.geometry.reflection_search`). default: True
     max_orientation : float
         The approximate map is accepted only when its orientation-reversal ratio is below this
-        (0 for a reflection, above 1 for an orientation-preserving map). default: 0.5
+        (0 for a reflection, above 1 for an orientation-preserving map). default: 0.4
     max_descriptor_error : float
         ... and its wave kernel signature error (relative to chance) below this. default: 0.4
     seed : int
