@@ -158,3 +158,17 @@ def test_symmetry_projection_orbit_method_is_exact_for_any_map(posed_body):
     assert torch.allclose(y[T, 3], -y[:, 3], atol=1e-12)
     with pytest.raises(Exception, match="method"):
         SymmetryProjection(method="bogus")
+
+
+def test_detected_mirrors_fill_the_evaluation_ground_truth():
+    from types import SimpleNamespace
+
+    from meshlearn.geometry.mirror_targets import add_detected_mirrors
+
+    shape, T = mirror_symmetric_sphere(2)
+    vts = np.arange(0, shape.n_verts, 7)
+    given = SimpleNamespace(shape=shape, targets={"vts": vts, "sym_vts": vts.copy()})
+    missing = SimpleNamespace(shape=shape, targets={"vts": vts})
+    assert add_detected_mirrors([given, missing]) == 2
+    np.testing.assert_array_equal(given.targets["sym_vts"], vts)  # a file's mirror is kept
+    assert np.mean(missing.targets["sym_vts"] == T[vts]) >= 0.99
