@@ -79,6 +79,7 @@ def test_detection_on_a_posed_noisy_remeshed_body(posed_body):
     assert e.mean() < 0.05 and np.mean(e <= 0.05) > 0.7
 
 
+@pytest.mark.slow
 def test_asymmetric_shape_reports_no_symmetry_with_the_best_score(shared_meshes):
     from meshlearn.io import load
 
