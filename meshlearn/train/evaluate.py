@@ -250,6 +250,12 @@ def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refin
         by_target.setdefault(b, []).append(a)
     # Errors against the mirrored ground truth too, when every shape has one (.sym.vts): a point
     # whose prediction is wrong but lands on its mirror image is a symmetry confusion.
+    mirror_source = "files"
+    if not all("sym_vts" in it.targets for it in items):
+        from ..geometry.mirror_targets import add_detected_mirrors
+
+        mirror_source = "detected reflections"
+        add_detected_mirrors(items)
     has_sym = all("sym_vts" in it.targets for it in items)
     errs_init, errs_ref, errs_flip = [], [], []
     bar = tqdm(total=len(pairs), desc="matching pairs", unit="pair", disable=not progress)
@@ -289,6 +295,7 @@ def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refin
             "mean_geodesic_error": float(flip.mean()),
             "pck_0.05": float((flip <= 0.05).mean()),
             "symmetry_confusions": float(((final > 0.05) & (flip <= 0.05)).mean()),
+            "mirror_source": mirror_source,
         }
     out["mean_geodesic_error"] = float(final.mean())
     out["mean_geodesic_error_x100"] = 100.0 * float(final.mean())
