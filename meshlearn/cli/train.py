@@ -41,6 +41,18 @@ def train_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/last.pt."),
     amp: bool = typer.Option(False, "--amp", help="Mixed precision on CUDA."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    normalize: str = typer.Option(
+        "radius", "--normalize", help="How shapes are scaled when loaded: radius (unit ball), area (unit area) or "
+        "none; `meshlearn preprocess` uses the same default, so a cache it filled is read without computing."
+    ),
+    loader_workers: int = typer.Option(
+        -1, "--loader-workers", help="Processes reading shapes and operators during training (-1: 2, or 0 for "
+        "fewer than 64 shapes)."
+    ),
+    max_resident_mb: float = typer.Option(
+        0.0, "--max-resident-mb", help="Megabytes of recently read shapes each process keeps in memory (0: none)."
+    ),
+    log_reads: bool = typer.Option(False, "--log-reads", help="Log each shape every process reads to RUN_DIR/reads/."),
 ) -> None:
     """Train a segmentation or correspondence network; runs under `torchrun --nproc-per-node N` too."""
     from ..train import TrainConfig, fit
@@ -51,6 +63,8 @@ def train_cmd(
         batch_size=batch_size, width=width, n_blocks=n_blocks, dropout=dropout, k=k, eigen_coarse=eigen_coarse, inputs=inputs,
         augment=augment, val_fraction=val_fraction, seed=seed, device=device, amp=amp, threads=threads, workers=workers,
         cache=str(cache) if cache else None, split_file=str(split_file) if split_file else None,
+        normalize=None if normalize.lower() == "none" else normalize, loader_workers=loader_workers,
+        max_resident_mb=max_resident_mb, log_reads=log_reads,
     )
     result = fit(config, resume=resume, progress=not quiet)
     if result.history and not quiet:

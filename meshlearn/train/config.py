@@ -15,6 +15,7 @@ TASKS = ("segmentation", "correspondence")
 MODELS = {"diffusionnet": "DiffusionNet", "gem": "GemCNN", "cheb": "ChebNet", "patch": "PatchConvNet"}
 INPUTS = ("xyz", "hks")
 AUGMENT = ("y", "so3", "none")
+NORMALIZE = ("radius", "area", None)
 
 
 @dataclass
@@ -57,7 +58,9 @@ class TrainConfig:
         Random rotation about the vertical (y) axis, about any axis, or none (rotation matters
         only for xyz inputs), plus a random scale in [0.9, 1.1]. default: "y"
     val_fraction : float
-        Fraction of the training shapes held out to choose the best checkpoint (the last ones);
+        Fraction of the training shapes held out to choose the best checkpoint: a random draw
+        seeded by ``seed``, stratified by class or source folder where the layout has them
+        (:func:`meshlearn.datasets.validation_split`; the names go to ``<out>/splits.json``);
         0 chooses by training loss. default: 0.1
     seed : int
         default: 0
@@ -75,6 +78,18 @@ class TrainConfig:
         Operator cache folder. default: ``<out>/cache``
     split_file : str or None
         JSON split file for a dataset folder without train/ and test/. default: None
+    normalize : {"radius", "area"} or None
+        How shapes are normalised when loaded (:func:`meshlearn.load`); the default is
+        ``meshlearn preprocess``'s too, so a cache it filled is read as it is. default: "radius"
+    loader_workers : int
+        DataLoader worker processes reading shapes and operators; -1: 2, or 0 (read in the
+        training process) for fewer than 64 shapes. default: -1
+    max_resident_mb : float
+        Megabytes of recently read items each process may keep in memory; 0 keeps none (every
+        epoch reads the cache again). default: 0
+    log_reads : bool
+        Append the name of every shape each process reads to ``<out>/reads/rank<R>.txt``.
+        default: False
     """
 
     task: str = "segmentation"
@@ -101,6 +116,10 @@ class TrainConfig:
     amp: bool = False
     cache: str | None = None
     split_file: str | None = None
+    normalize: str | None = "radius"
+    loader_workers: int = -1
+    max_resident_mb: float = 0.0
+    log_reads: bool = False
 
     def __post_init__(self) -> None:
         def choice(name: str, options) -> None:
@@ -124,6 +143,12 @@ class TrainConfig:
             raise ConfigError(f"lr must be positive (got {self.lr!r})")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must lie in [0, 1) (got {self.val_fraction!r})")
+        if self.normalize not in NORMALIZE:
+            raise ConfigError(f"normalize must be one of radius, area or None (got {self.normalize!r})")
+        if int(self.loader_workers) < -1:
+            raise ConfigError(f"loader_workers must be -1 (automatic), 0 or positive (got {self.loader_workers!r})")
+        if not float(self.max_resident_mb) >= 0:
+            raise ConfigError(f"max_resident_mb must be 0 (hold nothing) or positive (got {self.max_resident_mb!r})")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1) (got {self.dropout!r})")
 
