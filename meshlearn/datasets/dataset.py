@@ -236,6 +236,7 @@ class MeshDataset(torch.utils.data.Dataset):
         missing: list[Record] = []
         parallel = self.store is not None and precompute and workers > 1
         desc = "preprocessing" if precompute else "indexing"
+        misses_before = getattr(self.store, "misses", 0)
         for i, rec in enumerate(tqdm(records, desc=desc, unit="shape", disable=not progress)):
             sample = load_sample(rec, self.normalize)
             index.append(_entry(rec, sample))
@@ -250,6 +251,10 @@ class MeshDataset(torch.utils.data.Dataset):
                 self._remember(i, Item(rec.name, sample.shape, ops, _targets(sample), i))
         if missing:
             _precompute(missing, self.spec, self.store, self.normalize, workers, progress)
+        if self.store is not None and precompute:
+            computed = len(missing) + getattr(self.store, "misses", 0) - misses_before
+            log.info("%s: operators of %d of %d shapes computed, the others read from the cache",
+                     self.store.root, computed, len(records))
         return index
 
     # ------------------------------------------------------------------ items

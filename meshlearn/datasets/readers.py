@@ -129,7 +129,8 @@ class Sample:
     """One loaded shape and its ground truth (fields the layout does not give are None).
 
     shape : Shape
-    labels : (V,) int64 per-vertex labels (from per-face labels by an area-weighted vote)
+    labels : (V,) int64 per-vertex labels (from per-face labels by an area-weighted vote,
+        :func:`meshlearn.labels.vertex_labels_from_faces`; -1 on a vertex no face touches)
     face_labels : (F,) int64 when the file gave per-face labels
     template_vertex : (V,) int64 template point of each vertex, -1 where unknown
     vts : (T,) int64 0-based vertex of this shape matching each template point
