@@ -107,6 +107,11 @@ def make_loader(
     kwargs: dict[str, Any] = {}
     if workers > 0:
         kwargs.update(persistent_workers=True, prefetch_factor=prefetch, worker_init_fn=_init_worker)
+        checks = torch.sparse.check_sparse_tensor_invariants
+        if not checks.is_enabled():
+            # sparse operators arrive from the workers through shared memory; say explicitly that
+            # they are trusted unchecked (torch's default), which torch otherwise warns about
+            checks.disable()
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, shuffle=False, collate_fn=collate_items,
         num_workers=workers, pin_memory=device.type == "cuda", drop_last=False, **kwargs,
