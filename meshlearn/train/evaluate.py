@@ -15,6 +15,10 @@ between the network's local choices). Evaluated at the template points listed in
 subset of ``n_points`` of them): the error of template point i is the geodesic distance on B from
 the image of ``vts_A[i]`` to ``vts_B[i]``, divided by sqrt(area of B) (the sum of B's lumped mass).
 
+Shapes are loaded as in training (the run's ``normalize``) and read through the same kind of
+DataLoader; segmentation scores one shape at a time, correspondence holds the split's logits and
+operators (every pair needs them).
+
 Files (read by ``meshlearn view --predictions RUN_DIR``): ``predictions/<name>.npz`` with
 ``pred`` (V,) predicted labels and ``pred_faces`` (F,) for segmentation, or ``match`` (V,) predicted
 template vertices for correspondence; ``gt`` (V,) the ground truth; ``verts`` (V, 3) and ``faces``
