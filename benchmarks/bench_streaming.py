@@ -150,12 +150,16 @@ def main() -> None:
     names = sorted(p.stem for p in (bodies / "train" / "meshes").iterdir())
     if len(names) < n_max:
         raise SystemExit(f"{bodies} holds {len(names)} training shapes; --sizes asks for {n_max}")
-    t0 = time.perf_counter()
-    subprocess.run([MESHLEARN, "preprocess", str(bodies / "train"), "--out", str(cache), "--for", "diffusionnet",
-                    "--k", str(args.k), "-j", str(args.jobs), "-q"], check=True)
-    print(f"preprocessing (or checking) {len(names)} shapes: {time.perf_counter() - t0:.0f} s", flush=True)
-
     from meshlearn.preprocess import latest_by_source, read_manifest
+
+    manifest = cache / "manifest.jsonl"
+    done = {Path(src).stem for src, rec in (latest_by_source(read_manifest(manifest)).items() if manifest.exists() else [])
+            if rec["status"] in ("ok", "skipped-cached")}
+    if not set(names) <= done:
+        t0 = time.perf_counter()
+        subprocess.run([MESHLEARN, "preprocess", str(bodies / "train"), "--out", str(cache), "--for", "diffusionnet",
+                        "--k", str(args.k), "-j", str(args.jobs), "-q"], check=True)
+        print(f"preprocessing {len(names)} shapes: {time.perf_counter() - t0:.0f} s", flush=True)
 
     sizes_by_name = {}
     for src, rec in latest_by_source(read_manifest(cache / "manifest.jsonl")).items():
