@@ -90,6 +90,9 @@ class TrainConfig:
     log_reads : bool
         Append the name of every shape each process reads to ``<out>/reads/rank<R>.txt``.
         default: False
+    steps_per_epoch : int
+        Optimiser steps per epoch, each on the next shuffled batch; 0 goes once through the
+        training shapes. For datasets too large to pass through between checkpoints. default: 0
     """
 
     task: str = "segmentation"
@@ -120,6 +123,7 @@ class TrainConfig:
     loader_workers: int = -1
     max_resident_mb: float = 0.0
     log_reads: bool = False
+    steps_per_epoch: int = 0
 
     def __post_init__(self) -> None:
         def choice(name: str, options) -> None:
@@ -149,6 +153,8 @@ class TrainConfig:
             raise ConfigError(f"loader_workers must be -1 (automatic), 0 or positive (got {self.loader_workers!r})")
         if not float(self.max_resident_mb) >= 0:
             raise ConfigError(f"max_resident_mb must be 0 (hold nothing) or positive (got {self.max_resident_mb!r})")
+        if int(self.steps_per_epoch) < 0:
+            raise ConfigError(f"steps_per_epoch must be 0 (the whole split) or positive (got {self.steps_per_epoch!r})")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1) (got {self.dropout!r})")
 

@@ -24,6 +24,7 @@ point are ignored).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import time
@@ -267,7 +268,8 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
         sampler.set_epoch(epoch)
         model.train()
         loss_sum, correct, count, n_local = 0.0, 0, 0, 0
-        for chunk in train_loader:
+        batches = itertools.islice(train_loader, config.steps_per_epoch) if config.steps_per_epoch else train_loader
+        for chunk in batches:
             opt.zero_grad(set_to_none=True)
             for j, item in enumerate(chunk):
                 ops_t, y = _on_device(item, config, device)

@@ -143,3 +143,11 @@ def test_each_ddp_rank_reads_only_its_shard(data, tmp_path):
             expected += [train[i] for i in sampler] + val[rank::2]
         read = [line.split()[1] for line in (run / "reads" / f"rank{rank}.txt").read_text().splitlines()]
         assert sorted(read) == sorted(expected), (rank, read, expected)
+
+
+def test_steps_per_epoch_bounds_the_reads(data, tmp_path):
+    run = tmp_path / "run"
+    fit(_config(data, run, tmp_path / "cache", steps_per_epoch=1, batch_size=2, val_fraction=0.0, log_reads=True),
+        progress=False)
+    reads = (run / "reads" / "rank0.txt").read_text().splitlines()
+    assert len(reads) == 2 * 2  # two epochs of one step of two shapes
