@@ -53,6 +53,9 @@ def train_cmd(
         0.0, "--max-resident-mb", help="Megabytes of recently read shapes each process keeps in memory (0: none)."
     ),
     log_reads: bool = typer.Option(False, "--log-reads", help="Log each shape every process reads to RUN_DIR/reads/."),
+    steps_per_epoch: int = typer.Option(
+        0, "--steps-per-epoch", help="Optimiser steps per epoch (0: once through the training shapes)."
+    ),
 ) -> None:
     """Train a segmentation or correspondence network; runs under `torchrun --nproc-per-node N` too."""
     from ..train import TrainConfig, fit
@@ -64,7 +67,7 @@ def train_cmd(
         augment=augment, val_fraction=val_fraction, seed=seed, device=device, amp=amp, threads=threads, workers=workers,
         cache=str(cache) if cache else None, split_file=str(split_file) if split_file else None,
         normalize=None if normalize.lower() == "none" else normalize, loader_workers=loader_workers,
-        max_resident_mb=max_resident_mb, log_reads=log_reads,
+        max_resident_mb=max_resident_mb, log_reads=log_reads, steps_per_epoch=steps_per_epoch,
     )
     result = fit(config, resume=resume, progress=not quiet)
     if result.history and not quiet:
