@@ -12,10 +12,11 @@ Steps (each reused when its output is already there, so a second run only measur
    its operators once;
 3. for each size, ROOT/subsets/nN is a dataset folder linking the first N training shapes (and
    the same test/ folder), and a fresh process trains on it from ROOT/cache: ``fit`` for one
-   epoch of ``--steps`` steps (25 by default; 0: the whole split) with DataLoader workers,
-   batches of 4 shapes and a small DiffusionNet, then scores the validation tenth. Making the
-   dataset reads every cache entry of the N shapes once (the check that nothing is missing), so
-   each run goes through all N shapes whatever the number of steps.
+   epoch of ``--steps`` steps (10 by default, fewer than the smallest set has batches, so every
+   run stops with the same batches prefetched; 0: the whole split) with 2 DataLoader workers,
+   batches of 4 shapes, a small DiffusionNet and no validation split. Making the dataset reads
+   every cache entry of the N shapes once (the check that nothing is missing), so each run goes
+   through all N shapes whatever the number of steps.
 
 The training process samples the memory of itself and of its DataLoader workers every 0.1 s;
 the table gives the peak resident set of the training process (VmHWM), that of the largest worker,
@@ -91,7 +92,7 @@ def worker(data: str, cache: str, out: str, k: int, loader_workers: int, batch: 
     from meshlearn.train import TrainConfig, fit
 
     config = TrainConfig(task="segmentation", data=data, out=out, cache=cache, epochs=1, k=k, width=32, n_blocks=2,
-                         batch_size=batch, threads=1, loader_workers=loader_workers, val_fraction=0.1, augment="none",
+                         batch_size=batch, threads=1, loader_workers=loader_workers, val_fraction=0.0, augment="none",
                          steps_per_epoch=steps)
     t0 = time.perf_counter()
     res = fit(config, progress=False)
@@ -133,7 +134,7 @@ def main() -> None:
     ap.add_argument("--loader-workers", type=int, default=2, help="DataLoader workers (default 2)")
     ap.add_argument("--batch-size", type=int, default=4, help="shapes per step (default 4)")
     ap.add_argument("--jobs", type=int, default=2, help="preprocessing processes (default 2)")
-    ap.add_argument("--steps", type=int, default=25, help="training steps (0: one whole epoch; default 25)")
+    ap.add_argument("--steps", type=int, default=10, help="training steps (0: one whole epoch; default 10)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
