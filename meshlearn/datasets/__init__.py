@@ -1,14 +1,29 @@
-"""Datasets: procedural bodies with ground truth, readers for public layouts, a torch Dataset."""
+"""Datasets: procedural bodies with ground truth, readers for public layouts, a streaming torch
+Dataset, validation splits."""
 
 from .body import PART_NAMES, Body
-from .dataset import Item, MeshDataset, normalize_shape
-from .readers import LAYOUTS, Record, Sample, Split, detect_layout, load_sample, read_dataset, read_split
+from .dataset import IndexEntry, Item, MeshDataset, collate_items, nbytes_of, normalize_shape
+from .readers import (
+    DEFAULT_NORMALIZE,
+    LAYOUTS,
+    Record,
+    Sample,
+    Split,
+    detect_layout,
+    load_sample,
+    load_shape,
+    read_dataset,
+    read_split,
+)
+from .splits import stratum_of, validation_split
 from .synthetic import SyntheticShape, Template, generate_shape, generate_shapes, make_template, write_dataset
 
 __all__ = [
+    "DEFAULT_NORMALIZE",
     "LAYOUTS",
     "PART_NAMES",
     "Body",
+    "IndexEntry",
     "Item",
     "MeshDataset",
     "Record",
@@ -16,13 +31,18 @@ __all__ = [
     "Split",
     "SyntheticShape",
     "Template",
+    "collate_items",
     "detect_layout",
     "generate_shape",
     "generate_shapes",
     "load_sample",
+    "load_shape",
     "make_template",
+    "nbytes_of",
     "normalize_shape",
     "read_dataset",
     "read_split",
+    "stratum_of",
+    "validation_split",
     "write_dataset",
 ]

@@ -14,6 +14,7 @@ import logging
 
 import numpy as np
 
+from ..errors import MeshlearnError
 from .symmetry import detect_reflections
 
 __all__ = ["detected_mirror_vts", "add_detected_mirrors"]
@@ -30,7 +31,11 @@ def detected_mirror_vts(shape, vts: np.ndarray, **kwargs) -> np.ndarray | None:
     vts : (N,) int array, 0-based vertices of the shape (the template correspondence)
     **kwargs : passed to :func:`~meshlearn.geometry.symmetry.detect_reflections`
     """
-    found = detect_reflections(shape, **kwargs)
+    try:
+        found = detect_reflections(shape, **kwargs)
+    except MeshlearnError as e:  # e.g. too few eigenpairs on a tiny shape: no mirror report for it
+        log.warning("%s: no symmetry detection (%s)", shape.name, e)
+        return None
     if not found:
         log.info("%s: %s", shape.name, found.message)
         return None

@@ -15,6 +15,10 @@ between the network's local choices). Evaluated at the template points listed in
 subset of ``n_points`` of them): the error of template point i is the geodesic distance on B from
 the image of ``vts_A[i]`` to ``vts_B[i]``, divided by sqrt(area of B) (the sum of B's lumped mass).
 
+Shapes are loaded as in training (the run's ``normalize``) and read through the same kind of
+DataLoader; segmentation scores one shape at a time, correspondence holds the split's logits and
+operators (every pair needs them).
+
 Files (read by ``meshlearn view --predictions RUN_DIR``): ``predictions/<name>.npz`` with
 ``pred`` (V,) predicted labels and ``pred_faces`` (F,) for segmentation, or ``match`` (V,) predicted
 template vertices for correspondence; ``gt`` (V,) the ground truth; ``verts`` (V, 3) and ``faces``
@@ -38,6 +42,8 @@ from ..datasets import MeshDataset, read_dataset
 from ..errors import DatasetError, MissingDependencyError
 from ..geometry.operators import OperatorSpec
 from .checkpoint import checkpoint_path, config_of, load_checkpoint, load_model_state
+from .config import TrainConfig
+from .loader import loader_workers, make_loader
 from .loop import forward_logits, target_of
 from .metrics import SegmentationScores, face_labels_from_vertices, geodesic_errors, pck_curve, plot_pck
 from .model import build_model, input_features
@@ -159,21 +165,31 @@ def _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine, re
     parts = read_dataset(data, split_file=config.split_file)
     if split not in parts:
         raise DatasetError(f"{data}: no {split!r} split (have {', '.join(parts)})")
-    ds = MeshDataset(parts[split], spec, cache=config.cache or run_dir / "cache", progress=progress)
+    ds = MeshDataset(parts[split], spec, cache=config.cache or run_dir / "cache", progress=progress,
+                     normalize=config.normalize)
     pred_dir = run_dir / "predictions"
     pred_dir.mkdir(parents=True, exist_ok=True)
     amp = bool(config.amp and dev.type == "cuda")
-    ops_t, logits = [], []
-    with torch.no_grad():
-        for item in tqdm(ds.items, desc="predicting", unit="shape", disable=not progress):
-            o = item.ops.to(dev)
-            ops_t.append(o)
-            logits.append(forward_logits(net, o, input_features(o, config.inputs), amp))
+    loader = make_loader(ds, batch_size=1, workers=loader_workers(config, len(ds)), device=dev)
+
+    def predicted():  # (item, torch operators on dev, logits), one shape at a time
+        with torch.no_grad():
+            for batch in tqdm(loader, desc="predicting", unit="shape", disable=not progress):
+                for item in batch:
+                    o = item.ops.to(dev)
+                    yield item, o, forward_logits(net, o, input_features(o, config.inputs), amp)
+
     result: dict[str, Any] = {"task": config.task, "n_shapes": len(ds), "split": split}
     if config.task == "segmentation":
-        result.update(_segmentation(ds, ops_t, logits, meta, pred_dir))
+        result.update(_segmentation(predicted(), meta, pred_dir))
     else:
-        result.update(_correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refine,
+        # pairs need every shape's logits and eigenbasis at once: held for the whole split
+        items, ops_t, logits = [], [], []
+        for item, o, lg in predicted():
+            items.append(item)
+            ops_t.append(o)
+            logits.append(lg)
+        result.update(_correspondence(ds, items, ops_t, logits, pred_dir, run_dir, split, refine, k_refine,
                                       refine_iterations, n_points, max_pairs, progress))
     return result
 
@@ -189,9 +205,9 @@ def _file_name(name: str) -> str:
     return name.replace("/", "__").replace("\\", "__")
 
 
-def _segmentation(ds: MeshDataset, ops_t, logits, meta, pred_dir: Path) -> dict[str, Any]:
+def _segmentation(predicted, meta, pred_dir: Path) -> dict[str, Any]:
     scores = SegmentationScores(int(meta["n_out"]))
-    for item, o, lg in zip(ds.items, ops_t, logits):
+    for item, o, lg in predicted:
         true = target_of("segmentation", item.targets, item.name)
         pred = lg.argmax(1).cpu().numpy()
         saved = {"pred": pred, "gt": true, **_shape_arrays(item.shape)}
@@ -212,13 +228,12 @@ def _segmentation(ds: MeshDataset, ops_t, logits, meta, pred_dir: Path) -> dict[
     return out
 
 
-def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refine, iterations, n_points, max_pairs,
-                    progress):
+def _correspondence(ds, items, ops_t, logits, pred_dir, run_dir, split, refine, k_refine, iterations, n_points,
+                    max_pairs, progress):
     from tqdm.auto import tqdm
 
     from ..geometry.geodesics import GeodesicSolver
 
-    items = ds.items
     tv_pred = [lg.argmax(1) for lg in logits]
     right = total = 0
     if ds.split.template is not None:

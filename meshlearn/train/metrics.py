@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..labels import face_labels_from_vertices
+
 __all__ = [
     "SegmentationScores",
     "face_labels_from_vertices",
@@ -25,12 +27,6 @@ __all__ = [
     "pck_curve",
     "plot_pck",
 ]
-
-
-def face_labels_from_vertices(faces: np.ndarray, vertex_labels: np.ndarray) -> np.ndarray:
-    """(F,) label of each face: the label most of its vertices carry (its first vertex's on a 3-way tie)."""
-    a, b, c = (vertex_labels[faces[:, i]] for i in range(3))
-    return np.where(b == c, b, a)
 
 
 @dataclass
