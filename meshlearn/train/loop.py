@@ -97,14 +97,20 @@ def _on_device(item, config: TrainConfig, device: torch.device):
     return ops, y
 
 
-def _evaluate_loss(net, loader, config: TrainConfig, amp: bool, device, info: DistInfo) -> tuple[float, float]:
-    """Mean validation loss and vertex accuracy, each rank scoring its share (sums reduced)."""
+def _evaluate_loss(net, loader, config: TrainConfig, amp: bool, device, info: DistInfo,
+                   seen: list | None = None) -> tuple[float, float]:
+    """Mean validation loss and vertex accuracy, each rank scoring its share (sums reduced).
+
+    ``seen``, when given and empty, receives (torch operators, targets, name) of the first shape
+    scored (the run log's picture, without reading a shape once more)."""
     net.eval()
     total_loss, correct, count, n = 0.0, 0, 0, 0
     with torch.no_grad():
         for batch in loader:
             for item in batch:
                 ops_t, y = _on_device(item, config, device)
+                if seen is not None and not seen:
+                    seen.append((ops_t, y, item.name))
                 logits = forward_logits(net, ops_t, input_features(ops_t, config.inputs), amp)
                 total_loss += float(Fn.cross_entropy(logits, y, ignore_index=-1))
                 known = y >= 0
@@ -258,11 +264,9 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
         history = _read_history(metrics_path, upto=start)
         metrics_path.write_text("".join(json.dumps(h) + "\n" for h in history))
     run_log = open_run_log(config, out, start=start, part_names=meta["part_names"]) if info.is_main else None
-    pictured = None  # one held-out shape (or the first training one) for the run log's pictures
-    if run_log is not None and getattr(run_log, "images", False):
-        shown = val_set if len(val_set) else train_set
-        item = shown[0]
-        pictured = (*_on_device(item, config, device), item.name)
+    # the run log's picture: the first held-out shape scored (else the first training shape of
+    # the epoch), kept as it goes by so that no shape is read only for it
+    pictured: list = []
 
     n = len(train_set)
     sampler = DistributedSampler(train_set, num_replicas=info.world, rank=info.rank, shuffle=True, seed=config.seed)
@@ -281,6 +285,8 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
             opt.zero_grad(set_to_none=True)
             for j, item in enumerate(chunk):
                 ops_t, y = _on_device(item, config, device)
+                if not val_idx and not pictured:
+                    pictured.append((ops_t, y, item.name))
                 rng = np.random.default_rng(_sample_seed(config.seed, epoch, item.index))
                 torch.manual_seed(int(rng.integers(2**62)))
                 x = input_features(ops_t, config.inputs, augment=config.augment, rng=rng)
@@ -311,7 +317,7 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
             "lr": opt.param_groups[0]["lr"],
         }
         if val_idx:
-            record["val_loss"], record["val_acc"] = _evaluate_loss(net, val_loader, config, amp, device, info)
+            record["val_loss"], record["val_acc"] = _evaluate_loss(net, val_loader, config, amp, device, info, pictured)
             score = record["val_acc"]
         else:
             score = -record["train_loss"]
@@ -334,7 +340,7 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
             if score > best:
                 save_checkpoint(out / "best.pt", ckpt)
             save_checkpoint(out / "last.pt", ckpt)
-            run_log.log_epoch(epoch + 1, record, net, pictured)
+            run_log.log_epoch(epoch + 1, record, net, pictured[0] if pictured else None)
             bar.set_postfix(loss=f"{record['train_loss']:.3f}", acc=f"{record.get('val_acc', record['train_acc']):.3f}")
             bar.update()
         best = max(best, score)
