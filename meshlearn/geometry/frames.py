@@ -26,7 +26,16 @@ from ..shape import Shape
 from .checks import check_frames, check_knn, check_shape
 from .topology import knn_pairs, neighbor_pairs
 
-__all__ = ["checked_inputs", "gradient_operators", "knn_pairs", "neighbor_pairs", "normals", "tangent_frames"]
+__all__ = [
+    "checked_inputs",
+    "frames_from_normals",
+    "gradient_operators",
+    "knn_pairs",
+    "neighbor_pairs",
+    "normals",
+    "reference_neighbors",
+    "tangent_frames",
+]
 
 log = logging.getLogger(__name__)
 
@@ -184,25 +193,84 @@ def frame_angle(vectors: np.ndarray, frames: np.ndarray) -> np.ndarray:
     return np.arctan2(xy[:, 1], xy[:, 0])
 
 
+def reference_neighbors(shape: Shape, n: np.ndarray, knn: int = 16) -> np.ndarray:
+    """(V,) int64: the neighbour whose direction fixes the x axis of each vertex's frame, -1 where none.
+
+    On a mesh: the lowest-index vertex of the one-ring; on a point cloud: the nearest of the
+    ``knn`` nearest points (ties within a relative 1e-9 go to the lowest index). Both depend only
+    on the vertex order and the distances, so a rigid motion of the shape keeps every choice. A
+    neighbour whose offset is within about 3 degrees of the normal ``n`` (V, 3) is passed over for
+    the next one of the same rule; when all are, the one farthest from the normal is used.
+    """
+    V = shape.n_verts
+    verts = shape.verts
+    src, dst = neighbor_pairs(shape, knn=knn)
+    if len(src) == 0:
+        return np.full(V, -1, dtype=np.int64)
+    off = verts[dst] - verts[src]
+    length = np.linalg.norm(off, axis=1)
+    along = np.abs(np.einsum("ij,ij->i", off, n[src]))
+    tangential = np.sqrt(np.maximum(length * length - along * along, 0.0))
+    ratio = tangential / np.maximum(length, 1e-300)
+    usable = ratio > 0.05
+    if shape.is_mesh:
+        rank = dst.astype(np.float64)
+    else:
+        # nearest first; distances within a relative 1e-9 of the nearest count as ties
+        near = np.full(V, np.inf)
+        np.minimum.at(near, src, np.where(usable, length, np.inf))
+        near = np.where(np.isfinite(near), near, 0.0)
+        tie = length <= near[src] * (1.0 + 1e-9)
+        rank = np.where(tie, dst.astype(np.float64), V + length / np.maximum(near[src], 1e-300))
+    # first choice: the best-ranked usable neighbour; else the one farthest from the normal
+    order = np.lexsort((rank, ~usable, src))
+    first = np.r_[True, src[order][1:] != src[order][:-1]]
+    best = np.full(V, -1, dtype=np.int64)
+    chosen = order[first]
+    best[src[chosen]] = np.where(usable[chosen], dst[chosen], -1)
+    fallback = np.lexsort((-ratio, src))
+    ffirst = np.r_[True, src[fallback][1:] != src[fallback][:-1]]
+    fb = fallback[ffirst]
+    missing = best[src[fb]] < 0
+    best[src[fb][missing]] = np.where(ratio[fb][missing] > 1e-12, dst[fb][missing], -1)
+    return best
+
+
 def tangent_frames(shape: Shape, knn: int = 16) -> np.ndarray:
-    """Orthonormal right-handed tangent frames at every vertex.
+    """Orthonormal right-handed tangent frames at every vertex, fixed by the shape itself.
 
     Parameters
     ----------
     shape : Shape
         A mesh or a point cloud.
     knn : int
-        Neighbourhood size for point-cloud normals. default: 16
+        Neighbourhood size for point-cloud normals and reference neighbours. default: 16
 
     Returns
     -------
     frames : (V, 3, 3) float64
         ``frames[v]`` has rows ``x, y, n``: ``n`` the outward unit normal (see :func:`normals`),
-        ``x`` the coordinate axis least aligned with ``n`` projected to the tangent plane,
-        ``y = n cross x``; so ``det(frames[v]) = +1``. Any tangent frame is a valid gauge: the
-        choice only fixes where angle 0 lies.
+        ``x`` the direction to the vertex's reference neighbour (:func:`reference_neighbors`:
+        the lowest-index one-ring vertex on a mesh, the nearest point on a point cloud)
+        projected onto the tangent plane and normalised, ``y = n cross x``; so
+        ``det(frames[v]) = +1``. Any tangent frame is a valid gauge: the choice only fixes
+        where angle 0 lies. This one is intrinsic to the shape's vertices and connectivity: a
+        rigid motion moves every frame along with the shape (``frames @ R.T``), so angles
+        measured in the frames (gauge data, patches, gradients) do not change, up to rounding.
+        A vertex with no usable neighbour (one in no face, say) falls back to the coordinate
+        axis least aligned with ``n`` (:func:`frames_from_normals`).
     """
-    return frames_from_normals(normals(shape, knn=knn))
+    n = normals(shape, knn=knn)
+    frames = frames_from_normals(n)
+    ref = reference_neighbors(shape, n, knn=knn)
+    has = ref >= 0
+    if has.any():
+        nv = n[has]
+        off = shape.verts[ref[has]] - shape.verts[has]
+        x = off - np.einsum("ij,ij->i", off, nv)[:, None] * nv
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        frames[has] = np.stack([x, np.cross(nv, x), nv], axis=1)
+    return frames
 
 
 def checked_inputs(shape: Shape, frames: np.ndarray | None, knn: int) -> tuple[np.ndarray, int]:

@@ -12,7 +12,7 @@ Operator kinds and the fields of :class:`Operators` they fill:
 ``spectral``    ``laplacian`` + ``evals`` (K,) ascending, ``evecs`` (V, K) M-orthonormal
 ``hks``         ``hks`` (V, T) heat kernel signature (needs ``spectral``)
 ``wks``         ``wks`` (V, T) wave kernel signature (needs ``spectral``)
-``frames``      ``frames`` (V, 3, 3): rows x, y, n (right-handed, n the outward normal)
+``frames``      ``frames`` (V, 3, 3): rows x, y, n (right-handed; n outward, x towards a neighbour)
 ``gradients``   ``frames`` + ``grad_x``, ``grad_y`` (V, V) CSR: tangent gradient in each frame
 ``gauge``       ``frames`` + ``gauge``: GaugeData (edge_index (2, E), angle (E,), transport (E,))
 ``patches``     ``frames`` + ``patches``: PatchData (local geodesic polar coordinates)
@@ -46,7 +46,7 @@ __all__ = [
 
 #: Bump whenever a change in meshlearn.geometry changes any computed number: old cache files
 #: then stop matching and are recomputed.
-GEOMETRY_VERSION = "5"
+GEOMETRY_VERSION = "6"
 
 # kind -> kinds it depends on
 OPERATOR_DEPENDS: dict[str, tuple[str, ...]] = {
