@@ -26,7 +26,7 @@ from torch import nn
 from ..errors import ConfigError
 from .feature_type import FeatureType
 
-__all__ = ["NormNonlinearity", "GatedNonlinearity", "gated_type", "n_gates"]
+__all__ = ["NONLINEARITIES", "NormNonlinearity", "GatedNonlinearity", "gated_type", "make_nonlinearity", "n_gates"]
 
 #: Added under the square root of a norm: keeps its gradient finite at zero.
 _EPS = 1e-12
@@ -74,7 +74,7 @@ class NormNonlinearity(nn.Module):
 
     def __init__(self, ftype: FeatureType, activation: Optional[Callable] = None) -> None:
         super().__init__()
-        self.ftype = ftype
+        self.ftype = self.in_type = ftype
         self.activation = activation if activation is not None else torch.relu
         self.bias = nn.Parameter(torch.zeros(n_gates(ftype)))
 
@@ -131,3 +131,26 @@ class GatedNonlinearity(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.in_type} -> {self.ftype}"
+
+
+#: The nonlinearities :func:`make_nonlinearity` builds.
+NONLINEARITIES = ("regular", "norm", "gated")
+
+
+def make_nonlinearity(kind: str, ftype: FeatureType, n_samples: Optional[int] = None) -> nn.Module:
+    """The nonlinearity ``kind`` with output type ``ftype``; its input type is ``.in_type``.
+
+    ``"regular"``: :class:`~meshlearn.gauge.RegularNonlinearity` (N = ``n_samples`` samples,
+    exact only for rotations by multiples of 2 pi / N); ``"norm"``: :class:`NormNonlinearity`;
+    ``"gated"``: :class:`GatedNonlinearity` (input ``gated_type(ftype)``). The last two are
+    exactly equivariant.
+    """
+    from .nonlinearity import RegularNonlinearity
+
+    if kind == "regular":
+        return RegularNonlinearity(ftype, n_samples)
+    if kind == "norm":
+        return NormNonlinearity(ftype)
+    if kind == "gated":
+        return GatedNonlinearity(ftype)
+    raise ConfigError(f"nonlinearity must be one of {', '.join(map(repr, NONLINEARITIES))} (got {kind!r})")

@@ -68,6 +68,11 @@ class RegularNonlinearity(nn.Module):
         self.register_buffer("to_samples", S.T.contiguous(), persistent=False)  # (2L+1, N)
         self.register_buffer("to_coeffs", torch.linalg.pinv(S).T.contiguous(), persistent=False)  # (N, 2L+1)
 
+    @property
+    def in_type(self) -> FeatureType:
+        """The input type: ``ftype`` (the output type too)."""
+        return self.ftype
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (..., (2 L + 1) C) -> same shape."""
         if self.max_order == 0:
