@@ -15,12 +15,33 @@ orders 0..L) and every layer is gauge equivariant:
   nonlinearity;
 * a per-vertex MLP head (``width -> hidden -> out_channels``) acts on the invariant scalars.
 
-Invariance. The outputs are gauge invariant, exactly for frame rotations by multiples of 2 pi / N
-and up to the regular nonlinearity's sampling error otherwise (the convolutions themselves are
-exactly equivariant). The net reads the shape only through ``ops.gauge`` (intrinsic angles and
-transport), so with intrinsic inputs (HKS, WKS, constants) the outputs do not change under a rigid
-motion of the shape. Feeding xyz coordinates as scalars, as the paper does on FAUST, is the user's
-explicit choice to break that invariance: the coordinates themselves change under the motion.
+Gauges. The net reads the shape only through ``ops.gauge`` (neighbour angles and transport) and,
+with ``scales > 1``, ``ops.pool``. The frames they are measured in take their x axis from a
+reference neighbour of each vertex (:func:`~meshlearn.geometry.tangent_frames`), not from world
+axes, so a rigid motion of the shape changes no angle (beyond rounding) and the outputs for
+intrinsic inputs (HKS, WKS, constants) do not change: with ``x = 1`` on spot, bunny_small and fox
+in float64 the relative change is below 1e-14 for every nonlinearity and scale (with world-axis
+frames it was 2e-2 for the regular nonlinearity: every gauge changed, and with it the
+nonlinearity's equivariance error). Feeding xyz coordinates as scalars, as the paper does on
+FAUST, is the user's explicit choice to break that invariance.
+
+Nonlinearities and their equivariance error. The convolutions and the poolings are exactly
+equivariant; the nonlinearity decides the rest (``nonlinearity=``):
+
+* ``"regular"`` (the paper's; default): sample N angles, ReLU, back to Fourier coefficients.
+  Exact for frame rotations by multiples of 2 pi / N; for other rotations the outputs of the
+  default net (width 16, 3 blocks, L = 2) on spot change under a random gauge change by
+  (relative, Frobenius norm, 3 seeds) 2.8e-2 for N = 5, 9.7e-3 for N = 7, 1.8e-3 for N = 15 and
+  4e-4 for N = 31: about N^-2.
+* ``"norm"``: scalars through ReLU, every irrep copy scaled by ``relu(|v| + b) / |v|``;
+  ``"gated"``: every irrep copy times the sigmoid of a scalar gate the convolution also produces.
+  Both exactly equivariant: 5e-16 under the same test.
+
+Multi-scale (``scales = S > 1``), as in the paper's FAUST model with pooling: a U-net over the S
+levels of ``ops.pool`` (:func:`~meshlearn.geometry.gauge_pooling`: farthest-point sampling to a
+quarter of the vertices per level, clusters along the edges, area-weighted parallel-transport
+pooling into each cluster vertex's gauge and unpooling back), ``blocks_per_scale`` blocks per
+stack, the way up concatenating each level's features from the way down.
 """
 
 from __future__ import annotations
