@@ -86,9 +86,11 @@ class NormNonlinearity(nn.Module):
         pieces = [self.activation(x[..., :c0])] if c0 else []
         at = 0
         bias = self.bias.to(x.dtype)
+        wide = torch.promote_types(x.dtype, torch.float32)  # half precision would lose _EPS
         for _, c, a, b in _norm_pairs(x, self.ftype):
-            norm = torch.sqrt(a * a + b * b + _EPS)
-            scale = self.activation(norm + bias[at : at + c]) / norm
+            a2, b2 = a.to(wide), b.to(wide)
+            norm = torch.sqrt(a2 * a2 + b2 * b2 + _EPS)
+            scale = (self.activation(norm + bias[at : at + c].to(wide)) / norm).to(x.dtype)
             pieces += [a * scale, b * scale]
             at += c
         return torch.cat(pieces, -1)
