@@ -204,35 +204,67 @@ def reference_neighbors(shape: Shape, n: np.ndarray, knn: int = 16) -> np.ndarra
     """
     V = shape.n_verts
     verts = shape.verts
-    src, dst = neighbor_pairs(shape, knn=knn)
+    if not shape.is_mesh:
+        src, dst = neighbor_pairs(shape, knn=knn)
+        return _reference_from_pairs(verts, n, src, dst, V, nearest=True)
+    best = np.full(V, -1, dtype=np.int64)
+    f = shape.faces
+    if len(f) == 0:
+        return best
+    # fast path: the lowest-index neighbour, checked; the full rule only where it is unusable
+    lowest = np.full(V, V, dtype=np.int64)
+    for i in range(3):
+        np.minimum.at(lowest, f[:, i], np.minimum(f[:, (i + 1) % 3], f[:, (i + 2) % 3]))
+    has = np.flatnonzero(lowest < V)
+    off = verts[lowest[has]] - verts[has]
+    length = np.sqrt(np.einsum("ij,ij->i", off, off))
+    along = np.abs(np.einsum("ij,ij->i", off, n[has]))
+    ok = along * along < (1.0 - 0.05**2) * length * length  # tangential share above 0.05
+    best[has[ok]] = lowest[has[ok]]
+    redo = np.zeros(V, dtype=bool)
+    redo[has[~ok]] = True
+    if redo.any():
+        src = np.concatenate([f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]])
+        dst = np.concatenate([f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]])
+        keep = redo[src]
+        sub = _reference_from_pairs(verts, n, src[keep], dst[keep], V, nearest=False)
+        best[redo] = sub[redo]
+    return best
+
+
+def _reference_from_pairs(verts: np.ndarray, n: np.ndarray, src: np.ndarray, dst: np.ndarray, V: int, nearest: bool) -> np.ndarray:
+    """:func:`reference_neighbors` from candidate pairs (src, dst): the lowest-index usable
+    neighbour, or with ``nearest`` the nearest (ties to the lowest index); else the one
+    farthest from the normal; -1 where a vertex has no candidate."""
+    best = np.full(V, -1, dtype=np.int64)
     if len(src) == 0:
-        return np.full(V, -1, dtype=np.int64)
+        return best
     off = verts[dst] - verts[src]
-    length = np.linalg.norm(off, axis=1)
+    length = np.sqrt(np.einsum("ij,ij->i", off, off))
     along = np.abs(np.einsum("ij,ij->i", off, n[src]))
-    tangential = np.sqrt(np.maximum(length * length - along * along, 0.0))
-    ratio = tangential / np.maximum(length, 1e-300)
+    ratio = np.sqrt(np.maximum(length * length - along * along, 0.0)) / np.maximum(length, 1e-300)
     usable = ratio > 0.05
-    if shape.is_mesh:
-        rank = dst.astype(np.float64)
+    if not nearest:
+        rank = dst
     else:
         # nearest first; distances within a relative 1e-9 of the nearest count as ties
         near = np.full(V, np.inf)
         np.minimum.at(near, src, np.where(usable, length, np.inf))
-        near = np.where(np.isfinite(near), near, 0.0)
-        tie = length <= near[src] * (1.0 + 1e-9)
-        rank = np.where(tie, dst.astype(np.float64), V + length / np.maximum(near[src], 1e-300))
-    # first choice: the best-ranked usable neighbour; else the one farthest from the normal
-    order = np.lexsort((rank, ~usable, src))
-    first = np.r_[True, src[order][1:] != src[order][:-1]]
-    best = np.full(V, -1, dtype=np.int64)
-    chosen = order[first]
-    best[src[chosen]] = np.where(usable[chosen], dst[chosen], -1)
-    fallback = np.lexsort((-ratio, src))
-    ffirst = np.r_[True, src[fallback][1:] != src[fallback][:-1]]
-    fb = fallback[ffirst]
-    missing = best[src[fb]] < 0
-    best[src[fb][missing]] = np.where(ratio[fb][missing] > 1e-12, dst[fb][missing], -1)
+        tie = usable & (length <= near[src] * (1.0 + 1e-9))
+        rank = np.where(tie, dst, V)
+    # the lowest rank among the usable neighbours: one sort of combined integer keys
+    keys = np.sort(src * (V + 1) + np.where(usable, rank, V))
+    first = np.r_[True, keys[1:] // (V + 1) != keys[:-1] // (V + 1)]
+    v, r = keys[first] // (V + 1), keys[first] % (V + 1)
+    best[v[r < V]] = r[r < V]
+    # vertices whose neighbours all lie (nearly) along the normal: the one farthest from it
+    lacking = np.zeros(V, dtype=bool)
+    lacking[v[r == V]] = True
+    sel = np.flatnonzero(lacking[src] & (ratio > 1e-12))
+    if len(sel):
+        o = sel[np.lexsort((dst[sel], -ratio[sel], src[sel]))]
+        head = np.r_[True, src[o][1:] != src[o][:-1]]
+        best[src[o][head]] = dst[o][head]
     return best
 
 

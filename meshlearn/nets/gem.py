@@ -190,8 +190,6 @@ class GemCNN(MeshNet):
     """
 
     requires: ClassVar[frozenset[str]] = frozenset({"gauge"})
-    #: NONLINEARITIES, re-exported for configuration checks
-    nonlinearities: ClassVar[tuple[str, ...]] = NONLINEARITIES
 
     def __init__(
         self,
@@ -222,7 +220,7 @@ class GemCNN(MeshNet):
         self.nonlinearity, self.scales, self.blocks_per_scale = nonlinearity, int(scales), int(blocks_per_scale)
         if self.scales > 1:
             # an instance needs the coarser levels too (OperatorSpec.for_net reads both)
-            self.requires = frozenset({"gauge", "gauge_pool"})
+            self.requires = frozenset({"gauge", "gauge_pool"})  # type: ignore[misc]
             self.operator_params = {"pool_levels": self.scales - 1}
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("width", width), ("n_blocks", n_blocks)):
             if isinstance(value, bool) or int(value) != value or int(value) < 1:

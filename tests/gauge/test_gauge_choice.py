@@ -90,3 +90,16 @@ def test_a_neighbour_along_the_normal_is_passed_over():
     cloud = Shape(verts, None)
     ref = reference_neighbors(cloud, n, knn=4)
     assert ref[0] == 2  # nearest usable: 2 and 3 tie at distance 1 (1 is along n), lowest index
+
+
+def test_mesh_neighbour_along_the_normal_is_passed_over_for_the_next_lowest():
+    s = icosphere(1)
+    n = normals(s)
+    ring = {v: sorted(set(s.faces[(s.faces == v).any(1)].ravel()) - {v}) for v in (5, 9)}
+    for v in (5, 9):  # make the normal point straight at the lowest neighbour
+        d = s.verts[ring[v][0]] - s.verts[v]
+        n[v] = d / np.linalg.norm(d)
+    ref = reference_neighbors(s, n)
+    assert ref[5] == ring[5][1] and ref[9] == ring[9][1]
+    others = np.setdiff1d(np.arange(s.n_verts), [5, 9])
+    np.testing.assert_array_equal(ref[others], reference_neighbors(s, normals(s))[others])
