@@ -178,6 +178,7 @@ def _meshlearn_patches(shape, radius: float) -> dict:
     return t
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 PEER = {"diffusionnet": "DiffusionNet compute_operators", "gauge": "potpourri3d connection", "patches": "potpourri3d log maps"}
 
 
@@ -225,8 +226,11 @@ def _worker(impl: str, bundle: str, subdiv: int, k: int, laplacian: str) -> dict
 
 def _run(impl: str, bundle: str, subdiv: int, args) -> dict:
     cmd = [sys.executable, __file__, "--worker", impl, bundle, str(subdiv), "--k", str(args.k), "--laplacian", args.laplacian]
+    env = dict(os.environ)
+    if args.threads:
+        env.update({v: str(args.threads) for v in THREAD_VARS})
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=True)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=True, env=env)
     except subprocess.TimeoutExpired:
         return {"failed": f"over {args.timeout:.0f} s"}
     except subprocess.CalledProcessError as e:
@@ -254,6 +258,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--patches", action="store_true", help="add the patches bundle")
     ap.add_argument("--k", type=int, default=128, help="eigenpairs (default 128)")
     ap.add_argument("--laplacian", default="robust", choices=("robust", "cotan"), help="meshlearn's Laplacian (default robust)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="BLAS / OpenMP threads of both sides (sets OMP_NUM_THREADS etc.; default: the libraries' choice)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per run before giving up")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each side, alternating, each in a fresh process (default 3)")
     ap.add_argument("--worker", nargs=3, metavar=("IMPL", "BUNDLE", "SUBDIV"), help=argparse.SUPPRESS)
@@ -270,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
         if b not in PEER:
             ap.error(f"unknown bundle {b!r}: expected one of {', '.join(PEER)}")
     print(f"# {command_line()}")
-    print(f"# before: {load_average()}")
+    print(f"# before: {load_average()}; BLAS / OpenMP threads: {args.threads or 'default'}")
     print(f"# {args.repeat} alternating rounds, each side in a fresh process; medians. s = wall seconds, "
           "cpu = CPU seconds of all threads, peak = growth of peak RSS in MB, res = eigenpair residual max")
     rows = []
@@ -281,8 +287,9 @@ def main(argv: list[str] | None = None) -> None:
                 order = ("meshlearn", "reference") if r % 2 == 0 else ("reference", "meshlearn")
                 for impl in order:
                     runs[impl].append(_run(impl, bundle, subdiv, args))
+                    last = runs[impl][-1]
                     print(f"#   {bundle} subdiv {subdiv} {impl} round {r + 1}: "
-                          + (f"{runs[impl][-1]['total']:.2f} s" if "total" in runs[impl][-1] else str(runs[impl][-1])),
+                          + (f"{last['total']:.2f} s, cpu {last['cpu']:.2f} s" if "total" in last else str(last)),
                           file=sys.stderr, flush=True)
             ours, ref = _median(runs["meshlearn"]), _median(runs["reference"])
             V = ours.get("V") or ref.get("V") or 10 * 4**subdiv + 2
