@@ -44,8 +44,8 @@ ratios within one run compare; the load average is printed before and after.
 A reference that cannot be imported is reported and its rows skipped.
 
 Run: ``python benchmarks/bench_operators.py`` (10k and 40k vertices, 3 rounds: a few minutes on 2
-cores, most of it the reference's eigensolves), ``--sizes 7 --repeat 1`` for the 164k mesh (the
-reference needs about 10 GB there), ``--bundles gauge`` or ``--patches`` for the others.
+cores, most of it the reference's eigensolves), ``--sizes 7 --repeat 1`` for the 164k mesh (about five
+minutes), ``--bundles gauge`` or ``--patches`` for the others; ``--threads 1`` on a loaded machine.
 """
 
 from __future__ import annotations
