@@ -1,11 +1,18 @@
-"""Small helpers shared by the benchmarks: timing, peak memory in a fresh process, a table printer.
+"""Small helpers shared by the benchmarks: timing, peak memory in a fresh process, a table printer,
+and the reference implementations ("peers") the benchmarks run beside meshlearn.
 
 Each measurement that reports memory runs in its own Python process (``run_worker``), so the peak
 resident set size belongs to that measurement alone and imports are not counted twice.
+
+The peers (DiffusionNet, GEM-CNN; see ``shared/peers/README.md``) are never part of meshlearn:
+only the benchmarks import them, through :func:`import_peer`, from the folder :func:`peers_dir`
+finds: ``$MESHLEARN_PEERS`` if set, else ``<repository>/../shared/peers``, else (in a git
+worktree) the same folder beside the main checkout.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import resource
@@ -13,9 +20,84 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Sequence
 
-__all__ = ["timed", "peak_rss_mb", "run_worker", "print_table"]
+__all__ = [
+    "timed",
+    "peak_rss_mb",
+    "run_worker",
+    "print_table",
+    "peers_dir",
+    "import_peer",
+    "load_average",
+    "command_line",
+]
+
+REPO = Path(__file__).resolve().parent.parent
+
+#: module name -> folders (relative to the peers folder) it needs on sys.path
+PEER_PATHS: dict[str, tuple[str, ...]] = {
+    "diffusion_net": ("diffusion-net/src",),
+    "gem_cnn": ("gem-cnn", "shims"),
+}
+
+
+def peers_dir() -> Path | None:
+    """The folder holding the reference implementations, or None when there is none."""
+    env = os.environ.get("MESHLEARN_PEERS")
+    if env:
+        return Path(env).expanduser().resolve()
+    candidates = [REPO.parent / "shared" / "peers"]
+    try:  # a git worktree: the shared folder sits beside the main checkout
+        common = subprocess.run(
+            ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+            cwd=REPO, capture_output=True, text=True, timeout=10,
+        ).stdout.strip()
+        if common:
+            candidates.append(Path(common).parent.parent / "shared" / "peers")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    for c in candidates:
+        if c.is_dir():
+            return c.resolve()
+    return None
+
+
+def import_peer(name: str) -> tuple[ModuleType | None, str]:
+    """Import the reference package ``name`` ("diffusion_net", "gem_cnn") from :func:`peers_dir`.
+
+    Returns (module, "") or (None, why it could not be imported)."""
+    root = peers_dir()
+    if root is None:
+        return None, "no peers folder (set MESHLEARN_PEERS to the folder holding diffusion-net/ and gem-cnn/)"
+    for rel in reversed(PEER_PATHS[name]):
+        folder = str(root / rel)
+        if not Path(folder).is_dir():
+            return None, f"{folder} is missing"
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    try:
+        return importlib.import_module(name), ""
+    except ImportError as e:  # a missing dependency of the peer (torch_geometric, torch_scatter, ...)
+        return None, f"cannot import {name} from {root}: {e} (pip install -e '.[bench]')"
+
+
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load averages and its core count, for the printed record."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min) on {os.cpu_count()} cores"
+
+
+def command_line() -> str:
+    """The command that is running, as one would type it from the repository root."""
+    script = Path(sys.argv[0]).resolve()
+    try:
+        script = script.relative_to(REPO)
+    except ValueError:
+        pass
+    return " ".join(["python", str(script), *sys.argv[1:]])
 
 
 def timed(fn: Callable[[], Any], repeats: int = 3) -> tuple[Any, float, float]:

@@ -1,48 +1,37 @@
-"""Training-step time and peak memory of meshlearn's nets, beside PyTorch Geometric's ChebConv.
+"""Training-step time and peak memory of meshlearn's nets beside the reference implementations,
+measured in the same run.
 
-Configurations (one training step = forward, cross-entropy over 8 classes, backward, Adam update):
+Pairs (one training step = forward, cross-entropy over 8 classes, backward, Adam update):
 
-* ``diffusion``: DiffusionNet, width 128, 4 blocks, k = 128 eigenpairs, gradient features, xyz input
-  (the reference DiffusionNet's default configuration);
-* ``cheb``: meshlearn ChebNet, width 64, 4 layers, K = 6, sparse Laplace-Beltrami operator;
-* ``pyg_cheb``: the same stack of ``torch_geometric.nn.ChebConv`` (width 64, 4 layers, K = 6, ReLU
-  between) on the mesh's edge graph (every edge of every face, both directions), symmetric
-  normalisation and lambda_max = 2, its defaults;
-* ``spectral_filter``: SpectralFilterNet, width 64, 4 layers, 8 B-splines, k = 128;
-* ``patch``: PatchConvNet, width 32, 4 layers, 3 x 8 polar bins, patches of 32 neighbours.
+* ``diffusion`` against ``ref_diffusion``: meshlearn's DiffusionNet and the reference
+  ``diffusion_net.layers.DiffusionNet`` (imported from the peers folder, see
+  ``benchmarks/_common.py``), both width 128, 4 blocks, k = 128 eigenpairs, gradient features,
+  dropout 0.5, xyz input: the reference's default configuration. Both run on the same operators:
+  meshlearn's (mass, L, eigenpairs, the two gradient operators), handed to the reference as the
+  torch tensors its ``forward`` takes (``mass``, ``L``, ``evals``, ``evecs``, ``gradX``, ``gradY``,
+  the sparse ones as COO tensors, as its own ``compute_operators`` returns them);
+* ``cheb`` against ``pyg_cheb``: meshlearn's ChebNet (width 64, 4 layers, K = 6, the sparse
+  Laplace-Beltrami operator) and the same stack of PyTorch Geometric ``ChebConv`` (width 64, 4
+  layers, K = 6, ReLU between) on the mesh's edge graph (every edge of every face, both
+  directions; symmetric normalisation, lambda_max = 2, its defaults);
+* ``spectral_filter`` (SpectralFilterNet, width 64, 4 layers, k = 128) and ``patch`` (PatchConvNet,
+  width 32, 4 layers, patches of 32 neighbours) have no reference; ``--nets`` adds them.
 
-Meshes: bumpy icospheres with 10,242 ("10k") and 40,962 ("40k") vertices. Operators are computed once
-per size in the parent (cached in ``--cache``) and every configuration runs in a fresh subprocess, so
-that the peak memory of one does not hide another's.
+A reference that cannot be imported is reported and its row skipped.
 
-Columns: "ms/step" the median wall-clock time of ``--steps`` steps after one warm-up step; "cpu ms"
-the process CPU time per step (all threads; on a machine shared with other work the wall time grows
-with the load, which is printed); "peak MB" on CUDA ``torch.cuda.max_memory_allocated`` beyond what
-was allocated before the steps, on CPU the growth of the process's peak resident set size from just
-before the first step.
+Meshes: bumpy icospheres with 10,242 ("10k") and 40,962 ("40k") vertices. Operators are computed
+once per size in the parent (cached in ``--cache``); every configuration runs in a fresh
+subprocess, ``--repeat`` rounds alternating meshlearn and the reference (the order swapped every
+round), and the medians over the rounds are reported.
 
-Run: ``python benchmarks/bench_nets.py`` (both sizes, a few minutes on 2 cores once the operators
-are cached), or ``--sizes 10k --nets cheb,pyg_cheb --device cuda``.
+Columns: "ms" the median wall-clock time of ``--steps`` steps after one warm-up step; "cpu ms" the
+process CPU time per step (all threads); "peak MB" on CUDA ``torch.cuda.max_memory_allocated``
+beyond what was allocated before the steps, on CPU the growth of the peak resident set from just
+before the first step. On a machine shared with other work the wall time grows with the load
+(printed before and after); the ratio of one run is what compares.
 
-Measured with ``--threads 1 --steps 3`` on a 2-core machine shared with other jobs (load average 6
-to 7, so wall times are inflated and "cpu ms" is the figure to compare; with ``--threads 2`` on that
-loaded machine the threads spin-wait on each other and every net becomes several times slower)::
-
-     size      V              net   ms/step    cpu ms  peak MB   params
-      10k  10242        diffusion      1203       614      677   462344
-      10k  10242             cheb       231       119      232    53576
-      10k  10242         pyg_cheb       654       261      293    53576
-      10k  10242  spectral_filter       229       118      125    69128
-      10k  10242            patch      1095       737      323   102920
-      40k  40962        diffusion      4887      2291     2599   462344
-      40k  40962             cheb      1178       593      771    53576
-      40k  40962         pyg_cheb      2728      1124     1045    53576
-      40k  40962  spectral_filter       803       399      457    69128
-      40k  40962            patch      4721      3106     1114   102920
-
-The reference DiffusionNet implementation takes about 500 ms (10k) and 2200 ms (40k) per step on two
-idle cores of this machine; meshlearn's does the same arithmetic (same widths, same MLPs, one fewer
-real product in the gradient features) in 614 / 2291 ms of one core's time.
+Run: ``python benchmarks/bench_nets.py`` (both sizes, both pairs, 3 rounds: a few minutes on 2
+cores once the operators are cached), or ``--sizes 10k --nets cheb,pyg_cheb --device cuda``.
 """
 
 from __future__ import annotations
@@ -62,23 +51,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import command_line, import_peer, load_average, print_table  # noqa: E402
+
 SIZES = {"2k": 3, "10k": 5, "40k": 6}  # icosphere subdivisions: 10 * 4**s + 2 vertices
-NETS = ("diffusion", "cheb", "pyg_cheb", "spectral_filter", "patch")
+#: meshlearn net -> its reference (None: no reference)
+PAIRS = {"diffusion": "ref_diffusion", "cheb": "pyg_cheb", "spectral_filter": None, "patch": None}
+NETS = tuple(PAIRS) + tuple(r for r in PAIRS.values() if r)
+REFERENCE_OF = {"ref_diffusion": "DiffusionNet (diffusion_net.layers)", "pyg_cheb": "PyTorch Geometric ChebConv"}
 CLASSES = 8
-REFERENCE_DIFFUSIONNET_S = {"10k": 0.5, "40k": 2.2}  # reference implementation, 2 cores (see README)
 
 
 def build(name: str, device: torch.device) -> torch.nn.Module:
-    from meshlearn.nets import ChebNet, DiffusionNet, PatchConvNet, SpectralFilterNet
-
-    if name == "diffusion":
-        return DiffusionNet(3, CLASSES, width=128, n_blocks=4, device=device)
-    if name == "cheb":
-        return ChebNet(3, CLASSES, width=64, n_layers=4, K=6, device=device)
-    if name == "spectral_filter":
-        return SpectralFilterNet(3, CLASSES, width=64, n_layers=4, device=device)
-    if name == "patch":
-        return PatchConvNet(3, CLASSES, width=32, n_layers=4, device=device)
+    if name == "ref_diffusion":
+        dn, why = import_peer("diffusion_net")
+        if dn is None:
+            raise ImportError(why)
+        return dn.layers.DiffusionNet(C_in=3, C_out=CLASSES, C_width=128, N_block=4, outputs_at="vertices").to(device)
     if name == "pyg_cheb":
         from torch_geometric.nn import ChebConv
 
@@ -96,16 +85,46 @@ def build(name: str, device: torch.device) -> torch.nn.Module:
                 return x
 
         return PygChebNet().to(device)
+
+    from meshlearn.nets import ChebNet, DiffusionNet, PatchConvNet, SpectralFilterNet
+
+    if name == "diffusion":
+        return DiffusionNet(3, CLASSES, width=128, n_blocks=4, device=device)
+    if name == "cheb":
+        return ChebNet(3, CLASSES, width=64, n_layers=4, K=6, device=device)
+    if name == "spectral_filter":
+        return SpectralFilterNet(3, CLASSES, width=64, n_layers=4, device=device)
+    if name == "patch":
+        return PatchConvNet(3, CLASSES, width=32, n_layers=4, device=device)
     raise ValueError(f"unknown net {name!r}: expected one of {', '.join(NETS)}")
 
 
-def prepare(size: str, cache: str, path: str) -> float:
+def unavailable(name: str) -> str:
+    """Why the reference ``name`` cannot run here ("" when it can)."""
+    if name == "ref_diffusion":
+        return import_peer("diffusion_net")[1]
+    if name == "pyg_cheb":
+        try:
+            import torch_geometric.nn  # noqa: F401
+        except ImportError as e:
+            return f"cannot import torch_geometric: {e} (pip install -e '.[bench]')"
+    return ""
+
+
+def prepare(size: str, nets: list[str], cache: str, path: str) -> float:
     """Compute (or load from ``cache``) the operators of one size and pickle them to ``path``."""
     import meshlearn
     from meshlearn.testing import bumpy_sphere
 
+    kinds = {"laplacian"}
+    if {"diffusion", "ref_diffusion"} & set(nets):
+        kinds |= {"spectral", "gradients"}
+    if "spectral_filter" in nets:
+        kinds.add("spectral")
+    if "patch" in nets:
+        kinds.add("patches")
     shape = bumpy_sphere(SIZES[size], amplitude=0.1)
-    spec = meshlearn.OperatorSpec(operators=frozenset({"spectral", "gradients", "patches"}), k=128, patch_max=32)
+    spec = meshlearn.OperatorSpec(operators=frozenset(kinds), k=128, patch_max=32)
     t = time.perf_counter()
     ops = meshlearn.compute_operators(shape, spec, cache=cache)
     seconds = time.perf_counter() - t
@@ -132,12 +151,25 @@ def child(name: str, path: str, device_name: str, steps: int, threads: int) -> d
     torch.manual_seed(0)
     net = build(name, device)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    x = ops.verts.clone()
+    x = ops.verts.float().clone()
     target = (torch.arange(ops.n_verts, device=device) * CLASSES) // ops.n_verts
 
+    if name == "ref_diffusion":  # the reference's inputs, from the same operators
+        ref_inputs = dict(mass=ops.mass.float(), L=ops.L.float().coalesce(), evals=ops.evals.float(),
+                          evecs=ops.evecs.float(), gradX=ops.grad_x.float().coalesce(),
+                          gradY=ops.grad_y.float().coalesce())
+
+        def forward():
+            return net(x, **ref_inputs)
+    elif name == "pyg_cheb":
+        def forward():
+            return net(x, edge_index)
+    else:
+        def forward():
+            return net(x, ops)
+
     def step() -> None:
-        y = net(x, edge_index) if name == "pyg_cheb" else net(x, ops)
-        loss = torch.nn.functional.cross_entropy(y, target)
+        loss = torch.nn.functional.cross_entropy(forward(), target)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -163,11 +195,33 @@ def child(name: str, path: str, device_name: str, steps: int, threads: int) -> d
             "params": sum(p.numel() for p in net.parameters())}
 
 
+def _run_child(name: str, path: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--child", name, path, "--device", args.device,
+           "--steps", str(args.steps), "--threads", str(args.threads)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        lines = out.stderr.strip().splitlines()
+        return {"failed": lines[-1] if lines else f"exit {out.returncode}"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _median(runs: list[dict]) -> dict:
+    ok = [r for r in runs if "ms" in r]
+    if not ok:
+        return runs[0] if runs else {"failed": "not run"}
+    out = {k: float(np.median([r[k] for r in ok])) for k in ("ms", "cpu_ms", "peak_mb")}
+    out["params"] = ok[0]["params"]
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="10k,40k", help=f"comma-separated, from {', '.join(SIZES)}")
-    p.add_argument("--nets", default=",".join(NETS), help=f"comma-separated, from {', '.join(NETS)}")
-    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--nets", default="diffusion,cheb",
+                   help=f"comma-separated meshlearn nets, each run beside its reference: {', '.join(PAIRS)}")
+    p.add_argument("--no-reference", action="store_true", help="meshlearn's nets only")
+    p.add_argument("--steps", type=int, default=3, help="timed steps per process after one warm-up (median)")
+    p.add_argument("--repeat", type=int, default=3, help="alternating rounds, each in fresh processes (median)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "meshlearn-bench-cache"))
@@ -182,35 +236,57 @@ def main(argv: list[str] | None = None) -> None:
         if s not in SIZES:
             p.error(f"unknown size {s!r}: expected one of {', '.join(SIZES)}")
     for n in nets:
-        if n not in NETS:
-            p.error(f"unknown net {n!r}: expected one of {', '.join(NETS)}")
+        if n not in PAIRS:
+            p.error(f"unknown net {n!r}: expected one of {', '.join(PAIRS)}")
     Path(args.cache).mkdir(parents=True, exist_ok=True)
-    print(f"device {args.device}, {args.threads} threads, torch {torch.__version__}, load average {os.getloadavg()[0]:.1f}")
-    header = f"{'size':>5} {'V':>6} {'net':>16} {'ms/step':>9} {'cpu ms':>9} {'peak MB':>8} {'params':>8}"
-    rows = [header, "-" * len(header)]
-    print(header, flush=True)
+    print(f"# {command_line()}")
+    print(f"# device {args.device}, {args.threads} threads, torch {torch.__version__}; before: {load_average()}")
+    skipped = {}
+    for n in nets:
+        ref = PAIRS[n]
+        if ref and not args.no_reference and unavailable(ref):
+            skipped[ref] = unavailable(ref)
+            print(f"# {ref} skipped: {skipped[ref]}")
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
             path = os.path.join(tmp, f"{size}.pkl")
-            seconds = prepare(size, args.cache, path)
+            seconds = prepare(size, nets, args.cache, path)
             V = 10 * 4 ** SIZES[size] + 2
-            print(f"# {size}: operators ready in {seconds:.1f} s", flush=True)
+            print(f"# {size}: operators ready in {seconds:.1f} s", file=sys.stderr, flush=True)
             for name in nets:
-                cmd = [sys.executable, __file__, "--child", name, path, "--device", args.device,
-                       "--steps", str(args.steps), "--threads", str(args.threads)]
-                out = subprocess.run(cmd, capture_output=True, text=True)
-                if out.returncode != 0:
-                    line = f"{size:>5} {V:>6} {name:>16}   failed: {out.stderr.strip().splitlines()[-1:]}"
+                ref = PAIRS[name]
+                if args.no_reference or ref in skipped:
+                    ref = None
+                runs: dict[str, list[dict]] = {name: [], ref: []}
+                for r in range(max(1, args.repeat)):
+                    order = [name, ref] if r % 2 == 0 else [ref, name]
+                    for which in order:
+                        if which:
+                            runs[which].append(_run_child(which, path, args))
+                            last = runs[which][-1]
+                            print(f"#   {size} {which} round {r + 1}: " + (f"{last['ms']:.0f} ms" if "ms" in last else str(last)),
+                                  file=sys.stderr, flush=True)
+                ours = _median(runs[name])
+                row = [size, V, name]
+                row += [f"{ours['ms']:.0f}", f"{ours['cpu_ms']:.0f}", f"{ours['peak_mb']:.0f}"] if "ms" in ours \
+                    else [f"failed: {ours['failed']}", "-", "-"]
+                if ref:
+                    theirs = _median(runs[ref])
+                    row += [REFERENCE_OF[ref]]
+                    row += [f"{theirs['ms']:.0f}", f"{theirs['cpu_ms']:.0f}", f"{theirs['peak_mb']:.0f}"] if "ms" in theirs \
+                        else [f"failed: {theirs['failed']}", "-", "-"]
+                    if "ms" in ours and "ms" in theirs:
+                        row += [f"{theirs['ms'] / ours['ms']:.1f}x", f"{theirs['cpu_ms'] / ours['cpu_ms']:.1f}x"]
+                    else:
+                        row += ["-", "-"]
                 else:
-                    r = json.loads(out.stdout.strip().splitlines()[-1])
-                    line = f"{size:>5} {V:>6} {name:>16} {r['ms']:9.0f} {r['cpu_ms']:9.0f} {r['peak_mb']:8.0f} {r['params']:8d}"
-                rows.append(line)
-                print(line, flush=True)
-            if size in REFERENCE_DIFFUSIONNET_S and "diffusion" in nets:
-                ref = f"{size:>5} {V:>6} {'reference DN':>16} {1e3 * REFERENCE_DIFFUSIONNET_S[size]:9.0f}"
-                rows.append(ref)
-                print(ref, flush=True)
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
+                    why = skipped.get(PAIRS[name]) and "skipped (see above)"
+                    row += [why or "-", "-", "-", "-", "-", "-"]
+                rows.append(row)
+    print(f"# medians of {args.repeat} alternating rounds x {args.steps} steps; ms = wall, cpu ms = all threads")
+    print_table(["size", "V", "net", "ms", "cpu ms", "peak MB", "reference", "ms", "cpu ms", "peak MB", "ratio", "cpu ratio"], rows)
+    print(f"# after: {load_average()}")
 
 
 if __name__ == "__main__":

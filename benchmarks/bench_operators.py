@@ -1,52 +1,51 @@
-"""Preprocessing time and peak memory: meshlearn's operator bundles against reference-style baselines.
+"""Preprocessing time, peak memory and eigenpair accuracy: meshlearn's operator bundles beside the
+reference implementations, measured in the same run.
 
 Bundles (each timed end to end on one shape, in a fresh subprocess so that peak memory is its own):
 
 ``diffusionnet``
-    What DiffusionNet needs: Laplacian L and mass M, 128 eigenpairs, tangent frames and the two
+    What DiffusionNet needs: Laplacian L and mass M, k eigenpairs (128), tangent frames and the two
     gradient operators.
 
-    * meshlearn: ``laplacian(kind="robust")``, ``eigenbasis``, ``tangent_frames``,
-      ``gradient_operators`` (batched 2 x 2 normal equations, no loop over vertices).
-    * baseline, following DiffusionNet's own preprocessing: robust-laplacian, scipy ``eigsh`` in
-      shift-invert mode (k = 128, shift 1e-8 on L + 1e-8 M), area-weighted normals and
-      projected-axis frames (vectorised, as there), and the gradient fitted by least squares
-      over each vertex's one-ring in a Python loop over vertices.
+    * meshlearn: ``compute_operators(shape, OperatorSpec.for_net(DiffusionNet, k=128))`` (robust
+      Laplacian by default; ``--laplacian cotan`` for the reference's discretisation).
+    * reference: DiffusionNet's own ``diffusion_net.geometry.compute_operators(verts, faces,
+      k_eig=128)`` (cotan Laplacian, scipy ``eigsh`` in shift-invert mode, its gradient fit), imported
+      from the peers folder (``shared/peers/diffusion-net``, see ``benchmarks/_common.py``); with
+      no cache folder it writes nothing.
 
-``gradients``
-    The part of ``diffusionnet`` without the Laplacian and the eigenbasis: frames and the two
-    gradient operators, meshlearn's batched solve against the per-vertex loop.
+    Both return float64 here (meshlearn ``dtype="float64"``, the reference given float64 vertices),
+    so that the eigenpair accuracy is the solver's, not float32 rounding. Accuracy: the relative
+    residuals ``||L x - lambda M x|| / (lambda ||M x||)`` of the non-zero eigenpairs, each side on
+    the L and M it returned, max and median (measured after the timing).
 
 ``gauge``
     What GEM-CNN needs: frames, neighbour angles and transport angles of every directed edge.
 
     * meshlearn: ``tangent_frames`` + ``gauge_data`` (angle-scaled Levi-Civita connection).
-    * baseline: geometry-central's connection through potpourri3d (``MeshVectorHeatSolver``
-      without intrinsic Delaunay: its tangent frames and connection Laplacian, whose
-      off-diagonal phases are the transport angles) plus projected neighbour angles.
+    * reference: geometry-central's connection through potpourri3d (``MeshVectorHeatSolver``
+      without intrinsic Delaunay: its tangent frames and connection Laplacian, whose off-diagonal
+      phases are the transport angles) plus projected neighbour angles.
 
 ``patches`` (only with ``--patches``)
     Geodesic polar coordinates of the 32 nearest vertices within 0.05 sqrt(area) of every vertex.
 
     * meshlearn: ``geodesic_patches`` (vectorised discrete exponential map).
-    * baseline: one vector-heat log map per vertex (potpourri3d ``compute_log_map``), timed on 64
+    * reference: one vector-heat log map per vertex (potpourri3d ``compute_log_map``), timed on 64
       sources and scaled to all V (marked ``*``).
 
 Shapes: bumpy spheres (icosphere subdivisions 4..7: 2,562 / 10,242 / 40,962 / 163,842 vertices).
-Peak memory: growth of the worker's peak resident set (``VmHWM``) over its size after setup.
-Times: wall clock and CPU time (``time.process_time``, all threads) of the bundle on the first
-shape in a fresh process; on a shared, busy machine the CPU times are the steadier comparison.
-``warm``: wall clock of the same bundle on a second shape of the same size in the same process,
-what each further shape of a batch costs. Eigenpair accuracy: the relative residual
-``||L x - lambda M x|| / (lambda ||M x||)`` of the non-zero eigenpairs, max and median (not timed).
+Peak memory: growth of the worker's peak resident set (``VmHWM``) over its size after the imports
+and the shape. Times: wall clock and CPU time (``time.process_time``, all threads) of the bundle on
+the shape in a fresh process. ``--repeat N`` runs each side N times, alternating (the order swapped
+every round), and reports the medians: on a shared machine single timings vary by 10-30%, so only
+ratios within one run compare; the load average is printed before and after.
 
-``--repeat N`` runs each side N times, alternating, and reports the median times: on a shared
-machine single timings vary by 10-30%.
+A reference that cannot be imported is reported and its rows skipped.
 
-Run: ``python benchmarks/bench_operators.py`` (subdivisions 4, 5, 6; about a minute on 2 cores,
-most of it in the reference's eigensolves of the 41k mesh), ``--sizes 7 --bundles diffusionnet``
-for the 164k mesh (about three minutes, two of them the reference's), ``--patches`` to add the
-patch bundle (its baseline times 64 log maps: about a minute at 41k).
+Run: ``python benchmarks/bench_operators.py`` (10k and 40k vertices, 3 rounds: a few minutes on 2
+cores, most of it the reference's eigensolves), ``--sizes 7 --repeat 1`` for the 164k mesh (about five
+minutes), ``--bundles gauge`` or ``--patches`` for the others; ``--threads 1`` on a loaded machine.
 """
 
 from __future__ import annotations
@@ -60,6 +59,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import command_line, import_peer, load_average, print_table  # noqa: E402
+
 
 def _status_kb(field: str) -> float:
     with open("/proc/self/status") as fh:
@@ -69,96 +71,52 @@ def _status_kb(field: str) -> float:
     return float("nan")
 
 
-# ----------------------------------------------------------------------------- baselines
-
-
-def _baseline_gradients(verts: np.ndarray, faces: np.ndarray, frames: np.ndarray):
-    """Per-vertex least-squares gradient over the one-ring, one vertex at a time (the reference's way)."""
+def _residuals(L, mass, evals, evecs) -> tuple[float, float]:
+    """(max, median) relative residual of the non-zero eigenpairs, in float64."""
     import scipy.sparse as sp
 
-    V = verts.shape[0]
-    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    edges = np.unique(np.concatenate([edges, edges[:, ::-1]]), axis=0)
-    starts = np.searchsorted(edges[:, 0], np.arange(V + 1))
-    rows, cols, vals = [], [], []
-    for i in range(V):
-        nbrs = edges[starts[i] : starts[i + 1], 1]
-        vec = verts[nbrs] - verts[i]
-        A = np.stack([vec @ frames[i, 0], vec @ frames[i, 1]], axis=1)  # (n, 2)
-        # f_j - f_i = A g; rows of the fit matrix: [-1 for i, +1 for each j]
-        lhs_inv = np.linalg.inv(A.T @ A + 1e-8 * np.eye(2)) @ A.T  # (2, n)
-        coef = np.concatenate([-lhs_inv.sum(1, keepdims=True), lhs_inv], axis=1)  # (2, n + 1)
-        idx = np.concatenate([[i], nbrs])
-        for k, j in enumerate(idx):
-            rows.append(i)
-            cols.append(j)
-            vals.append(coef[0, k] + 1j * coef[1, k])
-    G = sp.coo_matrix((np.array(vals), (np.array(rows), np.array(cols))), shape=(V, V)).tocsr()
-    return G.real.tocsr(), G.imag.tocsr()
-
-
-def _residuals(L, M, evals, evecs) -> tuple[float, float]:
-    """(max, median) relative residual of the non-zero eigenpairs."""
     from meshlearn.geometry.eigensolver import relative_residuals
 
-    r = relative_residuals(L, M, evals, evecs)[1:]
+    evals = np.asarray(evals, dtype=np.float64)
+    evecs = np.asarray(evecs, dtype=np.float64)
+    r = relative_residuals(sp.csr_matrix(L, dtype=np.float64), sp.diags(np.asarray(mass, dtype=np.float64)), evals, evecs)
+    r = r[evals > 1e-6 * evals.max()]
     return float(r.max()), float(np.median(r))
 
 
-def _baseline_diffusionnet(shape, k: int) -> dict:
-    import robust_laplacian as rl
+def _torch_sparse_to_scipy(t):
     import scipy.sparse as sp
-    import scipy.sparse.linalg as spla
 
-    t = {}
-    t0 = time.perf_counter()
-    L, M = rl.mesh_laplacian(shape.verts, shape.faces)
-    t["laplacian"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    eps = 1e-8
-    evals, evecs = spla.eigsh(sp.csr_matrix(L + eps * M), k=k, M=sp.csr_matrix(M), sigma=eps)
-    t["eigen"] = time.perf_counter() - t0
-    eigenpairs = (L, M, evals, evecs)  # checked after the timing
-    frames, t["frames"] = _baseline_frames(shape)
-    t0 = time.perf_counter()
-    _baseline_gradients(shape.verts, shape.faces, frames)
-    t["gradients"] = time.perf_counter() - t0
-    return t, eigenpairs
+    t = t.coalesce()
+    i = t.indices().numpy()
+    return sp.csr_matrix((t.values().numpy(), (i[0], i[1])), shape=tuple(t.shape))
 
 
-def _baseline_frames(shape) -> tuple[np.ndarray, float]:
-    t0 = time.perf_counter()
-    tri = shape.verts[shape.faces]
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    n = np.zeros_like(shape.verts)
-    for i in range(3):
-        np.add.at(n, shape.faces[:, i], fn)
-    n /= np.linalg.norm(n, axis=1, keepdims=True)
-    ref = np.where(np.abs(n[:, :1]) < 0.9, np.array([[1.0, 0, 0]]), np.array([[0, 1.0, 0]]))
-    x = ref - np.sum(ref * n, 1, keepdims=True) * n
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    return np.stack([x, np.cross(n, x), n], 1), time.perf_counter() - t0
+# ----------------------------------------------------------------------------- diffusionnet bundle
 
 
-def _baseline_gradient_bundle(shape) -> dict:
-    frames, t_frames = _baseline_frames(shape)
-    t0 = time.perf_counter()
-    _baseline_gradients(shape.verts, shape.faces, frames)
-    return {"frames": t_frames, "gradients": time.perf_counter() - t0}
+def _meshlearn_diffusionnet(shape, k: int, laplacian: str):
+    import meshlearn
+    from meshlearn.nets import DiffusionNet
+
+    spec = meshlearn.OperatorSpec.for_net(DiffusionNet, k=k, laplacian=laplacian, dtype="float64")
+    ops = meshlearn.compute_operators(shape, spec)
+    return lambda: _residuals(ops.L, ops.mass, ops.evals, ops.evecs)
 
 
-def _meshlearn_gradient_bundle(shape) -> dict:
-    from meshlearn.geometry import gradient_operators, tangent_frames
+def _reference_diffusionnet(shape, k: int, laplacian: str):
+    import torch
 
-    t0 = time.perf_counter()
-    frames = tangent_frames(shape)
-    t_frames = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    gradient_operators(shape, frames)
-    return {"frames": t_frames, "gradients": time.perf_counter() - t0}
+    dn, why = import_peer("diffusion_net")
+    if dn is None:
+        raise ImportError(why)
+    verts = torch.from_numpy(np.ascontiguousarray(shape.verts, dtype=np.float64))
+    faces = torch.from_numpy(np.ascontiguousarray(shape.faces, dtype=np.int64))
+    _frames, mass, L, evals, evecs, _gx, _gy = dn.geometry.compute_operators(verts, faces, k_eig=k)
+    return lambda: _residuals(_torch_sparse_to_scipy(L), mass.numpy(), evals.numpy(), evecs.numpy())
 
 
-def _baseline_gauge(shape) -> dict:
+def _reference_gauge(shape) -> dict:
     import potpourri3d as pp3d
 
     t = {}
@@ -176,7 +134,7 @@ def _baseline_gauge(shape) -> dict:
     return t
 
 
-def _baseline_patches(shape, radius: float, n_src: int = 64) -> dict:
+def _reference_patches(shape, radius: float, n_src: int = 64) -> dict:
     import potpourri3d as pp3d
 
     t0 = time.perf_counter()
@@ -191,29 +149,6 @@ def _baseline_patches(shape, radius: float, n_src: int = 64) -> dict:
         np.argsort(np.where(r <= radius, r, np.inf))[:33]
     per = (time.perf_counter() - t0) / len(srcs)
     return {"setup": setup, "log maps*": per * shape.n_verts}
-
-
-# ----------------------------------------------------------------------------- meshlearn
-
-
-def _meshlearn_diffusionnet(shape, k: int) -> dict:
-    from meshlearn.geometry import eigenbasis, gradient_operators, laplacian, tangent_frames
-
-    t = {}
-    t0 = time.perf_counter()
-    L, M = laplacian(shape, kind="robust")
-    t["laplacian"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    evals, evecs = eigenbasis(L, M, k=k)
-    t["eigen"] = time.perf_counter() - t0
-    eigenpairs = (L, M, evals, evecs)  # checked after the timing
-    t0 = time.perf_counter()
-    frames = tangent_frames(shape)
-    t["frames"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    gradient_operators(shape, frames)
-    t["gradients"] = time.perf_counter() - t0
-    return t, eigenpairs
 
 
 def _meshlearn_gauge(shape) -> dict:
@@ -243,156 +178,142 @@ def _meshlearn_patches(shape, radius: float) -> dict:
     return t
 
 
-def _bundle(impl: str, bundle: str, shape, k: int) -> dict:
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+PEER = {"diffusionnet": "DiffusionNet compute_operators", "gauge": "potpourri3d connection", "patches": "potpourri3d log maps"}
+
+
+def _bundle(impl: str, bundle: str, shape, k: int, laplacian: str):
+    """Run one bundle; returns a callable giving (max, median) eigenpair residuals, or None."""
     radius = 0.05 * float(np.sqrt(shape.area()))
-    table = {
-        "meshlearn": {
-            "diffusionnet": lambda: _meshlearn_diffusionnet(shape, k),
-            "gradients": lambda: _meshlearn_gradient_bundle(shape),
-            "gauge": lambda: _meshlearn_gauge(shape),
-            "patches": lambda: _meshlearn_patches(shape, radius),
-        },
-        "baseline": {
-            "diffusionnet": lambda: _baseline_diffusionnet(shape, k),
-            "gradients": lambda: _baseline_gradient_bundle(shape),
-            "gauge": lambda: _baseline_gauge(shape),
-            "patches": lambda: _baseline_patches(shape, radius),
-        },
-    }
-    return table[impl][bundle]()
+    if bundle == "diffusionnet":
+        fn = _meshlearn_diffusionnet if impl == "meshlearn" else _reference_diffusionnet
+        return fn(shape, k, laplacian), {}
+    if bundle == "gauge":
+        return None, (_meshlearn_gauge(shape) if impl == "meshlearn" else _reference_gauge(shape))
+    if bundle == "patches":
+        return None, (_meshlearn_patches(shape, radius) if impl == "meshlearn" else _reference_patches(shape, radius))
+    raise ValueError(f"unknown bundle {bundle!r}")
 
 
-def _timed(impl: str, bundle: str, shape, k: int) -> tuple[float, float, dict, tuple | None]:
-    """Wall and CPU seconds of one bundle, its parts, and (max, median) eigenpair residuals if any."""
-    t0 = time.perf_counter()
-    c0 = time.process_time()
-    parts = _bundle(impl, bundle, shape, k)
-    total = time.perf_counter() - t0
-    cpu = time.process_time() - c0
-    residual = None
-    if isinstance(parts, tuple):  # (parts, eigenpairs): the residuals are measured outside the timing
-        parts, eigenpairs = parts
-        residual = _residuals(*eigenpairs)
-    return total, cpu, parts, residual
-
-
-def _worker(impl: str, bundle: str, subdiv: int, k: int) -> None:
+def _worker(impl: str, bundle: str, subdiv: int, k: int, laplacian: str) -> dict:
     from meshlearn.testing import bumpy_sphere
 
     shape = bumpy_sphere(subdiv)
-    # warm the imports so that only the computation is timed and measured
+    # the imports first, so that only the computation is timed and measured
     import potpourri3d  # noqa: F401
     import robust_laplacian  # noqa: F401
     import scipy.sparse.linalg  # noqa: F401
 
     import meshlearn.geometry  # noqa: F401
+    import meshlearn.nets  # noqa: F401
 
+    if impl == "reference" and bundle == "diffusionnet":
+        dn, why = import_peer("diffusion_net")
+        if dn is None:
+            return {"skipped": why}
     rss0 = _status_kb("VmRSS")
-    total, cpu, parts, residual = _timed(impl, bundle, shape, k)
+    t0, c0 = time.perf_counter(), time.process_time()
+    residual, parts = _bundle(impl, bundle, shape, k, laplacian)
+    total, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak_mb = (_status_kb("VmHWM") - rss0) / 1024.0
-    if any(name.endswith("*") for name in parts):
+    scaled = any(name.endswith("*") for name in parts)
+    if scaled:  # a part timed on a sample and scaled to every vertex
         scale = sum(parts.values()) / total
         total, cpu = total * scale, cpu * scale
-    # a second shape of the same size in the same process: what each further shape of a batch costs
-    warm = _timed(impl, bundle, bumpy_sphere(subdiv, seed=1), k)[0] if bundle != "patches" else None
-    out = {"V": shape.n_verts, "total": total, "cpu": cpu, "warm": warm, "peak_mb": peak_mb, "parts": parts}
-    out["residual"] = residual
-    print(json.dumps(out))
+    return {"V": shape.n_verts, "total": total, "cpu": cpu, "peak_mb": peak_mb, "scaled": scaled,
+            "residual": residual() if residual else None}
 
 
-def _run(impl: str, bundle: str, subdiv: int, k: int, timeout: float) -> dict | None:
-    cmd = [sys.executable, __file__, "--worker", impl, bundle, str(subdiv), "--k", str(k)]
+def _run(impl: str, bundle: str, subdiv: int, args) -> dict:
+    cmd = [sys.executable, __file__, "--worker", impl, bundle, str(subdiv), "--k", str(args.k), "--laplacian", args.laplacian]
+    env = dict(os.environ)
+    if args.threads:
+        env.update({v: str(args.threads) for v in THREAD_VARS})
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=True, env=env)
     except subprocess.TimeoutExpired:
-        return None
+        return {"failed": f"over {args.timeout:.0f} s"}
     except subprocess.CalledProcessError as e:
-        sys.stderr.write(e.stderr[-2000:])
-        return None
+        lines = e.stderr.strip().splitlines()
+        return {"failed": lines[-1] if lines else f"exit {e.returncode}"}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _median(runs: list[dict | None]) -> dict | None:
-    """The run with the median total; its total, CPU and warm times the medians over the runs."""
-    ok = sorted((r for r in runs if r), key=lambda r: r["total"])
+def _median(runs: list[dict]) -> dict:
+    """Medians of the time and memory of the runs that worked; the worst residual of any."""
+    ok = [r for r in runs if "total" in r]
     if not ok:
-        return None
-    out = dict(ok[len(ok) // 2])
-    for key in ("total", "cpu", "warm"):
-        vals = [r[key] for r in ok if r.get(key) is not None]
-        out[key] = float(np.median(vals)) if vals else None
+        return runs[0]
+    out = {key: float(np.median([r[key] for r in ok])) for key in ("total", "cpu", "peak_mb")}
+    out["V"], out["scaled"], out["runs"] = ok[0]["V"], ok[0]["scaled"], len(ok)
+    res = [r["residual"] for r in ok if r.get("residual")]
+    out["residual"] = (max(r[0] for r in res), float(np.median([r[1] for r in res]))) if res else None
     return out
-
-
-def _fmt_parts(parts: dict) -> str:
-    return " ".join(f"{k}={v:.2f}" for k, v in parts.items())
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", default="4,5,6", help="icosphere subdivisions, comma separated (4..7)")
-    ap.add_argument("--bundles", default="diffusionnet,gradients,gauge", help="diffusionnet, gradients, gauge, patches")
+    ap.add_argument("--sizes", default="5,6", help="icosphere subdivisions, comma separated (4..7; default 5,6: 10k, 40k)")
+    ap.add_argument("--bundles", default="diffusionnet", help="comma separated: diffusionnet, gauge, patches")
     ap.add_argument("--patches", action="store_true", help="add the patches bundle")
     ap.add_argument("--k", type=int, default=128, help="eigenpairs (default 128)")
-    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per run before giving up")
-    ap.add_argument(
-        "--repeat",
-        type=int,
-        default=1,
-        help="runs of each side, alternating, each in a fresh process; the medians are reported (default 1)",
-    )
+    ap.add_argument("--laplacian", default="robust", choices=("robust", "cotan"), help="meshlearn's Laplacian (default robust)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="BLAS / OpenMP threads of both sides (sets OMP_NUM_THREADS etc.; default: the libraries' choice)")
+    ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per run before giving up")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each side, alternating, each in a fresh process (default 3)")
     ap.add_argument("--worker", nargs=3, metavar=("IMPL", "BUNDLE", "SUBDIV"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         impl, bundle, subdiv = args.worker
-        _worker(impl, bundle, int(subdiv), args.k)
+        print(json.dumps(_worker(impl, bundle, int(subdiv), args.k, args.laplacian)))
         return
     sizes = [int(s) for s in args.sizes.split(",") if s]
     bundles = [b for b in args.bundles.split(",") if b]
     if args.patches and "patches" not in bundles:
         bundles.append("patches")
-    print(
-        f"# cores visible: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; wall and CPU seconds "
-        "(CPU = all threads; fairer on a busy machine); peak = growth of peak RSS in MB"
-    )
-    header = (
-        f"{'bundle':<13}{'V':>8}  {'meshlearn s':>11} {'cpu s':>7} {'warm s':>7} {'peak MB':>8}"
-        f"  {'baseline s':>10} {'cpu s':>7} {'warm s':>7} {'peak MB':>8}  {'speed-up':>8} {'cpu':>6} {'warm':>6}"
-    )
-    print(header)
-    print("-" * len(header))
-    details = []
-
-    def cols(r: dict | None, width: int) -> str:
-        if not r:
-            return f"{'failed':>{width}}"
-        warm = f"{r['warm']:>7.2f}" if r.get("warm") is not None else f"{'-':>7}"
-        return f"{r['total']:>{width - 25}.2f} {r['cpu']:>7.2f} {warm} {r['peak_mb']:>8.0f}"
-
+    for b in bundles:
+        if b not in PEER:
+            ap.error(f"unknown bundle {b!r}: expected one of {', '.join(PEER)}")
+    print(f"# {command_line()}")
+    print(f"# before: {load_average()}; BLAS / OpenMP threads: {args.threads or 'default'}")
+    print(f"# {args.repeat} alternating rounds, each side in a fresh process; medians. s = wall seconds, "
+          "cpu = CPU seconds of all threads, peak = growth of peak RSS in MB, res = eigenpair residual max")
+    rows = []
     for bundle in bundles:
         for subdiv in sizes:
-            ours, base = [], []
-            for _ in range(max(1, args.repeat)):
-                ours.append(_run("meshlearn", bundle, subdiv, args.k, args.timeout))
-                base.append(_run("baseline", bundle, subdiv, args.k, args.timeout))
-            ours, base = _median(ours), _median(base)
-            V = (ours or base or {"V": 10 * 4**subdiv + 2})["V"]
-            ratio = f"{'-':>22}"
-            if ours and base:
-                warm = f"{base['warm'] / ours['warm']:>5.1f}x" if ours.get("warm") and base.get("warm") else f"{'-':>6}"
-                ratio = f"{base['total'] / ours['total']:>7.1f}x {base['cpu'] / ours['cpu']:>5.1f}x {warm}"
-            print(f"{bundle:<13}{V:>8}  {cols(ours, 36)}  {cols(base, 35)}  {ratio}", flush=True)
-            details.append((bundle, V, ours, base))
-    print("\nparts (seconds):")
-    for bundle, V, ours, base in details:
-        for name, r in (("meshlearn", ours), ("baseline", base)):
-            if not r:
-                continue
-            res = r.get("residual")
-            res = f"  eigenpair residual max {res[0]:.1e} median {res[1]:.1e}" if res else ""
-            print(f"  {bundle:<13}{V:>8} {name + ':':<10} {_fmt_parts(r['parts'])}{res}")
+            runs: dict[str, list[dict]] = {"meshlearn": [], "reference": []}
+            for r in range(max(1, args.repeat)):
+                order = ("meshlearn", "reference") if r % 2 == 0 else ("reference", "meshlearn")
+                for impl in order:
+                    runs[impl].append(_run(impl, bundle, subdiv, args))
+                    last = runs[impl][-1]
+                    print(f"#   {bundle} subdiv {subdiv} {impl} round {r + 1}: "
+                          + (f"{last['total']:.2f} s, cpu {last['cpu']:.2f} s" if "total" in last else str(last)),
+                          file=sys.stderr, flush=True)
+            ours, ref = _median(runs["meshlearn"]), _median(runs["reference"])
+            V = ours.get("V") or ref.get("V") or 10 * 4**subdiv + 2
+            row = [bundle, V]
+            for side in (ours, ref):
+                if "total" in side:
+                    res = f"{side['residual'][0]:.1e}" if side.get("residual") else "-"
+                    star = "*" if side["scaled"] else ""
+                    row += [f"{side['total']:.2f}{star}", f"{side['cpu']:.2f}{star}", f"{side['peak_mb']:.0f}", res]
+                else:
+                    row += [f"skipped: {side.get('skipped') or side.get('failed')}", "-", "-", "-"]
+            if "total" in ours and "total" in ref:
+                row += [f"{ref['total'] / ours['total']:.1f}x", f"{ref['cpu'] / ours['cpu']:.1f}x"]
+            else:
+                row += ["-", "-"]
+            rows.append(row)
+    headers = ["bundle", "V", "meshlearn s", "cpu s", "peak MB", "res", "reference s", "cpu s", "peak MB", "res",
+               "ratio", "cpu ratio"]
+    print(f"# reference: " + "; ".join(f"{b}: {PEER[b]}" for b in bundles)
+          + (f"; meshlearn Laplacian: {args.laplacian}" if "diffusionnet" in bundles else ""))
+    print_table(headers, rows)
     if "patches" in bundles:
         print("(* log maps timed on 64 sources and scaled to every vertex)")
+    print(f"# after: {load_average()}")
 
 
 if __name__ == "__main__":
