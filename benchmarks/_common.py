@@ -154,3 +154,32 @@ def _fmt(v: Any) -> str:
             return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
         return f"{v:.1e}"
     return str(v)
+
+
+def run_side(cmd: Sequence[str], env: dict[str, str] | None = None, timeout: float | None = None) -> dict:
+    """Run one side of a comparison in a fresh process; it prints one JSON line last.
+
+    A side that fails or runs past ``timeout`` gives ``{"failed": why}`` (its last stderr line),
+    so the table shows the row as failed instead of the run stopping.
+    """
+    try:
+        out = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"failed": f"over {timeout:.0f} s"}
+    if out.returncode:
+        lines = out.stderr.strip().splitlines()
+        return {"failed": lines[-1] if lines else f"exit {out.returncode}"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def median_runs(runs: Sequence[dict], keys: Sequence[str], marker: str | None = None) -> dict:
+    """The first run that worked with ``keys`` replaced by their medians over the runs that
+    worked (those holding ``marker``, default ``keys[0]``); a failed run when none did."""
+    marker = marker or keys[0]
+    ok = [r for r in runs if marker in r]
+    if not ok:
+        return dict(runs[0]) if runs else {"failed": "not run"}
+    out = dict(ok[0])
+    out.update({k: statistics.median(float(r[k]) for r in ok) for k in keys})
+    out["runs"] = len(ok)
+    return out

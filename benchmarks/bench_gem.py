@@ -40,7 +40,6 @@ import os
 import pickle
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +48,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import command_line, import_peer, load_average, print_table  # noqa: E402
+from _common import command_line, import_peer, load_average, median_runs, print_table, run_side  # noqa: E402
 
 SIZES = {"2k": 3, "10k": 5, "40k": 6}  # icosphere subdivisions: 10 * 4**s + 2 vertices
 MAX_ORDER, N_RINGS, WIDTH = 2, 2, 16
@@ -185,20 +184,11 @@ def _run(impl: str, path: str, classes: int, args) -> dict:
            "--device", args.device, "--checkpoint", args.checkpoint]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode:
-        lines = out.stderr.strip().splitlines()
-        return {"failed": lines[-1] if lines else f"exit {out.returncode}"}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_side(cmd)
 
 
 def _median(runs: list[dict]) -> dict:
-    ok = [r for r in runs if "ms" in r]
-    if not ok:
-        return runs[0] if runs else {"failed": "not run"}
-    out = dict(ok[0])
-    out.update({k: float(np.median([r[k] for r in ok])) for k in ("ms", "cpu_ms", "peak_mb")})
-    return out
+    return median_runs(runs, ("ms", "cpu_ms", "peak_mb"))
 
 
 def main() -> None:

@@ -42,7 +42,6 @@ import os
 import pickle
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,7 +51,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import command_line, import_peer, load_average, print_table  # noqa: E402
+from _common import command_line, import_peer, load_average, median_runs, print_table, run_side  # noqa: E402
 
 SIZES = {"2k": 3, "10k": 5, "40k": 6}  # icosphere subdivisions: 10 * 4**s + 2 vertices
 #: meshlearn net -> its reference (None: no reference)
@@ -198,20 +197,11 @@ def child(name: str, path: str, device_name: str, steps: int, threads: int) -> d
 def _run_child(name: str, path: str, args) -> dict:
     cmd = [sys.executable, __file__, "--child", name, path, "--device", args.device,
            "--steps", str(args.steps), "--threads", str(args.threads)]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        lines = out.stderr.strip().splitlines()
-        return {"failed": lines[-1] if lines else f"exit {out.returncode}"}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_side(cmd)
 
 
 def _median(runs: list[dict]) -> dict:
-    ok = [r for r in runs if "ms" in r]
-    if not ok:
-        return runs[0] if runs else {"failed": "not run"}
-    out = {k: float(np.median([r[k] for r in ok])) for k in ("ms", "cpu_ms", "peak_mb")}
-    out["params"] = ok[0]["params"]
-    return out
+    return median_runs(runs, ("ms", "cpu_ms", "peak_mb"))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -53,14 +53,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import command_line, import_peer, load_average, print_table  # noqa: E402
+from _common import command_line, import_peer, load_average, print_table, run_side  # noqa: E402
 
 
 def _status_kb(field: str) -> float:
@@ -229,14 +228,7 @@ def _run(impl: str, bundle: str, subdiv: int, args) -> dict:
     env = dict(os.environ)
     if args.threads:
         env.update({v: str(args.threads) for v in THREAD_VARS})
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=True, env=env)
-    except subprocess.TimeoutExpired:
-        return {"failed": f"over {args.timeout:.0f} s"}
-    except subprocess.CalledProcessError as e:
-        lines = e.stderr.strip().splitlines()
-        return {"failed": lines[-1] if lines else f"exit {e.returncode}"}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_side(cmd, env=env, timeout=args.timeout)
 
 
 def _median(runs: list[dict]) -> dict:

@@ -33,6 +33,7 @@ from scipy.spatial import cKDTree
 
 from ..errors import ConfigError
 from ..shape import Shape
+from .reflection_search import nearest_rows
 
 __all__ = [
     "Reflections",
@@ -197,24 +198,6 @@ def _simple_indices(evals: np.ndarray, start: int, m: int, rtol: float) -> list[
     return out
 
 
-def _nearest(points: np.ndarray, query: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest row of ``points`` for each row of ``query``: (distances, indices).
-
-    Brute force in chunks through one matrix product each: in the tens of dimensions of a spectral
-    embedding this beats tree searches.
-    """
-    p2 = np.einsum("ij,ij->i", points, points)
-    dist = np.empty(len(query))
-    idx = np.empty(len(query), dtype=np.int64)
-    for s in range(0, len(query), chunk):
-        q = query[s:s + chunk]
-        d2 = p2[None, :] - 2.0 * (q @ points.T)
-        j = np.argmin(d2, axis=1)
-        idx[s:s + chunk] = j
-        dist[s:s + chunk] = np.sqrt(np.maximum(d2[np.arange(len(q)), j] + np.einsum("ij,ij->i", q, q), 0.0))
-    return dist, idx
-
-
 def _icp(
     phi: np.ndarray, mass: np.ndarray, T: np.ndarray, iters: int, k0: int, give_up: float = np.inf
 ) -> tuple[np.ndarray, float]:
@@ -230,12 +213,12 @@ def _icp(
         sub = phi[:, :k]
         C = sub.T @ (mass[:, None] * sub[T])
         U, _, Vt = np.linalg.svd(C)
-        d, T = _nearest(sub, sub @ (U @ Vt))
+        d, T = nearest_rows(sub, sub @ (U @ Vt))
         if step == len(sizes) // 2 and d.mean() / np.linalg.norm(sub, axis=1).mean() > give_up:
             return T.astype(np.int64), float("inf")
     C = phi.T @ (mass[:, None] * phi[T])
     U, _, Vt = np.linalg.svd(C)
-    d, _ = _nearest(phi, phi @ (U @ Vt))
+    d, _ = nearest_rows(phi, phi @ (U @ Vt))
     resid = float(d.mean() / np.linalg.norm(phi, axis=1).mean())
     return T.astype(np.int64), resid
 
