@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError
+from ..io.normalize import DEFAULT_NORMALIZE
 from ..labels import vertex_labels_from_faces
 from ..shape import Shape
 
@@ -58,11 +59,6 @@ __all__ = [
 ]
 
 MESH_EXTS = (".off", ".ply", ".obj")
-#: How dataset shapes are normalised when loaded, in training, evaluation and the viewer's
-#: predictions alike, and by ``meshlearn preprocess`` unless told otherwise: centred on the
-#: area-weighted centroid and scaled so that the farthest vertex lies at distance 1
-#: (``meshlearn.load(..., normalize="radius")``). The same bytes give the same cache keys.
-DEFAULT_NORMALIZE = "radius"
 
 LAYOUTS = ("labelled", "faust_r", "coseg", "faust_reg", "classes", "human_seg")
 

@@ -11,7 +11,7 @@
 from .check import validate
 from .formats import FILE_EXTENSIONS, MESH_EXTENSIONS, POINT_CLOUD_EXTENSIONS, read_file
 from .load import load
-from .normalize import NORMALIZE_KINDS, normalize
+from .normalize import DEFAULT_NORMALIZE, NORMALIZE_KINDS, normalize
 from .polygons import Polygons, fan_triangulate
 from .repair import Repaired, repair
 from .save import save
@@ -19,6 +19,7 @@ from .save import save
 __all__ = [
     "FILE_EXTENSIONS",
     "MESH_EXTENSIONS",
+    "DEFAULT_NORMALIZE",
     "NORMALIZE_KINDS",
     "POINT_CLOUD_EXTENSIONS",
     "Polygons",

@@ -13,10 +13,17 @@ import numpy as np
 
 from ..errors import ConfigError, InvalidMeshError, where
 
-__all__ = ["NORMALIZE_KINDS", "check_normalize_kind", "normalize"]
+__all__ = ["DEFAULT_NORMALIZE", "NORMALIZE_KINDS", "check_normalize_kind", "normalize"]
 
 #: The kinds :func:`normalize` (and ``meshlearn.load(..., normalize=...)``) accept, besides None.
 NORMALIZE_KINDS = ("area", "radius")
+#: How datasets are normalised when loaded, everywhere a dataset's files become shapes: batch
+#: preprocessing (``meshlearn preprocess`` and :func:`meshlearn.preprocess`), training,
+#: evaluation and the viewer's predictions. Centred on the area-weighted centroid and scaled so
+#: that the farthest vertex lies at distance 1. The same file then gives the same bytes, hence
+#: the same cache keys, in every stage. (:func:`meshlearn.load` itself keeps the file's scale
+#: unless asked.)
+DEFAULT_NORMALIZE = "radius"
 
 
 def check_normalize_kind(kind: str | None) -> None:

@@ -12,6 +12,7 @@ import time
 from typing import Any, Iterable, Iterator
 
 from ..errors import ConfigError
+from ..io.normalize import DEFAULT_NORMALIZE
 from ..optional import require
 from ..geometry.operators import OperatorSpec
 from .inputs import expand_inputs
@@ -100,7 +101,7 @@ def preprocess(
     net: Any = None,
     spec: OperatorSpec | None = None,
     clean: bool = False,
-    normalize: str | None = None,
+    normalize: str | None = DEFAULT_NORMALIZE,
     workers: int | None = None,
     scheduler: Any = None,
     fail_fast: bool = False,
@@ -125,7 +126,9 @@ def preprocess(
     clean : bool
         Repair what :func:`meshlearn.load` can repair. default: False
     normalize : {"area", "radius"} or None
-        Scale each shape to unit area, or centre it in the unit ball. default: None
+        Scale each shape to unit area, or centre it in the unit ball; None keeps the file's
+        scale. default: :data:`meshlearn.io.DEFAULT_NORMALIZE` ("radius"), how training,
+        evaluation and the viewer load a dataset, so that they find these operators
     workers : int, optional
         Local worker processes (one compute thread each). default: the number of usable cores;
         1 runs in this process. Workers are started with the 'spawn' method, so a script that

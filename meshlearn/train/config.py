@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ConfigError
+from ..io.normalize import DEFAULT_NORMALIZE
 
 __all__ = ["TrainConfig", "TASKS", "MODELS", "INPUTS", "LOGS", "parse_net_options"]
 
@@ -166,7 +167,7 @@ class TrainConfig:
     net_options: dict[str, Any] = field(default_factory=dict)
     log: str = "auto"
     image_every: int = 5
-    normalize: str | None = "radius"
+    normalize: str | None = DEFAULT_NORMALIZE
     loader_workers: int = -1
     max_resident_mb: float = 0.0
     log_reads: bool = False

@@ -50,14 +50,14 @@ def _ended(proc: psutil.Process, timeout: float) -> bool:
 def test_child_forked_inside_the_guard_dies_with_its_parent():
     out = subprocess.run([sys.executable, "-c", SCRIPT, "die"], capture_output=True, text=True, timeout=60)
     child = psutil.Process(int(out.stdout.split()[0]))
-    assert _ended(child, timeout=10)
+    assert _ended(child, timeout=30)
 
 
 def test_child_forked_outside_the_guard_is_left_alone():
     out = subprocess.run([sys.executable, "-c", SCRIPT, "live"], capture_output=True, text=True, timeout=60)
     guarded, unguarded = (psutil.Process(int(p)) for p in out.stdout.split())
     try:
-        assert _ended(guarded, timeout=10)
+        assert _ended(guarded, timeout=30)
         assert not _ended(unguarded, timeout=0)
     finally:
         unguarded.kill()

@@ -33,7 +33,7 @@ def test_mixed_folder_manifest_then_rerun_computes_nothing(mixed_folder, tmp_pat
     for path in mixed_folder["good"] + mixed_folder["repairable"]:
         r = by_source[str(path.resolve())]
         assert r["status"] == "ok", r
-        shape = meshlearn.load(path, clean=True)
+        shape = meshlearn.load(path, clean=True, normalize="radius")  # preprocess's default
         assert (r["V"], r["F"], r["hash"]) == (shape.n_verts, shape.n_faces, shape.content_hash())
         assert r["cache_file"] == OperatorCache(out).path_for(shape, SPEC).name and r["seconds"] > 0
     for path in mixed_folder["broken"]:
@@ -54,7 +54,7 @@ def test_mixed_folder_manifest_then_rerun_computes_nothing(mixed_folder, tmp_pat
 
     # What the cache hands back is the same as computing afresh, and the sphere's spectrum is
     # the analytic one: eigenvalues l(l+1) of the unit sphere with multiplicity 2l+1.
-    sphere = meshlearn.load(mixed_folder["good"][2], clean=True)
+    sphere = meshlearn.load(mixed_folder["good"][2], clean=True, normalize="radius")
     cached = OperatorCache(out).lookup(sphere, SPEC)
     monkeypatch.undo()
     fresh = meshlearn.compute_operators(sphere, SPEC)
