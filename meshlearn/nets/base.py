@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .heads import check_outputs, pool_outputs
+from .readout import check_outputs, pool_outputs
 
 __all__ = ["MeshNet", "check_depth", "check_dropout"]
 
