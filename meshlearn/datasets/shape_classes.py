@@ -109,11 +109,10 @@ def _torus_class(rng):
 
 
 def _double_torus(rng):
-    R, r = 0.7, _u(rng, 0.22, 0.3)
-    off = _u(rng, 1.15, 1.3) * R
-    k = 0.08
-    return _Implicit(lambda p: _smooth_union([_torus(p, (-off / 2 * 1.0, 0, 0), R, r),
-                                              _torus(p, (off / 2, 0, 0), R, r)], k), off / 2 + R + r)
+    R, r = 0.6, _u(rng, 0.2, 0.26)
+    c = R + _u(rng, 0.2, 0.5) * r  # the tubes fuse in one neck; the rings' centre lines do not cross
+    return _Implicit(lambda p: _smooth_union([_torus(p, (-c, 0, 0), R, r), _torus(p, (c, 0, 0), R, r)], 0.06),
+                     c + R + r)
 
 
 def _capsule(rng):

@@ -10,7 +10,10 @@ a multiple of N, DistributedSampler repeats the first few shapes of each epoch t
 
 Targets: ``segmentation`` trains per-vertex cross-entropy on part labels; ``correspondence``
 trains per-vertex cross-entropy over the template's vertices (vertices without a known template
-point are ignored).
+point are ignored); ``classification`` trains cross-entropy on one logit vector per shape (the
+net's global readout of its per-vertex logits) against the shape's class. The classes, and the
+number of segmentation classes, come from every split of the dataset
+(:mod:`meshlearn.train.classes`); the class names go to ``RUN/classes.json``.
 """
 
 from __future__ import annotations
@@ -30,13 +33,15 @@ from threadpoolctl import threadpool_limits
 
 from ..datasets import MeshDataset, read_dataset
 from ..errors import ConfigError, DatasetError
+from .classes import (class_index, class_label_of, dataset_classes, segmentation_class_count,
+                      stratified_holdout, write_classes)
 from .checkpoint import config_of, load_checkpoint, load_model_state, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed, shutdown_distributed
 from .model import build_model, check_net_options, in_channels, input_features, operator_spec
 from .run_log import open_run_log
 
-__all__ = ["fit", "FitResult", "load_datasets", "target_of", "forward_logits"]
+__all__ = ["fit", "FitResult", "load_datasets", "target_of", "forward_logits", "as_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +55,18 @@ class FitResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+def as_rows(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and targets as rows for cross-entropy: a shape's global logits (C,) and class ()
+    become (1, C) and (1,); per-vertex ones (V, C) and (V,) stay."""
+    if logits.dim() == 1:
+        return logits[None], y.reshape(1)
+    return logits, y
+
+
 def target_of(task: str, targets: dict[str, Any], source: str) -> np.ndarray:
     """The per-vertex training target of ``task`` (labels, or template vertices with -1 unknown)."""
+    if task == "classification":
+        raise ConfigError("classification targets are classes of the run's class list: use classes.class_index")
     key = "labels" if task == "segmentation" else "template_vertex"
     if key not in targets:
         what = "per-vertex or per-face labels" if task == "segmentation" else "correspondences to a template"
@@ -87,7 +102,7 @@ def _evaluate_loss(net, items_t, targets, config: TrainConfig, amp: bool) -> tup
     total_loss, correct, count = 0.0, 0, 0
     with torch.no_grad():
         for ops_t, y in zip(items_t, targets):
-            logits = forward_logits(net, ops_t, input_features(ops_t, config.inputs), amp)
+            logits, y = as_rows(forward_logits(net, ops_t, input_features(ops_t, config.inputs), amp), y)
             total_loss += float(Fn.cross_entropy(logits, y, ignore_index=-1))
             known = y >= 0
             correct += int((logits.argmax(1)[known] == y[known]).sum())
@@ -164,10 +179,21 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
         data = load_datasets(config, progress=False, splits=("train",))
     full = data["train"]
     spec = full.spec
-    n_val = int(round(config.val_fraction * len(full))) if len(full) > 1 else 0
-    train_items, val_items = full.items[: len(full) - n_val], full.items[len(full) - n_val :]
-    if config.task == "segmentation":  # named parts count even when no training shape shows one
-        n_out = max(full.n_labels(), len(full.split.part_names))
+    parts = read_dataset(config.data, split_file=config.split_file)  # every split's records, nothing loaded
+    classes: tuple[str, ...] = ()
+    if config.task == "classification":
+        classes = dataset_classes(parts, config.data)
+        labels = np.array([class_index(class_label_of(r, full.split), classes, r.mesh) for r in full.split.records])
+        held = set(stratified_holdout(labels, config.val_fraction, config.seed).tolist())
+        train_items = [it for i, it in enumerate(full.items) if i not in held]
+        val_items = [it for i, it in enumerate(full.items) if i in held]
+    else:
+        n_val = int(round(config.val_fraction * len(full))) if len(full) > 1 else 0
+        train_items, val_items = full.items[: len(full) - n_val], full.items[len(full) - n_val :]
+    if config.task == "segmentation":  # every split's labels and the named parts count
+        n_out = max(full.n_labels(), segmentation_class_count(parts))
+    elif config.task == "classification":
+        n_out = len(classes)
     else:
         n_out = full.n_template()
     if n_out < 1:
@@ -179,11 +205,21 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
         "part_names": list(full.split.part_names),
         "template": str(full.split.template) if full.split.template else None,
         "val_names": [it.name for it in val_items],
+        "class_names": list(classes),
     }
+    if info.is_main and classes:
+        write_classes(out, classes)
+    by_name = {r.name: r for r in full.split.records}
+
+    def target(it):
+        if config.task == "classification":
+            rec = by_name[it.name]
+            return np.int64(class_index(class_label_of(rec, full.split), classes, rec.mesh))
+        return target_of(config.task, it.targets, it.name)
 
     def prepare(items):
         ops = [it.ops.to(device) for it in items]
-        ys = [torch.as_tensor(target_of(config.task, it.targets, it.name), device=device) for it in items]
+        ys = [torch.as_tensor(target(it), device=device) for it in items]
         return ops, ys
 
     train_ops, train_y = prepare(train_items)
@@ -213,6 +249,8 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
         metrics_path.write_text("".join(json.dumps(h) + "\n" for h in history))
     run_log = open_run_log(config, out, start=start, part_names=meta["part_names"]) if info.is_main else None
     pictured = (val_ops[0], val_y[0], val_items[0].name) if val_items else (train_ops[0], train_y[0], train_items[0].name)
+    if config.task == "classification":  # pictures colour vertices; a class is one value per shape
+        pictured = None
 
     n = len(train_items)
     sampler = DistributedSampler(range(n), num_replicas=info.world, rank=info.rank, shuffle=True, seed=config.seed)
@@ -235,8 +273,7 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
                 if info.enabled and j < len(chunk) - 1:
                     sync = model.no_sync()
                 with sync:
-                    logits = forward_logits(model, train_ops[idx], x, amp)
-                    y = train_y[idx]
+                    logits, y = as_rows(forward_logits(model, train_ops[idx], x, amp), train_y[idx])
                     loss = Fn.cross_entropy(logits, y, ignore_index=-1)
                     scaled = loss / len(chunk)
                     (scaler.scale(scaled) if scaler else scaled).backward()
