@@ -45,7 +45,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import CacheError, ConfigError
-from .geometry.types import GEOMETRY_VERSION, OPERATOR_FIELDS, GaugeData, OperatorSpec, Operators, PatchData
+from .geometry.types import GEOMETRY_VERSION, OPERATOR_FIELDS, GaugeData, GaugePoolData, OperatorSpec, Operators, PatchData
 from .shape import Shape
 
 __all__ = ["OperatorCache", "save_operators", "load_operators", "atomic_write_bytes"]
@@ -56,6 +56,7 @@ _SPARSE = ("L", "grad_x", "grad_y")
 _DENSE = ("verts", "faces", "mass", "evals", "evecs", "hks", "wks", "frames", "geodesics")
 _GAUGE = ("edge_index", "angle", "transport")
 _PATCHES = ("edge_index", "radius", "angle", "max_radius")
+_POOL = tuple(f.name for f in dataclasses.fields(GaugePoolData))
 _META = "__meta__"
 #: Kinds whose arrays depend on the number of eigenpairs.
 _K_DEPENDENT = frozenset({"spectral", "hks", "wks"})
@@ -97,6 +98,8 @@ def _members(name: str) -> tuple[str, ...]:
         return tuple(f"gauge.{part}" for part in _GAUGE)
     if name == "patches":
         return tuple(f"patches.{part}" for part in _PATCHES)
+    if name == "pool":
+        return tuple(f"pool.{part}" for part in _POOL)
     return (name,)
 
 
@@ -129,6 +132,9 @@ def _pack(ops: Operators) -> dict[str, np.ndarray]:
     if ops.patches is not None:
         for part in _PATCHES:
             arrays[f"patches.{part}"] = np.asarray(getattr(ops.patches, part))
+    if ops.pool is not None:
+        for part in _POOL:
+            arrays[f"pool.{part}"] = np.asarray(getattr(ops.pool, part))
     meta = {
         "spec": ops.spec.to_dict() if ops.spec else None,
         "shape_hash": ops.shape_hash,
@@ -149,6 +155,8 @@ def _unpack(arrays: dict[str, np.ndarray], meta: dict[str, Any], spec: OperatorS
             )
     if "gauge.edge_index" in arrays:
         kwargs["gauge"] = GaugeData(*(arrays[f"gauge.{part}"] for part in _GAUGE))
+    if "pool.n_verts" in arrays:
+        kwargs["pool"] = GaugePoolData(*(arrays[f"pool.{part}"] for part in _POOL))
     if "patches.edge_index" in arrays:
         kwargs["patches"] = PatchData(
             arrays["patches.edge_index"],

@@ -49,8 +49,12 @@ def preprocess_cmd(
     for_net: Optional[str] = typer.Option(
         None, "--for", help="Add the operators a network needs: diffusionnet, gem, cheb or patch."
     ),
-    clean: bool = typer.Option(False, "--clean", help="Repair what can be repaired while loading (see `meshlearn info`)."),
-    normalize: Optional[str] = typer.Option(None, "--normalize", help="Scale each shape: 'area' (unit area) or 'radius' (unit ball)."),
+    clean: bool = typer.Option(False, "--clean", help="Repair what can be repaired while loading (see `meshlearn info`). It can drop and reorder vertices: leave it off "
+        "for a dataset `meshlearn train` will read (labels follow the file's vertex order)."),
+    normalize: str = typer.Option(
+        "radius", "--normalize", help="Scale each shape: 'radius' (unit ball, as `meshlearn train` loads shapes, so "
+        "its cache serves training), 'area' (unit area) or 'none' (the file's coordinates)."
+    ),
     workers: Optional[int] = typer.Option(
         None, "--workers", "-j", help="Local worker processes, one compute thread each. Default: all cores; 1 runs in this process."
     ),
@@ -73,6 +77,7 @@ def preprocess_cmd(
 
     setup_logging(quiet)
     spec = resolve_spec(ops, k, for_net, eigen_coarse=eigen_coarse) if eigen_coarse else None
+    normalize = None if normalize.lower() == "none" else normalize
     try:
         summary = preprocess(
             inputs, out, ops=ops, k=k, net=for_net, spec=spec, clean=clean, normalize=normalize, workers=workers,

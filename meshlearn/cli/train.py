@@ -18,7 +18,9 @@ _OPTIONS = {
     "lr": "lr", "lr_step": "lr_step", "weight_decay": "weight_decay", "batch_size": "batch_size",
     "dropout": "dropout", "inputs": "inputs", "augment": "augment", "val_fraction": "val_fraction",
     "cache": "cache", "split_file": "split_file", "threads": "threads", "workers": "workers", "amp": "amp",
-    "log": "log", "image_every": "image_every", "readout": "readout",
+    "log": "log", "image_every": "image_every", "normalize": "normalize", "loader_workers": "loader_workers",
+    "max_resident_mb": "max_resident_mb", "log_reads": "log_reads", "steps_per_epoch": "steps_per_epoch",
+    "readout": "readout",
 }
 
 
@@ -75,6 +77,21 @@ def train_cmd(
     image_every: int = typer.Option(5, "--image-every", help="TensorBoard picture of a validation shape every N epochs (0: none)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/last.pt."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    normalize: str = typer.Option(
+        "radius", "--normalize", help="How shapes are scaled when loaded: radius (unit ball), area (unit area) or "
+        "none; `meshlearn preprocess` uses the same default, so a cache it filled is read without computing."
+    ),
+    loader_workers: int = typer.Option(
+        -1, "--loader-workers", help="Processes reading shapes and operators during training (-1: 2, or 0 for "
+        "fewer than 64 shapes)."
+    ),
+    max_resident_mb: float = typer.Option(
+        0.0, "--max-resident-mb", help="Megabytes of recently read shapes each process keeps in memory (0: none)."
+    ),
+    log_reads: bool = typer.Option(False, "--log-reads", help="Log each shape every process reads to RUN_DIR/reads/."),
+    steps_per_epoch: int = typer.Option(
+        0, "--steps-per-epoch", help="Optimiser steps per epoch (0: once through the training shapes)."
+    ),
 ) -> None:
     """Train a segmentation, correspondence or classification network; runs under `torchrun --nproc-per-node N` too.
 

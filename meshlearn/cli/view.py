@@ -48,9 +48,9 @@ def _labels_per_vertex(shape: Any, labels: Any, origin: str, original: Any = Non
     if labels.shape[0] == shape.n_verts:
         return labels
     if shape.is_mesh and labels.shape[0] == shape.n_faces:
-        out = np.full(shape.n_verts, -1, dtype=np.int64)
-        out[shape.faces.ravel()] = np.repeat(labels, 3)  # each vertex takes the label of one of its faces
-        return out
+        from ..labels import vertex_labels_from_faces
+
+        return vertex_labels_from_faces(shape.faces, labels, shape.n_verts, shape.face_areas())
     faces = f" or {shape.n_faces} faces" if shape.is_mesh else ""
     raise FeatureError(
         f"{origin}: has {labels.shape[0]} labels but {shape.source} has {shape.n_verts} vertices{faces}; "

@@ -1,17 +1,32 @@
-"""Datasets: procedural bodies and shape classes with ground truth, readers for public layouts, a torch Dataset."""
+"""Datasets: procedural bodies and shape classes with ground truth, readers for public layouts, a streaming torch
+Dataset, validation splits."""
 
 from .body import PART_NAMES, Body
-from .dataset import Item, MeshDataset, normalize_shape
+from .dataset import IndexEntry, Item, MeshDataset, collate_items, nbytes_of, normalize_shape
+from .readers import (
+    DEFAULT_NORMALIZE,
+    LAYOUTS,
+    Record,
+    Sample,
+    Split,
+    detect_layout,
+    load_sample,
+    load_shape,
+    read_dataset,
+    read_split,
+)
 from .shape_classes import SHAPE_CLASSES, ClassShape, generate_class_shape, write_class_dataset
-from .readers import LAYOUTS, Record, Sample, Split, detect_layout, load_sample, read_dataset, read_split
+from .splits import stratum_of, validation_split
 from .synthetic import SyntheticShape, Template, generate_shape, generate_shapes, make_template, write_dataset
 
 __all__ = [
+    "DEFAULT_NORMALIZE",
     "LAYOUTS",
     "SHAPE_CLASSES",
     "ClassShape",
     "PART_NAMES",
     "Body",
+    "IndexEntry",
     "Item",
     "MeshDataset",
     "Record",
@@ -19,15 +34,20 @@ __all__ = [
     "Split",
     "SyntheticShape",
     "Template",
+    "collate_items",
     "detect_layout",
     "generate_class_shape",
     "generate_shape",
     "generate_shapes",
     "load_sample",
+    "load_shape",
     "make_template",
+    "nbytes_of",
     "normalize_shape",
     "read_dataset",
     "read_split",
+    "stratum_of",
+    "validation_split",
     "write_class_dataset",
     "write_dataset",
 ]

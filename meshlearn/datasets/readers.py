@@ -39,7 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DatasetError, InvalidMeshError
+from ..errors import DatasetError
+from ..labels import vertex_labels_from_faces
 from ..shape import Shape
 
 __all__ = [
@@ -51,10 +52,18 @@ __all__ = [
     "read_split",
     "read_dataset",
     "load_sample",
+    "load_shape",
     "read_int_file",
+    "DEFAULT_NORMALIZE",
 ]
 
 MESH_EXTS = (".off", ".ply", ".obj")
+#: How dataset shapes are normalised when loaded, in training, evaluation and the viewer's
+#: predictions alike, and by ``meshlearn preprocess`` unless told otherwise: centred on the
+#: area-weighted centroid and scaled so that the farthest vertex lies at distance 1
+#: (``meshlearn.load(..., normalize="radius")``). The same bytes give the same cache keys.
+DEFAULT_NORMALIZE = "radius"
+
 LAYOUTS = ("labelled", "faust_r", "coseg", "faust_reg", "classes", "human_seg")
 
 _EXPECTED = (
@@ -120,7 +129,8 @@ class Sample:
     """One loaded shape and its ground truth (fields the layout does not give are None).
 
     shape : Shape
-    labels : (V,) int64 per-vertex labels (from per-face labels by an area-weighted vote)
+    labels : (V,) int64 per-vertex labels (from per-face labels by an area-weighted vote,
+        :func:`meshlearn.labels.vertex_labels_from_faces`; -1 on a vertex no face touches)
     face_labels : (F,) int64 when the file gave per-face labels
     template_vertex : (V,) int64 template point of each vertex, -1 where unknown
     vts : (T,) int64 0-based vertex of this shape matching each template point
@@ -157,24 +167,12 @@ def _meshes_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in MESH_EXTS)
 
 
-def _load_shape(path: Path) -> Shape:
-    """Load without cleaning (labels and correspondences refer to the file's vertex order)."""
-    import trimesh
+def load_shape(path: str | os.PathLike, normalize: str | None = None) -> Shape:
+    """The shape in ``path`` as :func:`meshlearn.load` reads it, never cleaned (labels and
+    correspondences refer to the file's vertex order), normalised by ``normalize``."""
+    from ..io import load
 
-    try:
-        obj = trimesh.load(path, process=False)
-    except Exception as e:  # noqa: BLE001 - any parser failure is the file's problem
-        raise InvalidMeshError(f"{path}: cannot read ({e})") from e
-    if isinstance(obj, trimesh.Scene):
-        geoms = list(obj.geometry.values())
-        if len(geoms) != 1:
-            raise InvalidMeshError(f"{path}: holds {len(geoms)} objects; expected one mesh or point cloud")
-        obj = geoms[0]
-    verts = np.asarray(obj.vertices, dtype=np.float64)
-    faces = np.asarray(getattr(obj, "faces", np.zeros((0, 3))), dtype=np.int64)
-    if verts.shape[0] == 0:
-        raise InvalidMeshError(f"{path}: has no vertices")
-    return Shape(verts, faces if len(faces) else None, source=str(path), name=path.stem)
+    return load(Path(path), clean=False, normalize=normalize)
 
 
 # ------------------------------------------------------------------------------------ layouts
@@ -313,8 +311,8 @@ def read_dataset(root: str | os.PathLike, *, split_file: str | os.PathLike | Non
                 f"{root}: train/ is in the {out['train'].layout} layout but test/ in {out['test'].layout}; "
                 "use one layout for both"
             )
-        if out["train"].classes != out["test"].classes:
-            raise DatasetError(f"{root}: train/ and test/ have different class folders")
+        # class folders may differ between the splits (a small test set may lack a class): a
+        # run's classes are those of every split (meshlearn.train.classes), indices per split
     else:
         try:
             detect_layout(root)
@@ -328,17 +326,6 @@ def read_dataset(root: str | os.PathLike, *, split_file: str | os.PathLike | Non
 
 
 # ------------------------------------------------------------------------------------ samples
-def _face_to_vertex_labels(shape: Shape, face_labels: np.ndarray) -> np.ndarray:
-    """Per-vertex labels: for each vertex, the label with the largest incident face area."""
-    V, F = shape.n_verts, shape.n_faces
-    n_lab = int(face_labels.max()) + 1
-    area = shape.face_areas() + 1e-300
-    votes = np.zeros((V, n_lab))
-    for k in range(3):
-        np.add.at(votes, (shape.faces[:, k], face_labels), area)
-    return votes.argmax(1).astype(np.int64)
-
-
 def _read_vts(path: Path, mesh: Path, V: int) -> np.ndarray:
     """0-based vertex indices from a 1-based ``.vts`` file, checked against the mesh's V vertices."""
     vts = read_int_file(path) - 1
@@ -350,9 +337,15 @@ def _read_vts(path: Path, mesh: Path, V: int) -> np.ndarray:
     return vts
 
 
-def load_sample(rec: Record) -> Sample:
-    """Read the mesh and ground truth of one record."""
-    shape = _load_shape(rec.mesh)
+def load_sample(rec: Record, normalize: str | None = DEFAULT_NORMALIZE) -> Sample:
+    """Read the mesh and ground truth of one record.
+
+    The shape is loaded by :func:`meshlearn.load` without cleaning (the file's vertex order) and
+    normalised by ``normalize`` (default :data:`DEFAULT_NORMALIZE`, as ``meshlearn preprocess``
+    does; ``None`` keeps the file's coordinates). The transform is in ``shape.meta``
+    (``normalize``, ``offset``, ``scale``).
+    """
+    shape = load_shape(rec.mesh, normalize)
     V, F = shape.n_verts, shape.n_faces
     sample = Sample(shape=shape, class_label=rec.class_label)
     if rec.labels is not None:
@@ -366,7 +359,7 @@ def load_sample(rec: Record) -> Sample:
             sample.labels = lab
         elif F and lab.size == F:
             sample.face_labels = lab
-            sample.labels = _face_to_vertex_labels(shape, lab)
+            sample.labels = vertex_labels_from_faces(shape.faces, lab, V, shape.face_areas())
         else:
             raise DatasetError(
                 f"{rec.labels}: {lab.size} labels, but {rec.mesh.name} has {V} vertices and {F} faces; "

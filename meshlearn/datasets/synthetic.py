@@ -94,6 +94,11 @@ class SyntheticShape:
         For each template vertex, the 0-based vertex of this shape nearest to it at rest.
     rest_verts : (V, 3) float64
         The vertices before posing (on the rest-pose surface).
+    mirror : (V,) int64 or None
+        Ground-truth left-right map: for each vertex, the vertex of this shape nearest to its
+        mirror image (x -> -x) at rest, where the body is exactly symmetric. Posing (left and right
+        limbs posed and proportioned independently), the normal noise and the remeshing make the
+        posed shape only approximately symmetric, like a real scan.
     """
 
     shape: Shape
@@ -103,6 +108,7 @@ class SyntheticShape:
     template_bary: np.ndarray
     vts: np.ndarray
     rest_verts: np.ndarray
+    mirror: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------------------------- remeshing
@@ -296,7 +302,9 @@ def generate_shape(
         c, s = np.cos(yaw), np.sin(yaw)
         posed = posed @ np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]).T
     posed = posed + rng.normal(0.0, 0.2, 3)
-    _, vts = cKDTree(rest).query(template.verts)
+    rest_tree = cKDTree(rest)
+    _, vts = rest_tree.query(template.verts)
+    _, mirror = rest_tree.query(rest * np.array([-1.0, 1.0, 1.0]))
     shape = Shape(posed, None if points else faces, source=f"synthetic body {name}", name=name)
     return SyntheticShape(
         shape=shape,
@@ -306,6 +314,7 @@ def generate_shape(
         template_bary=bary,
         vts=vts.astype(np.int64),
         rest_verts=rest,
+        mirror=mirror.astype(np.int64),
     )
 
 

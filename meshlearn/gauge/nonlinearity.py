@@ -10,8 +10,11 @@ inversion of the sampling needs ``N >= 2 L + 1``).
 Equivariance: rotating the frame by g maps f to ``f(. + g)``. For ``g = 2 pi j / N`` this only
 permutes the samples cyclically, which commutes with any pointwise function, so the layer is
 exactly equivariant. For other angles the band-limiting step loses the high frequencies that the
-nonlinearity creates, and equivariance holds only approximately; the error shrinks as N grows
-(measured in ``tests/gauge/test_nonlinearity.py``).
+nonlinearity creates, and equivariance holds only approximately; the error shrinks as N grows.
+Measured (relative, Frobenius norm, random features and angles, ``tests/gauge/test_nonlinearity.py``)
+for one layer with L = 2: 0.31 (N = 5), 0.090 (N = 7), 0.017 (N = 15), 0.0037 (N = 31); for a whole
+default :class:`~meshlearn.nets.GemCNN` on a real mesh: 2.8e-2, 9.7e-3, 1.8e-3, 4e-4. For exact
+equivariance use the norm or gated nonlinearity (:mod:`~meshlearn.gauge.exact_nonlinearity`).
 """
 
 from __future__ import annotations
@@ -67,6 +70,11 @@ class RegularNonlinearity(nn.Module):
         S = sampling_matrix(L, n_samples)
         self.register_buffer("to_samples", S.T.contiguous(), persistent=False)  # (2L+1, N)
         self.register_buffer("to_coeffs", torch.linalg.pinv(S).T.contiguous(), persistent=False)  # (N, 2L+1)
+
+    @property
+    def in_type(self) -> FeatureType:
+        """The input type: ``ftype`` (the output type too)."""
+        return self.ftype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (..., (2 L + 1) C) -> same shape."""

@@ -11,18 +11,21 @@ from .operators import (
     GEOMETRY_VERSION,
     OPERATOR_KINDS,
     GaugeData,
+    GaugePoolData,
     OperatorSpec,
     Operators,
     PatchData,
     compute_operators,
 )
-from .spectral import eigenbasis, hks, hks_times, wks, wks_energies
+from .pooling import gauge_pooling
+from .spectral import eigenbasis, hks, hks_times, unit_area_hks, unit_area_wks, wks, wks_energies
 from .transport import LogMapSolver, gauge_data, geodesic_patches, log_map
 
 __all__ = [
     "GEOMETRY_VERSION",
     "OPERATOR_KINDS",
     "GaugeData",
+    "GaugePoolData",
     "GeodesicSolver",
     "LogMapSolver",
     "OperatorSpec",
@@ -33,6 +36,7 @@ __all__ = [
     "cotan_laplacian",
     "eigenbasis",
     "gauge_data",
+    "gauge_pooling",
     "geodesic_distance",
     "geodesic_patches",
     "gradient_operators",
@@ -43,6 +47,8 @@ __all__ = [
     "normals",
     "pairwise_geodesics",
     "tangent_frames",
+    "unit_area_hks",
+    "unit_area_wks",
     "wks",
     "wks_energies",
 ]

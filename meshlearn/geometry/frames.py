@@ -26,7 +26,16 @@ from ..shape import Shape
 from .checks import check_frames, check_knn, check_shape
 from .topology import knn_pairs, neighbor_pairs
 
-__all__ = ["checked_inputs", "gradient_operators", "knn_pairs", "neighbor_pairs", "normals", "tangent_frames"]
+__all__ = [
+    "checked_inputs",
+    "frames_from_normals",
+    "gradient_operators",
+    "knn_pairs",
+    "neighbor_pairs",
+    "normals",
+    "reference_neighbors",
+    "tangent_frames",
+]
 
 log = logging.getLogger(__name__)
 
@@ -184,25 +193,116 @@ def frame_angle(vectors: np.ndarray, frames: np.ndarray) -> np.ndarray:
     return np.arctan2(xy[:, 1], xy[:, 0])
 
 
+def reference_neighbors(shape: Shape, n: np.ndarray, knn: int = 16) -> np.ndarray:
+    """(V,) int64: the neighbour whose direction fixes the x axis of each vertex's frame, -1 where none.
+
+    On a mesh: the lowest-index vertex of the one-ring; on a point cloud: the nearest of the
+    ``knn`` nearest points (ties within a relative 1e-9 go to the lowest index). Both depend only
+    on the vertex order and the distances, so a rigid motion of the shape keeps every choice. A
+    neighbour whose offset is within about 3 degrees of the normal ``n`` (V, 3) is passed over for
+    the next one of the same rule; when all are, the one farthest from the normal is used.
+    """
+    V = shape.n_verts
+    verts = shape.verts
+    if not shape.is_mesh:
+        src, dst = neighbor_pairs(shape, knn=knn)
+        return _reference_from_pairs(verts, n, src, dst, V, nearest=True)
+    best = np.full(V, -1, dtype=np.int64)
+    f = shape.faces
+    if len(f) == 0:
+        return best
+    # fast path: the lowest-index neighbour, checked; the full rule only where it is unusable
+    lowest = np.full(V, V, dtype=np.int64)
+    for i in range(3):
+        np.minimum.at(lowest, f[:, i], np.minimum(f[:, (i + 1) % 3], f[:, (i + 2) % 3]))
+    has = np.flatnonzero(lowest < V)
+    off = verts[lowest[has]] - verts[has]
+    length = np.sqrt(np.einsum("ij,ij->i", off, off))
+    along = np.abs(np.einsum("ij,ij->i", off, n[has]))
+    ok = along * along < (1.0 - 0.05**2) * length * length  # tangential share above 0.05
+    best[has[ok]] = lowest[has[ok]]
+    redo = np.zeros(V, dtype=bool)
+    redo[has[~ok]] = True
+    if redo.any():
+        src = np.concatenate([f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]])
+        dst = np.concatenate([f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]])
+        keep = redo[src]
+        sub = _reference_from_pairs(verts, n, src[keep], dst[keep], V, nearest=False)
+        best[redo] = sub[redo]
+    return best
+
+
+def _reference_from_pairs(verts: np.ndarray, n: np.ndarray, src: np.ndarray, dst: np.ndarray, V: int, nearest: bool) -> np.ndarray:
+    """:func:`reference_neighbors` from candidate pairs (src, dst): the lowest-index usable
+    neighbour, or with ``nearest`` the nearest (ties to the lowest index); else the one
+    farthest from the normal; -1 where a vertex has no candidate."""
+    best = np.full(V, -1, dtype=np.int64)
+    if len(src) == 0:
+        return best
+    off = verts[dst] - verts[src]
+    length = np.sqrt(np.einsum("ij,ij->i", off, off))
+    along = np.abs(np.einsum("ij,ij->i", off, n[src]))
+    ratio = np.sqrt(np.maximum(length * length - along * along, 0.0)) / np.maximum(length, 1e-300)
+    usable = ratio > 0.05
+    if not nearest:
+        rank = dst
+    else:
+        # nearest first; distances within a relative 1e-9 of the nearest count as ties
+        near = np.full(V, np.inf)
+        np.minimum.at(near, src, np.where(usable, length, np.inf))
+        tie = usable & (length <= near[src] * (1.0 + 1e-9))
+        rank = np.where(tie, dst, V)
+    # the lowest rank among the usable neighbours: one sort of combined integer keys
+    keys = np.sort(src * (V + 1) + np.where(usable, rank, V))
+    first = np.r_[True, keys[1:] // (V + 1) != keys[:-1] // (V + 1)]
+    v, r = keys[first] // (V + 1), keys[first] % (V + 1)
+    best[v[r < V]] = r[r < V]
+    # vertices whose neighbours all lie (nearly) along the normal: the one farthest from it
+    lacking = np.zeros(V, dtype=bool)
+    lacking[v[r == V]] = True
+    sel = np.flatnonzero(lacking[src] & (ratio > 1e-12))
+    if len(sel):
+        o = sel[np.lexsort((dst[sel], -ratio[sel], src[sel]))]
+        head = np.r_[True, src[o][1:] != src[o][:-1]]
+        best[src[o][head]] = dst[o][head]
+    return best
+
+
 def tangent_frames(shape: Shape, knn: int = 16) -> np.ndarray:
-    """Orthonormal right-handed tangent frames at every vertex.
+    """Orthonormal right-handed tangent frames at every vertex, fixed by the shape itself.
 
     Parameters
     ----------
     shape : Shape
         A mesh or a point cloud.
     knn : int
-        Neighbourhood size for point-cloud normals. default: 16
+        Neighbourhood size for point-cloud normals and reference neighbours. default: 16
 
     Returns
     -------
     frames : (V, 3, 3) float64
         ``frames[v]`` has rows ``x, y, n``: ``n`` the outward unit normal (see :func:`normals`),
-        ``x`` the coordinate axis least aligned with ``n`` projected to the tangent plane,
-        ``y = n cross x``; so ``det(frames[v]) = +1``. Any tangent frame is a valid gauge: the
-        choice only fixes where angle 0 lies.
+        ``x`` the direction to the vertex's reference neighbour (:func:`reference_neighbors`:
+        the lowest-index one-ring vertex on a mesh, the nearest point on a point cloud)
+        projected onto the tangent plane and normalised, ``y = n cross x``; so
+        ``det(frames[v]) = +1``. Any tangent frame is a valid gauge: the choice only fixes
+        where angle 0 lies. This one is intrinsic to the shape's vertices and connectivity: a
+        rigid motion moves every frame along with the shape (``frames @ R.T``), so angles
+        measured in the frames (gauge data, patches, gradients) do not change, up to rounding.
+        A vertex with no usable neighbour (one in no face, say) falls back to the coordinate
+        axis least aligned with ``n`` (:func:`frames_from_normals`).
     """
-    return frames_from_normals(normals(shape, knn=knn))
+    n = normals(shape, knn=knn)
+    frames = frames_from_normals(n)
+    ref = reference_neighbors(shape, n, knn=knn)
+    has = ref >= 0
+    if has.any():
+        nv = n[has]
+        off = shape.verts[ref[has]] - shape.verts[has]
+        x = off - np.einsum("ij,ij->i", off, nv)[:, None] * nv
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        frames[has] = np.stack([x, np.cross(nv, x), nv], axis=1)
+    return frames
 
 
 def checked_inputs(shape: Shape, frames: np.ndarray | None, knn: int) -> tuple[np.ndarray, int]:

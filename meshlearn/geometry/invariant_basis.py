@@ -13,6 +13,15 @@ with the size of the group (Soleymani, Tahmasebi, Jegelka and Jaillet, ICML 2025
 
 More generally each generator may be given a sign ``s_T`` in {+1, -1}: the functions with
 ``f[T] = s_T f`` (anti-invariant for ``s_T = -1``) are found the same way from ``A_T^c - s_T I``.
+
+On a shape that is only approximately symmetric (a detected map on a posed or remeshed body) the
+eigenspaces are not invariant and ``A_T^c`` is not orthogonal; ``approximate=True`` (chosen by
+default whenever the measured actions are not orthogonal) replaces it by the estimate of
+:func:`~meshlearn.geometry.approximate_action.estimate_action` (orthogonal blocks on the clusters
+the map mixes). In both cases the basis is finished by the exact projection
+:func:`~meshlearn.geometry.approximate_action.orbit_projection` onto the functions fixed by the
+given vertex maps, so invariance under those maps holds to rounding; how far the maps are from a
+true isometry is then the approximation error, reported by ``estimate_action``.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
+from .approximate_action import action_clusters, nearest_orthogonal, orbit_labels, orbit_projection
 from .symmetry import as_symmetry_map
 
 __all__ = ["cluster_eigenvalues", "eigenspace_actions", "invariant_basis", "reynolds_average", "group_elements"]
@@ -86,6 +96,7 @@ def invariant_basis(
     signs=None,
     tol: float = 1e-6,
     polish: bool = True,
+    approximate: bool | str = "auto",
 ) -> np.ndarray:
     """An M-orthonormal basis of the functions in ``span(evecs)`` fixed by every generator.
 
@@ -103,8 +114,12 @@ def invariant_basis(
     tol : float
         Singular values of ``A - sI`` below this count as zero. default: 1e-6
     polish : bool
-        Finish with exact averaging over each generator (``f <- (f + s f[T]) / 2``, swept until
-        fixed, then M-orthonormalised) so that invariance holds to rounding. default: True
+        Finish with the exact projection onto the functions fixed by the maps
+        (:func:`~meshlearn.geometry.approximate_action.orbit_projection`), then M-orthonormalise,
+        so that invariance holds to rounding. default: True
+    approximate : bool or "auto"
+        Estimate the actions of approximate symmetries (see the module docstring); "auto" does
+        so when a measured action is not orthogonal to ``tol``. default: "auto"
 
     Returns
     -------
@@ -124,6 +139,15 @@ def invariant_basis(
     if not maps:
         return evecs.copy()
     actions = eigenspace_actions(evecs, mass, maps, clusters)
+    if approximate == "auto":
+        approximate = any(np.abs(A.T @ A - np.eye(A.shape[0])).max() > tol for acts in actions for A in acts)
+    if approximate:
+        if evals is None:
+            evals = np.concatenate([np.full(len(c), float(i)) for i, c in enumerate(clusters)])
+        raw = [evecs.T @ (mass[:, None] * evecs[T]) for T in maps]
+        coupled = np.max(np.abs(np.stack(raw)), axis=0)
+        clusters = action_clusters(np.asarray(evals, dtype=np.float64), coupled)
+        actions = [[nearest_orthogonal(R[np.ix_(idx, idx)], involution=True) for R in raw] for idx in clusters]
     cols = []
     for idx, acts in zip(clusters, actions):
         d = len(idx)
@@ -139,15 +163,8 @@ def invariant_basis(
     return basis
 
 
-def _polish(basis: np.ndarray, mass: np.ndarray, maps: list[np.ndarray], signs: np.ndarray, sweeps: int = 50) -> np.ndarray:
-    for _ in range(sweeps):
-        change = 0.0
-        for T, s in zip(maps, signs):
-            new = 0.5 * (basis + s * basis[T])
-            change = max(change, float(np.abs(new - basis).max()))
-            basis = new
-        if change < 1e-15:
-            break
+def _polish(basis: np.ndarray, mass: np.ndarray, maps: list[np.ndarray], signs: np.ndarray) -> np.ndarray:
+    basis = orbit_projection(basis, mass, maps, signs, labels=orbit_labels(maps, signs, basis.shape[0]))
     # M-orthonormalise (invariance is kept: it is linear)
     G = basis.T @ (mass[:, None] * basis)
     w, U = np.linalg.eigh(G)

@@ -8,6 +8,7 @@ when a folder is given. The types and the table of kinds are in :mod:`meshlearn.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 import numpy as np
@@ -20,6 +21,7 @@ from .types import (
     OPERATOR_FIELDS,
     OPERATOR_KINDS,
     GaugeData,
+    GaugePoolData,
     OperatorSpec,
     Operators,
     PatchData,
@@ -31,6 +33,7 @@ __all__ = [
     "OperatorSpec",
     "Operators",
     "GaugeData",
+    "GaugePoolData",
     "PatchData",
     "compute_operators",
 ]
@@ -55,13 +58,19 @@ def _compute_kind(kind: str, shape: Shape, spec: OperatorSpec, out: Operators) -
         else:
             out.evals, out.evecs = eigenbasis(out.L, M, k=spec.k, source=shape.source)
     elif kind == "hks":
-        from .spectral import hks, hks_times
+        from .spectral import hks, hks_times, unit_area_hks
 
-        out.hks = hks(out.evals, out.evecs, hks_times(out.evals, spec.n_hks))
+        if spec.descriptor_grid == "unit_area":
+            out.hks = unit_area_hks(out.evals, out.evecs, out.mass, spec.n_hks)
+        else:
+            out.hks = hks(out.evals, out.evecs, hks_times(out.evals, spec.n_hks))
     elif kind == "wks":
-        from .spectral import wks, wks_energies
+        from .spectral import unit_area_wks, wks, wks_energies
 
-        out.wks = wks(out.evals, out.evecs, wks_energies(out.evals, spec.n_wks))
+        if spec.descriptor_grid == "unit_area":
+            out.wks = unit_area_wks(out.evals, out.evecs, out.mass, spec.n_wks)
+        else:
+            out.wks = wks(out.evals, out.evecs, wks_energies(out.evals, spec.n_wks))
     elif kind == "frames":
         from .frames import tangent_frames
 
@@ -81,6 +90,10 @@ def _compute_kind(kind: str, shape: Shape, spec: OperatorSpec, out: Operators) -
         out.patches = geodesic_patches(
             shape, radius, frames=out.frames, max_neighbors=spec.patch_max, gauge=out.gauge, knn=spec.knn
         )
+    elif kind == "gauge_pool":
+        from .pooling import gauge_pooling
+
+        out.pool = gauge_pooling(shape, out.frames, out.gauge, levels=spec.pool_levels, ratio=spec.pool_ratio)
     elif kind == "geodesics":
         from .geodesics import pairwise_geodesics
 
@@ -96,7 +109,7 @@ def _scale(shape: Shape) -> float:
     return shape.diameter()
 
 
-_ORDER = ("laplacian", "spectral", "hks", "wks", "frames", "gradients", "gauge", "patches", "geodesics")
+_ORDER = ("laplacian", "spectral", "hks", "wks", "frames", "gradients", "gauge", "patches", "gauge_pool", "geodesics")
 
 
 def _cast(ops: Operators, dtype: str) -> Operators:
@@ -116,6 +129,11 @@ def _cast(ops: Operators, dtype: str) -> Operators:
             setattr(ops, name, value.astype(dtype))
     if ops.gauge is not None:
         ops.gauge = GaugeData(ops.gauge.edge_index, cast(ops.gauge.angle), cast(ops.gauge.transport))
+    if ops.pool is not None:
+        ops.pool = dataclasses.replace(
+            ops.pool,
+            **{name: cast(getattr(ops.pool, name)) for name in ("pool_transport", "weight", "angle", "transport")},
+        )
     if ops.patches is not None:
         p = ops.patches
         ops.patches = PatchData(p.edge_index, cast(p.radius), cast(p.angle), p.max_radius)

@@ -1,6 +1,26 @@
 """Eigenbasis of the Laplacian and spectral descriptors (HKS, WKS).
 
 Letters: V vertices, K eigenpairs, T descriptor scales.
+
+Descriptor grids
+----------------
+Two ways to choose the HKS times and WKS energies:
+
+* ``"unit_area"`` (:func:`unit_area_hks`, :func:`unit_area_wks`; the default of
+  ``OperatorSpec.descriptor_grid``): a fixed grid for the shape rescaled to unit area. The
+  eigenpairs of a shape of area ``S`` scaled to unit area are ``(lambda S, phi sqrt(S))``; the
+  descriptors are evaluated at the fixed times :data:`UNIT_AREA_HKS_TIMES` (log-spaced) and
+  log-energies :data:`UNIT_AREA_WKS_LOG_ENERGIES` (evenly spaced). Channel j then means the same
+  time (energy) on every shape, whatever its size and however many eigenpairs it has, and a shape
+  scaled by any factor has the same descriptors. The ranges suit bodies and other compact shapes:
+  at unit area their first non-zero eigenvalue is about 4 (a round sphere's is 8 pi) and the k-th
+  about 12 k (Weyl's law), so ``t`` in [1e-2, 1] runs from what about 128 eigenpairs resolve to
+  where the heat kernel has all but reached its constant limit. With fewer eigenpairs the
+  shortest times and highest energies are truncated (the same way on every shape with that k).
+* ``"spectrum"`` (:func:`hks_times`, :func:`wks_energies`): the grid spans each shape's own
+  spectrum ``[lambda_1, lambda_K]`` (Sun et al. 2009). It adapts to every shape, so channel j
+  means different times on different shapes and changes with k; kept for operators computed
+  before the fixed grid existed.
 """
 
 from __future__ import annotations
@@ -13,7 +33,28 @@ import scipy.sparse as sp
 from ..errors import ConfigError
 from .eigensolver import solve_eigenpairs
 
-__all__ = ["eigenbasis", "hks", "wks", "hks_times", "wks_energies"]
+__all__ = [
+    "eigenbasis",
+    "hks",
+    "wks",
+    "hks_times",
+    "wks_energies",
+    "UNIT_AREA_HKS_TIMES",
+    "UNIT_AREA_WKS_LOG_ENERGIES",
+    "DESCRIPTOR_GRIDS",
+    "unit_area_basis",
+    "unit_area_hks_times",
+    "unit_area_wks_energies",
+    "unit_area_hks",
+    "unit_area_wks",
+]
+
+#: Range of the HKS diffusion times (first, last) for shapes scaled to unit area; log-spaced.
+UNIT_AREA_HKS_TIMES = (1e-2, 1.0)
+#: Range of the WKS log-energies ``ln(lambda)`` (first, last) for shapes scaled to unit area.
+UNIT_AREA_WKS_LOG_ENERGIES = (float(np.log(5.0)), float(np.log(1500.0)))
+#: The descriptor grids ``OperatorSpec.descriptor_grid`` may name (see the module docstring).
+DESCRIPTOR_GRIDS = ("unit_area", "spectrum")
 
 log = logging.getLogger(__name__)
 
@@ -185,3 +226,62 @@ def wks(evals: np.ndarray, evecs: np.ndarray, energies: np.ndarray, sigma: float
         raise ConfigError(f"wks sigma must be positive (got {sigma!r})")
     weights = np.exp(-((energies[None, :] - loge[:, None]) ** 2) / (2 * sigma**2))
     return (phi2 @ weights) / np.maximum(weights.sum(0), 1e-300)
+
+
+def unit_area_basis(evals: np.ndarray, evecs: np.ndarray, mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The eigenpairs of the shape rescaled to unit area: ``(lambda S, phi sqrt(S))``, ``S = sum(mass)``.
+
+    Scaling a surface by s multiplies its area by s^2, its eigenvalues by 1 / s^2 and its
+    M-orthonormal eigenvectors by 1 / s; these products undo that.
+    """
+    evals, evecs = _check_basis(evals, evecs)
+    mass = np.asarray(mass, dtype=np.float64).reshape(-1)
+    if mass.shape[0] != evecs.shape[0] or not np.all(np.isfinite(mass)):
+        raise ConfigError(f"expected a finite mass (V,) with V = {evecs.shape[0]} (got {mass.shape})")
+    area = float(mass.sum())
+    if not area > 0:
+        raise ConfigError(f"the unit-area descriptors need a positive total mass (got {area!r})")
+    return evals * area, evecs * np.sqrt(area)
+
+
+def unit_area_hks_times(n: int = 16) -> np.ndarray:
+    """``n`` diffusion times log-spaced over :data:`UNIT_AREA_HKS_TIMES`, ascending (T,) float64."""
+    lo, hi = UNIT_AREA_HKS_TIMES
+    return np.geomspace(lo, hi, int(n))
+
+
+def unit_area_wks_energies(n: int = 16) -> np.ndarray:
+    """``n`` log-energies evenly spaced over :data:`UNIT_AREA_WKS_LOG_ENERGIES`, ascending (T,) float64."""
+    lo, hi = UNIT_AREA_WKS_LOG_ENERGIES
+    return np.linspace(lo, hi, int(n))
+
+
+def unit_area_hks(evals: np.ndarray, evecs: np.ndarray, mass: np.ndarray, n: int = 16) -> np.ndarray:
+    """HKS on the fixed unit-area grid: :func:`hks` of :func:`unit_area_basis` at :func:`unit_area_hks_times`.
+
+    Parameters
+    ----------
+    evals : (K,) float64
+    evecs : (V, K) float64, M-orthonormal
+    mass : (V,) float64, the lumped mass (its sum is the area)
+    n : int
+        Number of times. default: 16
+
+    Returns
+    -------
+    (V, T) float64, unchanged when the shape is scaled (and by rigid motions).
+    """
+    ev, ph = unit_area_basis(evals, evecs, mass)
+    return hks(ev, ph, unit_area_hks_times(n))
+
+
+def unit_area_wks(evals: np.ndarray, evecs: np.ndarray, mass: np.ndarray, n: int = 16) -> np.ndarray:
+    """WKS on the fixed unit-area grid: :func:`wks` of :func:`unit_area_basis` at
+    :func:`unit_area_wks_energies`, band width ``7 (e_last - e_first) / n`` (:func:`wks`'s default).
+
+    Returns
+    -------
+    (V, T) float64, unchanged when the shape is scaled (and by rigid motions).
+    """
+    ev, ph = unit_area_basis(evals, evecs, mass)
+    return wks(ev, ph, unit_area_wks_energies(n))

@@ -7,10 +7,18 @@ It acts on per-vertex functions by composition, ``(P_T f)[i] = f[T[i]]``, i.e. `
 
 Detection follows the classical observation that an isometry commutes with the Laplace-Beltrami
 operator: a reflective (involutive) symmetry sends every eigenfunction of a simple eigenvalue to
-plus or minus itself. Each sign pattern over the first non-degenerate eigenfunctions is a candidate;
-a candidate is scored by how well the sign-flipped spectral embedding lands on the embedding of
-other vertices, and the best candidates are refined by iterating a functional map in a larger
-eigenbasis (orthogonal Procrustes, then nearest neighbours: spectral iterative closest point).
+plus or minus itself. Two searches run in turn:
+
+- exact: each sign pattern over the first non-degenerate eigenfunctions is a candidate, scored by
+  how well the sign-flipped spectral embedding lands on the embedding of other vertices, and the
+  best are refined by iterating an orthogonal functional map (spectral iterative closest point).
+  A shape whose mesh is exactly symmetric gets its exact map this way.
+- approximate, when the exact search finds nothing (posed, noisy, remeshed real shapes): see
+  :mod:`meshlearn.geometry.reflection_search` (sign patterns on the first few eigenfunctions,
+  ZoomOut refinement of the self-map, ranking by descriptor preservation and orientation reversal).
+  Its best map is accepted when it reverses orientation and preserves the wave kernel signature
+  well (thresholds ``max_orientation`` and ``max_descriptor_error``); otherwise the result is an
+  empty list whose ``message`` reports the best candidate's scores.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from ..errors import ConfigError
 from ..shape import Shape
 
 __all__ = [
+    "Reflections",
     "SymmetryMap",
     "as_symmetry_map",
     "detect_reflections",
@@ -53,12 +62,25 @@ class SymmetryMap:
         embedding norm (0 for an exact symmetry). ``nan`` for user-given maps.
     signs : (m,) int array or None
         The eigenfunction sign pattern the detection started from.
+    descriptor_error : float
+        Mean distance between the wave kernel signatures of ``i`` and ``T(i)`` over the same
+        mean for random pairs (0 for an exact symmetry, about 1 for chance); ``nan`` when not
+        measured.
+    orientation : float
+        Orientation-reversal ratio of the map's functional map (see
+        :func:`~meshlearn.geometry.reflection_search.orientation_ratio`): near 0 for a
+        reflection, above 1 for an orientation-preserving map; ``nan`` when not measured.
+    exact : bool
+        Found by the exact search (the mesh is symmetric to the residual).
     """
 
     vertex_map: np.ndarray
     score: float = 1.0
     residual: float = float("nan")
     signs: np.ndarray | None = field(default=None, repr=False)
+    descriptor_error: float = float("nan")
+    orientation: float = float("nan")
+    exact: bool = False
 
     @property
     def is_permutation(self) -> bool:
@@ -72,6 +94,21 @@ class SymmetryMap:
         inv = np.empty_like(self.vertex_map)
         inv[self.vertex_map] = np.arange(self.vertex_map.size)
         return inv
+
+
+class Reflections(list):
+    """The list of detected :class:`SymmetryMap` (best first), with what the search concluded.
+
+    message : str
+        "found ..." or "no symmetry found: ..." with the best candidate's scores.
+    best_candidate : SymmetryMap or None
+        The best map the search produced, accepted or not (inspect it when nothing was found).
+    """
+
+    def __init__(self, maps=(), message: str = "", best_candidate: SymmetryMap | None = None) -> None:
+        super().__init__(maps)
+        self.message = message
+        self.best_candidate = best_candidate
 
 
 def as_symmetry_map(vertex_map, n_verts: int | None = None) -> SymmetryMap:
@@ -218,15 +255,19 @@ def _odd_compatible(f: np.ndarray, mass: np.ndarray, tol: float = 0.05) -> bool:
 def detect_reflections(
     shape: Shape,
     *,
-    k: int = 60,
+    k: int = 80,
     n_signs: int = 8,
     max_maps: int = 4,
     max_residual: float = 0.05,
     icp_iters: int = 20,
+    approximate: bool = True,
+    max_orientation: float = 0.4,
+    max_descriptor_error: float = 0.4,
+    seed: int = 0,
     evals: np.ndarray | None = None,
     evecs: np.ndarray | None = None,
     mass: np.ndarray | None = None,
-) -> list[SymmetryMap]:
+) -> Reflections:
     """Detect a shape's intrinsic reflective symmetries from its eigenbasis.
 
     Parameters
@@ -234,25 +275,35 @@ def detect_reflections(
     shape : Shape
         A mesh or point cloud.
     k : int
-        Eigenpairs used for the refinement (the functional map's size). default: 60
+        Eigenpairs used for the refinement (the functional map's size). default: 80
     n_signs : int
-        Simple (non-degenerate) eigenfunctions whose signs are searched; ``2**n_signs - 1``
-        candidates are scored. default: 8
+        Simple (non-degenerate) eigenfunctions whose signs the exact search tries. default: 8
     max_maps : int
         At most this many symmetries are returned, best first. default: 4
     max_residual : float
-        Candidates whose relative spectral residual after refinement exceeds this are dropped.
-        default: 0.05
+        The exact search keeps candidates whose relative spectral residual after refinement is
+        below this (an exactly symmetric mesh gives ~1e-6). default: 0.05
     icp_iters : int
-        Refinement steps (basis sizes from the searched eigenfunctions up to k). default: 20
+        Refinement steps of the exact search. default: 20
+    approximate : bool
+        When the exact search finds nothing, search an approximate reflection (posed, noisy,
+        remeshed shapes; see :mod:`meshlearn.geometry.reflection_search`). default: True
+    max_orientation : float
+        The approximate map is accepted only when its orientation-reversal ratio is below this
+        (0 for a reflection, above 1 for an orientation-preserving map). default: 0.4
+    max_descriptor_error : float
+        ... and its wave kernel signature error (relative to chance) below this. default: 0.4
+    seed : int
+        Seed of the approximate search's vertex sample. default: 0
     evals, evecs, mass : optional
         A precomputed eigenbasis ((K,), (V, K) M-orthonormal, (V,) lumped mass) to reuse.
 
     Returns
     -------
-    list of SymmetryMap
-        Best first; distinct maps only (the identity is never returned). Empty when the shape has
-        no detectable reflective symmetry.
+    Reflections
+        A list of :class:`SymmetryMap`, best first; distinct maps only (the identity is never
+        returned). Empty when the shape has no detectable reflective symmetry, with ``message``
+        giving the best candidate's scores and ``best_candidate`` the map itself.
     """
     from threadpoolctl import threadpool_limits
 
@@ -268,9 +319,46 @@ def detect_reflections(
     mass = np.asarray(mass, dtype=np.float64)
     # skip the constant function(s): eigenvalues ~ 0
     n_zero = int(np.sum(evals < 1e-8 * max(evals.max(), 1e-12)))
+    with threadpool_limits(1):  # many small products: threads only add overhead
+        found = _exact_search(shape, evals, evecs, mass, n_zero, k, n_signs, icp_iters, max_maps, max_residual)
+        if found or not approximate:
+            msg = (f"found {len(found)} exact reflection(s)" if found else
+                   "no exact symmetry found (approximate search off)")
+            return Reflections(found, msg, found[0] if found else None)
+        return _approximate_search(shape, evals, evecs, mass, n_zero, k, max_orientation, max_descriptor_error, seed)
+
+
+def _round_trip_score(shape: Shape, T: np.ndarray) -> float:
+    back = np.linalg.norm(shape.verts[T[T]] - shape.verts, axis=1)
+    return float(np.mean(back <= 0.01 * shape.diameter()))
+
+
+def _approximate_search(shape, evals, evecs, mass, n_zero, k, max_orientation, max_descriptor_error, seed) -> Reflections:
+    from .reflection_search import search_reflection
+
+    keep = slice(n_zero, n_zero + k)
+    phi, lam = evecs[:, keep], evals[keep]
+    if phi.shape[1] < 2:
+        return Reflections([], f"no symmetry found: only {phi.shape[1]} non-constant eigenfunctions", None)
+    faces = shape.faces if shape.is_mesh else None
+    cands = search_reflection(lam, phi, mass, verts=shape.verts, faces=faces, seed=seed)
+    best = cands[0]
+    sym = SymmetryMap(best.vertex_map, score=_round_trip_score(shape, best.vertex_map), residual=best.residual,
+                      signs=best.signs, descriptor_error=best.descriptor_error, orientation=best.orientation)
+    scores = (f"descriptor error {best.descriptor_error:.3f} (accepted below {max_descriptor_error}), orientation "
+              f"ratio {best.orientation:.3f} (accepted below {max_orientation}), round-trip score {sym.score:.3f}")
+    ok = best.descriptor_error <= max_descriptor_error and not best.orientation > max_orientation
+    if not ok:
+        msg = f"no symmetry found on {shape.source or 'the shape'}: best candidate's {scores}"
+        log.info("%s", msg)
+        return Reflections([], msg, sym)
+    return Reflections([sym], f"found an approximate reflection: {scores}", sym)
+
+
+def _exact_search(shape, evals, evecs, mass, n_zero, k, n_signs, icp_iters, max_maps, max_residual) -> list[SymmetryMap]:
     simple = _simple_indices(evals, max(n_zero, 1), n_signs, rtol=1e-3)
     if not simple:
-        log.info("%s: no simple eigenvalues in the first %d; no reflection detected", shape.source, len(evals))
+        log.info("%s: no simple eigenvalues in the first %d; no exact reflection", shape.source, len(evals))
         return []
     emb = evecs[:, simple] / np.sqrt(evals[simple])  # global point signature
     tree = cKDTree(emb)
@@ -287,8 +375,7 @@ def detect_reflections(
         d, T = tree.query(emb * s)
         candidates.append((float(d.mean() / scale), s, T))
     candidates.sort(key=lambda c: c[0])
-    with threadpool_limits(1):  # many small products: threads only add overhead
-        return _refine(shape, candidates, evecs, mass, n_zero, k, len(simple), icp_iters, max_maps, max_residual)
+    return _refine(shape, candidates, evecs, mass, n_zero, k, len(simple), icp_iters, max_maps, max_residual)
 
 
 def _refine(shape, candidates, evecs, mass, n_zero, k, k0, icp_iters, max_maps, max_residual) -> list[SymmetryMap]:
@@ -304,7 +391,7 @@ def _refine(shape, candidates, evecs, mass, n_zero, k, k0, icp_iters, max_maps, 
             continue
         back = np.linalg.norm(shape.verts[T[T]] - shape.verts, axis=1)
         score = float(np.mean(back <= 0.01 * diam))
-        found.append(SymmetryMap(T, score=score, residual=resid, signs=s.astype(np.int64)))
+        found.append(SymmetryMap(T, score=score, residual=resid, signs=s.astype(np.int64), exact=True))
         if len(found) == max_maps:
             break
     found.sort(key=lambda f: (-f.score, f.residual))

@@ -12,10 +12,11 @@ Operator kinds and the fields of :class:`Operators` they fill:
 ``spectral``    ``laplacian`` + ``evals`` (K,) ascending, ``evecs`` (V, K) M-orthonormal
 ``hks``         ``hks`` (V, T) heat kernel signature (needs ``spectral``)
 ``wks``         ``wks`` (V, T) wave kernel signature (needs ``spectral``)
-``frames``      ``frames`` (V, 3, 3): rows x, y, n (right-handed, n the outward normal)
+``frames``      ``frames`` (V, 3, 3): rows x, y, n (right-handed; n outward, x towards a neighbour)
 ``gradients``   ``frames`` + ``grad_x``, ``grad_y`` (V, V) CSR: tangent gradient in each frame
 ``gauge``       ``frames`` + ``gauge``: GaugeData (edge_index (2, E), angle (E,), transport (E,))
 ``patches``     ``frames`` + ``patches``: PatchData (local geodesic polar coordinates)
+``gauge_pool``  ``gauge`` + ``pool``: GaugePoolData (coarser levels for parallel-transport pooling)
 ``geodesics``   ``geodesics`` (V, V) float32 all-pairs geodesic distances (small shapes only)
 ==============  =====================================================================================
 """
@@ -40,13 +41,14 @@ __all__ = [
     "OperatorSpec",
     "Operators",
     "GaugeData",
+    "GaugePoolData",
     "PatchData",
     "operator_closure",
 ]
 
 #: Bump whenever a change in meshlearn.geometry changes any computed number: old cache files
 #: then stop matching and are recomputed.
-GEOMETRY_VERSION = "5"
+GEOMETRY_VERSION = "6"
 
 # kind -> kinds it depends on
 OPERATOR_DEPENDS: dict[str, tuple[str, ...]] = {
@@ -58,6 +60,7 @@ OPERATOR_DEPENDS: dict[str, tuple[str, ...]] = {
     "gradients": ("frames",),
     "gauge": ("frames",),
     "patches": ("frames",),
+    "gauge_pool": ("gauge",),
     "geodesics": (),
 }
 OPERATOR_KINDS: tuple[str, ...] = tuple(OPERATOR_DEPENDS)
@@ -93,6 +96,12 @@ class OperatorSpec:
         non-manifold meshes and point clouds)
     n_hks, n_wks : int
         Number of HKS times / WKS energies. default: 16
+    descriptor_grid : {"unit_area", "spectrum"}
+        Where the HKS times and WKS energies lie (:mod:`meshlearn.geometry.spectral`):
+        ``unit_area`` a fixed grid for the shape scaled to unit area, the same on every shape and
+        for every k; ``spectrum`` each shape's own spectrum (older runs; a stored spec with HKS or
+        WKS and no ``descriptor_grid`` reads as ``spectrum``). Part of the key only when HKS or WKS
+        are asked for. default: "unit_area"
     knn : int
         Neighbours used on point clouds (gradients, gauge edges, normals). default: 16
     patch_radius : float
@@ -104,6 +113,10 @@ class OperatorSpec:
         Storage precision of every computed float array in :class:`Operators` and the cache
         (sparse matrices, gauge and patch angles included); ``verts`` stay float64 and
         ``geodesics`` float32. default: "float32"
+    pool_levels : int
+        Coarser levels for ``gauge_pool``. default: 2 (the three scales of GEM-CNN's multi-scale model)
+    pool_ratio : float
+        Fraction of a level's vertices that the next coarser level keeps. default: 0.25
     eigen_coarse : int
         0: exact eigenpairs. N > 0: approximate eigenpairs for shapes of more than 2 N vertices,
         solved on a copy simplified to about N vertices and interpolated back, then made exact
@@ -122,6 +135,9 @@ class OperatorSpec:
     patch_max: int = 32
     dtype: str = "float32"
     eigen_coarse: int = 0
+    descriptor_grid: str = "unit_area"
+    pool_levels: int = 2
+    pool_ratio: float = 0.25
 
     def __post_init__(self) -> None:
         ops = self.operators
@@ -137,6 +153,12 @@ class OperatorSpec:
                 raise ConfigError(f"{name} must be a positive integer (got {getattr(self, name)!r})")
         if not self.patch_radius > 0:
             raise ConfigError(f"patch_radius must be positive (got {self.patch_radius!r})")
+        if self.descriptor_grid not in ("unit_area", "spectrum"):
+            raise ConfigError(f"descriptor_grid must be 'unit_area' or 'spectrum' (got {self.descriptor_grid!r})")
+        if int(self.pool_levels) < 1:
+            raise ConfigError(f"pool_levels must be a positive integer (got {self.pool_levels!r})")
+        if not 0.0 < float(self.pool_ratio) < 1.0:
+            raise ConfigError(f"pool_ratio must be between 0 and 1 (got {self.pool_ratio!r})")
         if int(self.eigen_coarse) < 0:
             raise ConfigError(f"eigen_coarse must be 0 (exact) or a vertex count (got {self.eigen_coarse!r})")
 
@@ -147,6 +169,8 @@ class OperatorSpec:
         ``inputs`` is ``"xyz"`` (nothing extra), ``"hks"`` or ``"wks"``.
         """
         requires = set(getattr(net, "requires", ()))
+        # parameters a net instance needs, e.g. GemCNN(scales=3) -> pool_levels=2; explicit ones win
+        params = {**dict(getattr(net, "operator_params", None) or {}), **params}
         if not requires:
             raise ConfigError(f"{net!r} declares no `requires` set of operator kinds")
         if inputs in ("hks", "wks"):
@@ -160,12 +184,18 @@ class OperatorSpec:
         d["operators"] = sorted(self.operators)
         if not d["eigen_coarse"]:  # exact: left out, so that caches written before it existed stay valid
             del d["eigen_coarse"]
+        if not self.operators & {"hks", "wks"}:  # no descriptors: keys of spectral-only specs unchanged
+            del d["descriptor_grid"]
+        if "gauge_pool" not in self.operators:  # likewise the pooling parameters when not used
+            del d["pool_levels"], d["pool_ratio"]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "OperatorSpec":
         d = dict(d)
         d["operators"] = frozenset(d.get("operators", ()))
+        if d["operators"] & {"hks", "wks"} and "descriptor_grid" not in d:
+            d["descriptor_grid"] = "spectrum"  # stored before the fixed grid existed
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -175,9 +205,14 @@ class OperatorSpec:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def same_params(self, other: "OperatorSpec") -> bool:
-        """True when both specs agree on every parameter except the operator kinds and k."""
+        """True when both specs agree on every parameter except the operator kinds and k (and the
+        descriptor grid, unless both hold HKS or WKS)."""
         mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
-        return all(mine[n] == theirs[n] for n in mine if n not in ("operators", "k"))
+        skip = {"operators", "k"}
+        descriptors = {"hks", "wks"}
+        if not (self.operators & descriptors and other.operators & descriptors):
+            skip.add("descriptor_grid")  # it only matters where both hold descriptors
+        return all(mine[n] == theirs[n] for n in mine if n not in skip)
 
     def covers(self, other: "OperatorSpec") -> bool:
         """True when operators computed with this spec answer ``other``: a superset of its kinds,
@@ -247,6 +282,72 @@ class GaugeData:
 
 
 @dataclass
+class GaugePoolData:
+    """Coarser levels of a shape and the parallel-transport pooling between them (levels 0..S,
+    level 0 the shape itself; see :mod:`meshlearn.geometry.pooling` for the definitions).
+
+    Per-level arrays are concatenated over the levels; :meth:`level` slices them.
+
+    n_verts : (S + 1,) int64
+        V_k, the vertices of every level.
+    n_edges : (S,) int64
+        E_k, the directed edges of levels 1..S.
+    index : (V_1 + ... + V_S,) int64
+        The vertices of level k as indices into level k - 1 (they keep those vertices' frames).
+    cluster : (V_0 + ... + V_{S-1},) int64
+        For every vertex of level k - 1, the vertex of level k it pools into (index in level k).
+    pool_transport : same shape, float
+        Angle rotating a tangent vector in the vertex's frame into its cluster vertex's frame
+        (composed Levi-Civita transport along the shortest path between them).
+    weight : same shape, float
+        Pooling weight: the vertex's share of its cluster's area; sums to 1 over each cluster.
+    edge_index : (2, E_1 + ... + E_S) int64
+        The edges of levels 1..S (indices within their level), sorted by source then target.
+    angle, transport : (E_1 + ... + E_S,) float
+        Gauge data of those edges, with the conventions of :class:`GaugeData`.
+    """
+
+    n_verts: Any
+    n_edges: Any
+    index: Any
+    cluster: Any
+    pool_transport: Any
+    weight: Any
+    edge_index: Any
+    angle: Any
+    transport: Any
+
+    @property
+    def n_levels(self) -> int:
+        """S, the number of coarser levels."""
+        return len(self.n_edges)
+
+    def level(self, k: int) -> tuple[Any, Any, Any, Any, GaugeData]:
+        """Level ``k`` (1..S): ``(index, cluster, pool_transport, weight, gauge)``, where the
+        first four describe the pooling from level k - 1 into level k and ``gauge`` is level
+        k's :class:`GaugeData`."""
+        nv = [int(n) for n in self.n_verts]
+        ne = [int(n) for n in self.n_edges]
+        if not 1 <= k <= len(ne):
+            raise ConfigError(f"the pooling data have levels 1..{len(ne)} (asked for level {k})")
+        v0, v1 = sum(nv[1:k]), sum(nv[1 : k + 1])
+        f0, f1 = sum(nv[: k - 1]), sum(nv[:k])
+        e0, e1 = sum(ne[: k - 1]), sum(ne[:k])
+        gauge = GaugeData(self.edge_index[:, e0:e1], self.angle[e0:e1], self.transport[e0:e1])
+        return self.index[v0:v1], self.cluster[f0:f1], self.pool_transport[f0:f1], self.weight[f0:f1], gauge
+
+    def to(self, device: Any = "cpu", dtype: Any = None) -> "GaugePoolData":
+        import torch
+
+        dtype = dtype or torch.float32
+        out = {f.name: to_torch(getattr(self, f.name), device, dtype) for f in dataclasses.fields(self)}
+        # the sizes stay on the host: slicing by them needs no device synchronisation
+        out["n_verts"] = tuple(int(n) for n in self.n_verts)
+        out["n_edges"] = tuple(int(n) for n in self.n_edges)
+        return GaugePoolData(**out)
+
+
+@dataclass
 class PatchData:
     """Local geodesic polar coordinates of the neighbours within a radius of every vertex.
 
@@ -297,6 +398,7 @@ class Operators:
     grad_y: Any = None
     gauge: GaugeData | None = None
     patches: PatchData | None = None
+    pool: GaugePoolData | None = None
     geodesics: Any = None
     spec: OperatorSpec | None = None
     shape_hash: str = ""
@@ -340,5 +442,6 @@ OPERATOR_FIELDS: dict[str, tuple[str, ...]] = {
     "gradients": ("grad_x", "grad_y"),
     "gauge": ("gauge",),
     "patches": ("patches",),
+    "gauge_pool": ("pool",),
     "geodesics": ("geodesics",),
 }

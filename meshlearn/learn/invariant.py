@@ -31,7 +31,7 @@ def _basis(est) -> np.ndarray:
         evals = est.evals
     if not est.maps:
         return evecs
-    return invariant_basis(evecs, est.mass, est.maps, evals=evals, signs=est.signs)
+    return invariant_basis(evecs, est.mass, est.maps, evals=evals, signs=est.signs, polish=getattr(est, "polish", True))
 
 
 class InvariantSpectralRegressor(RegressorMixin, BaseEstimator):
@@ -49,6 +49,17 @@ class InvariantSpectralRegressor(RegressorMixin, BaseEstimator):
         Use only the first ``n_basis`` eigenvectors. default: all
     alpha : float
         Ridge penalty on the coefficients. default: 1e-8
+    polish : bool
+        Finish the basis with the exact projection onto the functions fixed by the maps, so that
+        the prediction is invariant under them to rounding (for any vertex maps, bijective or
+        not). ``False`` keeps the smooth spectral basis of the estimated action alone: for a
+        detected map on an approximately symmetric shape, whose errors the exact projection would
+        spread (it averages over every chain ``i, T(i), T(T(i)), ...``), it is approximately
+        invariant and often the better fit. default: True
+
+    With maps that are not exact symmetries (a reflection detected on a posed or remeshed shape)
+    the group's action on each eigenspace is estimated (see
+    :mod:`meshlearn.geometry.approximate_action`).
 
     ``X`` holds vertex indices, shape (n,) or (n, 1); ``y`` (n,) targets.
 
@@ -58,7 +69,7 @@ class InvariantSpectralRegressor(RegressorMixin, BaseEstimator):
     >>> f = reg.predict(np.arange(V))                                              # doctest: +SKIP
     """
 
-    def __init__(self, evecs=None, mass=None, evals=None, maps=(), signs=None, n_basis=None, alpha=1e-8):
+    def __init__(self, evecs=None, mass=None, evals=None, maps=(), signs=None, n_basis=None, alpha=1e-8, polish=True):
         self.evecs = evecs
         self.mass = mass
         self.evals = evals
@@ -66,6 +77,7 @@ class InvariantSpectralRegressor(RegressorMixin, BaseEstimator):
         self.signs = signs
         self.n_basis = n_basis
         self.alpha = alpha
+        self.polish = polish
 
     @staticmethod
     def _indices(X, V: int) -> np.ndarray:

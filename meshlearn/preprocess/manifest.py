@@ -27,6 +27,9 @@ cache_file : str or None
     The name inside CACHE_DIR of the cache entry that answers the request (one file per shape and spec).
 spec : str
     ``OperatorSpec.key()`` of the request.
+clean, normalize : bool, str or None
+    How the shape was loaded (:func:`meshlearn.load`'s arguments); training checks them against
+    its own before reading the cache.
 decimated_from : [int, int] or None
     Vertex and face counts before decimation, when the shape was decimated.
 time : str

@@ -120,6 +120,8 @@ def failed_record(task: Task, error: str | None) -> dict[str, Any]:
         "error_type": None,
         "cache_file": None,
         "spec": task.spec.key(),
+        "clean": task.clean,
+        "normalize": task.normalize,
         "decimated_from": None,
         "time": _now(),
     }

@@ -33,7 +33,7 @@ __all__ = [
     "segmentation_class_count",
     "write_classes",
     "read_classes",
-    "stratified_holdout",
+    "class_map_of",
 ]
 
 #: optional file at a dataset's root naming its classes, one a line (label i on line i)
@@ -107,6 +107,16 @@ def class_index(name: str, classes: tuple[str, ...] | list[str], source: Any) ->
         ) from None
 
 
+def class_map_of(split: Any, classes: tuple[str, ...] | list[str]) -> np.ndarray:
+    """``m[i]``: the run's index of the split's class i (``split.classes[i]``); a DatasetError
+    naming a file of a class the run does not know."""
+    out = np.empty(len(split.classes), dtype=np.int64)
+    for i, name in enumerate(split.classes):
+        first = next((r.mesh for r in split.records if r.class_label == i), Path(split.root) / name)
+        out[i] = class_index(name, classes, first)
+    return out
+
+
 def segmentation_class_count(splits: Mapping[str, Any]) -> int:
     """The number of segmentation classes: one more than the largest label in any split's label
     files, or the number of part names when larger (0 when there are no labels).
@@ -152,17 +162,3 @@ def read_classes(run_dir: str | os.PathLike) -> list[str] | None:
         raise DatasetError(f"{path}: expected a JSON list of class names")
     return names
 
-
-def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Indices of about ``fraction`` of the items of each label (at least one of every label with
-    two or more items), chosen at random with ``seed``; sorted."""
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    out: list[int] = []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        if idx.size < 2 or fraction <= 0:
-            continue
-        k = min(max(1, int(round(fraction * idx.size))), idx.size - 1)
-        out += rng.choice(idx, size=k, replace=False).tolist()
-    return np.sort(np.asarray(out, dtype=np.int64))

@@ -56,6 +56,7 @@ TASK_DEFAULTS = {
 LOGS = ("auto", "tensorboard", "none")
 #: the key of a run file that holds ``TrainConfig.net_options``
 NET_SECTION = "net"
+NORMALIZE = ("radius", "area", None)
 
 
 @dataclass
@@ -110,7 +111,9 @@ class TrainConfig:
         Classification: the per-vertex logits pooled to one vector per shape by their
         area-weighted mean or their maximum. default: "mean"
     val_fraction : float
-        Fraction of the training shapes held out to choose the best checkpoint (the last ones);
+        Fraction of the training shapes held out to choose the best checkpoint: a random draw
+        seeded by ``seed``, stratified by class or source folder where the layout has them
+        (:func:`meshlearn.datasets.validation_split`; the names go to ``<out>/splits.json``);
         0 chooses by training loss. default: 0.1
     seed : int
         default: 0
@@ -135,6 +138,21 @@ class TrainConfig:
     image_every : int
         With TensorBoard, a picture of one validation shape's predictions every this many
         epochs (and after the last); 0: none. default: 5
+    normalize : {"radius", "area"} or None
+        How shapes are normalised when loaded (:func:`meshlearn.load`); the default is
+        ``meshlearn preprocess``'s too, so a cache it filled is read as it is. default: "radius"
+    loader_workers : int
+        DataLoader worker processes reading shapes and operators; -1: 2, or 0 (read in the
+        training process) for fewer than 64 shapes. default: -1
+    max_resident_mb : float
+        Megabytes of recently read items each process may keep in memory; 0 keeps none (every
+        epoch reads the cache again). default: 0
+    log_reads : bool
+        Append the name of every shape each process reads to ``<out>/reads/rank<R>.txt``.
+        default: False
+    steps_per_epoch : int
+        Optimiser steps per epoch, each on the next shuffled batch; 0 goes once through the
+        training shapes. For datasets too large to pass through between checkpoints. default: 0
     """
 
     task: str = "segmentation"
@@ -165,6 +183,11 @@ class TrainConfig:
     net_options: dict[str, Any] = field(default_factory=dict)
     log: str = "auto"
     image_every: int = 5
+    normalize: str | None = "radius"
+    loader_workers: int = -1
+    max_resident_mb: float = 0.0
+    log_reads: bool = False
+    steps_per_epoch: int = 0
 
     def __post_init__(self) -> None:
         def choice(name: str, options) -> None:
@@ -198,6 +221,16 @@ class TrainConfig:
             raise ConfigError(f"lr must be positive (got {self.lr!r})")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must lie in [0, 1) (got {self.val_fraction!r})")
+        if isinstance(self.normalize, str) and self.normalize.lower() == "none":  # the flag's spelling
+            self.normalize = None
+        if self.normalize not in NORMALIZE:
+            raise ConfigError(f"normalize must be one of radius, area or None (got {self.normalize!r})")
+        if int(self.loader_workers) < -1:
+            raise ConfigError(f"loader_workers must be -1 (automatic), 0 or positive (got {self.loader_workers!r})")
+        if not float(self.max_resident_mb) >= 0:
+            raise ConfigError(f"max_resident_mb must be 0 (hold nothing) or positive (got {self.max_resident_mb!r})")
+        if int(self.steps_per_epoch) < 0:
+            raise ConfigError(f"steps_per_epoch must be 0 (the whole split) or positive (got {self.steps_per_epoch!r})")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1) (got {self.dropout!r})")
 

@@ -6,7 +6,7 @@ majority of its vertices' labels) and per-class IoU.
 
 Classification: accuracy over shapes, mean class accuracy and the confusion matrix (rows true,
 columns predicted, with the class names); a shape whose class folder the run does not know is a
-DatasetError naming its file.
+DatasetError naming its file (as is a segmentation label beyond the run's classes).
 
 Correspondence, over ordered pairs (A, B) of shapes (all of them unless ``max_pairs``): the
 network gives each vertex a probability distribution over the template's points; vertex a of A is
@@ -18,6 +18,10 @@ where the functional map sends it in B's spectral embedding (the map's global sm
 between the network's local choices). Evaluated at the template points listed in both shapes' ``vts`` (a fixed random
 subset of ``n_points`` of them): the error of template point i is the geodesic distance on B from
 the image of ``vts_A[i]`` to ``vts_B[i]``, divided by sqrt(area of B) (the sum of B's lumped mass).
+
+Shapes are loaded as in training (the run's ``normalize``) and read through the same kind of
+DataLoader; segmentation scores one shape at a time, correspondence holds the split's logits and
+operators (every pair needs them).
 
 Files (read by ``meshlearn view --predictions RUN_DIR``): ``predictions/<name>.npz`` with
 ``pred`` (V,) predicted labels and ``pred_faces`` (F,) for segmentation, ``match`` (V,) predicted
@@ -45,7 +49,9 @@ from ..datasets import MeshDataset, read_dataset
 from ..errors import DatasetError, MissingDependencyError
 from ..geometry.operators import OperatorSpec
 from .checkpoint import checkpoint_path, config_of, load_checkpoint, load_model_state
-from .classes import class_index, class_label_of
+from .config import TrainConfig
+from .loader import loader_workers, make_loader
+from .classes import class_map_of
 from .loop import forward_logits, target_of
 from .metrics import (ClassificationScores, SegmentationScores, face_labels_from_vertices, geodesic_errors, pck_curve,
                       plot_confusion, plot_pck)
@@ -170,23 +176,34 @@ def _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine, re
     parts = read_dataset(data, split_file=config.split_file)
     if split not in parts:
         raise DatasetError(f"{data}: no {split!r} split (have {', '.join(parts)})")
-    ds = MeshDataset(parts[split], spec, cache=config.cache or run_dir / "cache", progress=progress)
+    ds = MeshDataset(parts[split], spec, cache=config.cache or run_dir / "cache", progress=progress,
+                     normalize=config.normalize)
     pred_dir = run_dir / "predictions"
     pred_dir.mkdir(parents=True, exist_ok=True)
     amp = bool(config.amp and dev.type == "cuda")
-    ops_t, logits = [], []
-    with torch.no_grad():
-        for item in tqdm(ds.items, desc="predicting", unit="shape", disable=not progress):
-            o = item.ops.to(dev)
-            ops_t.append(o)
-            logits.append(forward_logits(net, o, input_features(o, config.inputs), amp))
+    loader = make_loader(ds, batch_size=1, workers=loader_workers(config, len(ds)), device=dev)
+
+    def predicted():  # (item, torch operators on dev, logits), one shape at a time
+        with torch.no_grad():
+            for batch in tqdm(loader, desc="predicting", unit="shape", disable=not progress):
+                for item in batch:
+                    o = item.ops.to(dev)
+                    yield item, o, forward_logits(net, o, input_features(o, config.inputs), amp)
+
     result: dict[str, Any] = {"task": config.task, "n_shapes": len(ds), "split": split}
     if config.task == "segmentation":
-        result.update(_segmentation(ds, ops_t, logits, meta, pred_dir))
+        result.update(_segmentation(predicted(), meta, pred_dir, ds.split))
     elif config.task == "classification":
-        result.update(_classification(ds, logits, meta, pred_dir, run_dir, split))
+        class_map = class_map_of(ds.split, meta["class_names"])  # before any shape is read
+        result.update(_classification(predicted(), ds.split, class_map, meta, pred_dir, run_dir, split))
     else:
-        result.update(_correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refine,
+        # pairs need every shape's logits and eigenbasis at once: held for the whole split
+        items, ops_t, logits = [], [], []
+        for item, o, lg in predicted():
+            items.append(item)
+            ops_t.append(o)
+            logits.append(lg)
+        result.update(_correspondence(ds, items, ops_t, logits, pred_dir, run_dir, split, refine, k_refine,
                                       refine_iterations, n_points, max_pairs, progress))
     return result
 
@@ -202,10 +219,10 @@ def _file_name(name: str) -> str:
     return name.replace("/", "__").replace("\\", "__")
 
 
-def _segmentation(ds: MeshDataset, ops_t, logits, meta, pred_dir: Path) -> dict[str, Any]:
+def _segmentation(predicted, meta, pred_dir: Path, split) -> dict[str, Any]:
     scores = SegmentationScores(int(meta["n_out"]))
-    by_name = {r.name: r for r in ds.split.records}
-    for item, o, lg in zip(ds.items, ops_t, logits):
+    by_name = {r.name: r for r in split.records}
+    for item, o, lg in predicted:
         rec = by_name.get(item.name)
         true = target_of("segmentation", item.targets, item.name)
         pred = lg.argmax(1).cpu().numpy()
@@ -227,41 +244,41 @@ def _segmentation(ds: MeshDataset, ops_t, logits, meta, pred_dir: Path) -> dict[
     return out
 
 
-def _classification(ds: MeshDataset, logits, meta, pred_dir: Path, run_dir: Path, split: str) -> dict[str, Any]:
+def _classification(predicted, split, class_map, meta, pred_dir: Path, run_dir: Path, split_name: str) -> dict[str, Any]:
     from ..cache import atomic_write_bytes
 
     classes = list(meta["class_names"])
     scores = ClassificationScores(tuple(classes))
-    by_name = {r.name: r for r in ds.split.records}
-    stems = [by_name[it.name].mesh.stem for it in ds.items]
+    by_name = {r.name: r for r in split.records}
+    stems = [r.mesh.stem for r in split.records]
     rows = ["name,true,predicted,probability\n"]
-    for item, lg, stem in zip(ds.items, logits, stems):
+    for item, _, lg in predicted:
         rec = by_name[item.name]
-        true = class_index(class_label_of(rec, ds.split), classes, rec.mesh)
+        true = int(target_of("classification", item.targets, str(rec.mesh), class_map))
         prob = torch.softmax(lg.float(), dim=0).cpu().numpy()
         pred = int(prob.argmax())
         scores.add(pred, true, source=str(rec.mesh))
+        stem = rec.mesh.stem
         name = stem if stems.count(stem) == 1 else _file_name(item.name)
         np.savez(pred_dir / f"{name}.npz", class_pred=np.int64(pred), class_true=np.int64(true),
                  class_names=np.array(classes), probabilities=prob, **_shape_arrays(item.shape))
         rows.append(f"{item.name},{classes[true]},{classes[pred]},{prob[pred]:.4f}\n")
-    atomic_write_bytes(run_dir / f"predictions_{split}.csv", "".join(rows).encode())
+    atomic_write_bytes(run_dir / f"predictions_{split_name}.csv", "".join(rows).encode())
     out = scores.summary()
     try:
-        plot_confusion(out["confusion"], classes, run_dir / f"confusion_{split}.png",
-                       title=f"{split}, {len(ds)} shapes")
+        plot_confusion(out["confusion"], classes, run_dir / f"confusion_{split_name}.png",
+                       title=f"{split_name}, {out['n_shapes']} shapes")
     except MissingDependencyError as e:  # the matrix is in the metrics; only the picture needs matplotlib
-        log.warning("no confusion_%s.png: %s", split, e)
+        log.warning("no confusion_%s.png: %s", split_name, e)
     return out
 
 
-def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refine, iterations, n_points, max_pairs,
-                    progress):
+def _correspondence(ds, items, ops_t, logits, pred_dir, run_dir, split, refine, k_refine, iterations, n_points,
+                    max_pairs, progress):
     from tqdm.auto import tqdm
 
     from ..geometry.geodesics import GeodesicSolver
 
-    items = ds.items
     tv_pred = [lg.argmax(1) for lg in logits]
     right = total = 0
     if ds.split.template is not None:
@@ -293,6 +310,12 @@ def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refin
         by_target.setdefault(b, []).append(a)
     # Errors against the mirrored ground truth too, when every shape has one (.sym.vts): a point
     # whose prediction is wrong but lands on its mirror image is a symmetry confusion.
+    mirror_source = "files"
+    if not all("sym_vts" in it.targets for it in items):
+        from ..geometry.mirror_targets import add_detected_mirrors
+
+        mirror_source = "detected reflections"
+        add_detected_mirrors(items)
     has_sym = all("sym_vts" in it.targets for it in items)
     errs_init, errs_ref, errs_flip = [], [], []
     bar = tqdm(total=len(pairs), desc="matching pairs", unit="pair", disable=not progress)
@@ -332,6 +355,7 @@ def _correspondence(ds, ops_t, logits, pred_dir, run_dir, split, refine, k_refin
             "mean_geodesic_error": float(flip.mean()),
             "pck_0.05": float((flip <= 0.05).mean()),
             "symmetry_confusions": float(((final > 0.05) & (flip <= 0.05)).mean()),
+            "mirror_source": mirror_source,
         }
     out["mean_geodesic_error"] = float(final.mean())
     out["mean_geodesic_error_x100"] = 100.0 * float(final.mean())

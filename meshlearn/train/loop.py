@@ -8,6 +8,14 @@ exactly where the killed one stopped (the model, optimiser, scheduler and RNG st
 with batch B (up to floating-point summation order). When the number of training shapes is not
 a multiple of N, DistributedSampler repeats the first few shapes of each epoch to even the shares.
 
+Data: the training split is streamed (:mod:`meshlearn.train.loader`): a DataLoader reads each
+batch's shapes and operators from the cache (worker processes, prefetching, pinned memory on
+CUDA), each rank reads only its shard of every epoch, and a batch is a list of shapes of any sizes
+(no padding), stepped through one shape at a time with the gradients accumulated. The validation
+shapes are a seeded random draw from the training split, stratified by class or source folder
+(:func:`meshlearn.datasets.validation_split`); ``<out>/splits.json`` names the train, val and test
+shapes. Each rank scores its own share of the validation shapes and the sums are reduced.
+
 Targets: ``segmentation`` trains per-vertex cross-entropy on part labels; ``correspondence``
 trains per-vertex cross-entropy over the template's vertices (vertices without a known template
 point are ignored); ``classification`` trains cross-entropy on one logit vector per shape (the
@@ -19,6 +27,7 @@ number of segmentation classes, come from every split of the dataset
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import time
@@ -31,13 +40,13 @@ import torch
 import torch.nn.functional as Fn
 from threadpoolctl import threadpool_limits
 
-from ..datasets import MeshDataset, read_dataset
+from ..datasets import read_dataset, validation_split
 from ..errors import ConfigError, DatasetError
-from .classes import (class_index, class_label_of, dataset_classes, segmentation_class_count,
-                      stratified_holdout, write_classes)
+from .classes import class_map_of, dataset_classes, segmentation_class_count, write_classes
 from .checkpoint import config_of, load_checkpoint, load_model_state, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed, shutdown_distributed
+from .loader import cache_folder, check_cache_recipe, loader_workers, make_dataset, make_loader
 from .model import build_model, check_net_options, in_channels, input_features, operator_spec
 from .run_log import open_run_log
 
@@ -63,10 +72,14 @@ def as_rows(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.
     return logits, y
 
 
-def target_of(task: str, targets: dict[str, Any], source: str) -> np.ndarray:
-    """The per-vertex training target of ``task`` (labels, or template vertices with -1 unknown)."""
+def target_of(task: str, targets: dict[str, Any], source: str, class_map: np.ndarray | None = None) -> np.ndarray:
+    """The training target of ``task``: per-vertex labels, per-vertex template vertices (-1
+    unknown), or for classification the run's index of the shape's class, ``class_map[i]`` for the
+    split's class i (:func:`meshlearn.train.classes.class_map_of`)."""
     if task == "classification":
-        raise ConfigError("classification targets are classes of the run's class list: use classes.class_index")
+        if "class_label" not in targets or class_map is None:
+            raise DatasetError(f"{source}: has no class label; classification needs <class>/<name> folders")
+        return np.asarray(class_map[int(targets["class_label"])], dtype=np.int64)
     key = "labels" if task == "segmentation" else "template_vertex"
     if key not in targets:
         what = "per-vertex or per-face labels" if task == "segmentation" else "correspondences to a template"
@@ -77,11 +90,9 @@ def target_of(task: str, targets: dict[str, Any], source: str) -> np.ndarray:
 def load_datasets(
     config: TrainConfig, *, progress: bool = False, splits: tuple[str, ...] = ("train", "test"), workers: int = 1
 ):
-    """The run's datasets (operators through its cache): dict split name -> MeshDataset."""
-    spec = operator_spec(config)
-    cache = config.cache or str(Path(config.out) / "cache")
-    parts = read_dataset(config.data, split_file=config.split_file)
-    return {s: MeshDataset(parts[s], spec, cache=cache, progress=progress, workers=workers) for s in splits}
+    """The run's datasets (streamed from its cache, operators computed first where missing):
+    dict split name -> MeshDataset."""
+    return {s: make_dataset(config, s, progress=progress, workers=workers) for s in splits}
 
 
 def forward_logits(net: torch.nn.Module, ops_t: Any, x: torch.Tensor, amp: bool) -> torch.Tensor:
@@ -97,18 +108,59 @@ def _sample_seed(seed: int, epoch: int, index: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, epoch, index])
 
 
-def _evaluate_loss(net, items_t, targets, config: TrainConfig, amp: bool) -> tuple[float, float]:
+def _on_device(item, config: TrainConfig, device: torch.device, class_map: np.ndarray | None = None):
+    """(torch operators, target) of a batch item, on ``device``."""
+    ops = item.ops.to(device)
+    y = torch.as_tensor(target_of(config.task, item.targets, item.name, class_map), device=device)
+    return ops, y
+
+
+def _evaluate_loss(net, loader, config: TrainConfig, amp: bool, device, info: DistInfo,
+                   seen: list | None = None, class_map: np.ndarray | None = None) -> tuple[float, float]:
+    """Mean validation loss and vertex accuracy, each rank scoring its share (sums reduced).
+
+    ``seen``, when given and empty, receives (torch operators, targets, name) of the first shape
+    scored (the run log's picture, without reading a shape once more)."""
     net.eval()
-    total_loss, correct, count = 0.0, 0, 0
+    total_loss, correct, count, n = 0.0, 0, 0, 0
     with torch.no_grad():
-        for ops_t, y in zip(items_t, targets):
-            logits, y = as_rows(forward_logits(net, ops_t, input_features(ops_t, config.inputs), amp), y)
-            total_loss += float(Fn.cross_entropy(logits, y, ignore_index=-1))
-            known = y >= 0
-            correct += int((logits.argmax(1)[known] == y[known]).sum())
-            count += int(known.sum())
-    n = max(len(items_t), 1)
-    return total_loss / n, correct / max(count, 1)
+        for batch in loader:
+            for item in batch:
+                ops_t, y = _on_device(item, config, device, class_map)
+                if seen is not None and not seen:
+                    seen.append((ops_t, y, item.name))
+                logits, y = as_rows(forward_logits(net, ops_t, input_features(ops_t, config.inputs), amp), y)
+                total_loss += float(Fn.cross_entropy(logits, y, ignore_index=-1))
+                known = y >= 0
+                correct += int((logits.argmax(1)[known] == y[known]).sum())
+                count += int(known.sum())
+                n += 1
+    total_loss, correct, count, n = all_reduce_sum([total_loss, correct, count, n], info)
+    return total_loss / max(n, 1), correct / max(count, 1)
+
+
+def _write_splits(out: Path, config: TrainConfig, full, train_idx, val_idx) -> None:
+    """``<out>/splits.json``: the names of the train, val and test shapes and how val was drawn."""
+    from ..datasets import stratum_of
+
+    names = full.names()
+    try:
+        test = [r.name for r in read_dataset(config.data, split_file=config.split_file)["test"].records]
+    except DatasetError:
+        test = []
+    strata = sorted({stratum_of(r, full.split.layout) for r in full.split.records} - {""})
+    doc = {
+        "train": [names[i] for i in train_idx],
+        "val": [names[i] for i in val_idx],
+        "test": test,
+        "val_fraction": config.val_fraction,
+        "seed": config.seed,
+        "stratified_by": ("class" if full.split.layout == "classes" else "source folder") if strata else None,
+        "strata": strata,
+    }
+    tmp = out / "splits.json.tmp"
+    tmp.write_text(json.dumps(doc, indent=2))
+    tmp.replace(out / "splits.json")
 
 
 def fit(
@@ -171,59 +223,51 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         config.to_file(out / "config.yaml")
-    # Rank 0 preprocesses into the cache first; the others then read it.
+    # Rank 0 makes sure the cache holds every operator; the others then only index the files.
+    read_log = None
+    if config.log_reads:
+        (out / "reads").mkdir(parents=True, exist_ok=True)
+        read_log = out / "reads" / f"rank{info.rank}.txt"
     if info.is_main:
-        data = load_datasets(config, progress=progress, splits=("train",), workers=config.workers)
+        warning = check_cache_recipe(cache_folder(config), config.normalize)
+        if warning:
+            log.warning("%s", warning)
+        full = make_dataset(config, "train", progress=progress, workers=config.workers, read_log=read_log)
     barrier(info)
     if not info.is_main:
-        data = load_datasets(config, progress=False, splits=("train",))
-    full = data["train"]
+        full = make_dataset(config, "train", precompute=False, read_log=read_log)
     spec = full.spec
+    train_idx, val_idx = validation_split(full.split, config.val_fraction, config.seed)
+    if info.is_main:
+        _write_splits(out, config, full, train_idx, val_idx)
     parts = read_dataset(config.data, split_file=config.split_file)  # every split's records, nothing loaded
     classes: tuple[str, ...] = ()
-    if config.task == "classification":
-        classes = dataset_classes(parts, config.data)
-        labels = np.array([class_index(class_label_of(r, full.split), classes, r.mesh) for r in full.split.records])
-        held = set(stratified_holdout(labels, config.val_fraction, config.seed).tolist())
-        train_items = [it for i, it in enumerate(full.items) if i not in held]
-        val_items = [it for i, it in enumerate(full.items) if i in held]
-    else:
-        n_val = int(round(config.val_fraction * len(full))) if len(full) > 1 else 0
-        train_items, val_items = full.items[: len(full) - n_val], full.items[len(full) - n_val :]
+    class_map = None
     if config.task == "segmentation":  # every split's labels and the named parts count
         n_out = max(full.n_labels(), segmentation_class_count(parts))
     elif config.task == "classification":
+        classes = dataset_classes(parts, config.data)
+        class_map = class_map_of(full.split, classes)
         n_out = len(classes)
     else:
         n_out = full.n_template()
     if n_out < 1:
         raise DatasetError(f"{config.data}: the training shapes carry no targets for {config.task}")
+    names = full.names()
     meta = {
         "n_in": in_channels(config, spec),
         "n_out": n_out,
         "spec": spec.to_dict(),
         "part_names": list(full.split.part_names),
         "template": str(full.split.template) if full.split.template else None,
-        "val_names": [it.name for it in val_items],
+        "val_names": [names[i] for i in val_idx],
+        "normalize": config.normalize,
         "class_names": list(classes),
     }
     if info.is_main and classes:
         write_classes(out, classes)
-    by_name = {r.name: r for r in full.split.records}
-
-    def target(it):
-        if config.task == "classification":
-            rec = by_name[it.name]
-            return np.int64(class_index(class_label_of(rec, full.split), classes, rec.mesh))
-        return target_of(config.task, it.targets, it.name)
-
-    def prepare(items):
-        ops = [it.ops.to(device) for it in items]
-        ys = [torch.as_tensor(target(it), device=device) for it in items]
-        return ops, ys
-
-    train_ops, train_y = prepare(train_items)
-    val_ops, val_y = prepare(val_items)
+    train_set = torch.utils.data.Subset(full, train_idx)
+    val_set = torch.utils.data.Subset(full, val_idx[info.rank :: info.world])
 
     net = build_model(config, meta["n_in"], n_out, device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -248,32 +292,37 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
         history = _read_history(metrics_path, upto=start)
         metrics_path.write_text("".join(json.dumps(h) + "\n" for h in history))
     run_log = open_run_log(config, out, start=start, part_names=meta["part_names"]) if info.is_main else None
-    pictured = (val_ops[0], val_y[0], val_items[0].name) if val_items else (train_ops[0], train_y[0], train_items[0].name)
-    if config.task == "classification":  # pictures colour vertices; a class is one value per shape
-        pictured = None
+    # the run log's picture: the first held-out shape scored (else the first training shape of
+    # the epoch), kept as it goes by so that no shape is read only for it
+    pictured: list = []
 
-    n = len(train_items)
-    sampler = DistributedSampler(range(n), num_replicas=info.world, rank=info.rank, shuffle=True, seed=config.seed)
+    n = len(train_set)
+    sampler = DistributedSampler(train_set, num_replicas=info.world, rank=info.rank, shuffle=True, seed=config.seed)
     local_batch = config.batch_size // info.world
+    n_workers = loader_workers(config, len(full))
+    train_loader = make_loader(train_set, batch_size=local_batch, sampler=sampler, workers=n_workers, device=device)
+    val_loader = make_loader(val_set, batch_size=local_batch, workers=min(n_workers, len(val_set)), device=device)
     bar = tqdm(total=config.epochs, initial=start, desc="training", unit="epoch", disable=not (progress and info.is_main))
     for epoch in range(start, config.epochs):
         t0 = time.perf_counter()
         sampler.set_epoch(epoch)
-        local = list(sampler)
         model.train()
-        loss_sum, correct, count = 0.0, 0, 0
-        for s in range(0, len(local), local_batch):
-            chunk = local[s : s + local_batch]
+        loss_sum, correct, count, n_local = 0.0, 0, 0, 0
+        batches = itertools.islice(train_loader, config.steps_per_epoch) if config.steps_per_epoch else train_loader
+        for chunk in batches:
             opt.zero_grad(set_to_none=True)
-            for j, idx in enumerate(chunk):
-                rng = np.random.default_rng(_sample_seed(config.seed, epoch, idx))
+            for j, item in enumerate(chunk):
+                ops_t, y = _on_device(item, config, device, class_map)
+                if not val_idx and not pictured:
+                    pictured.append((ops_t, y, item.name))
+                rng = np.random.default_rng(_sample_seed(config.seed, epoch, item.index))
                 torch.manual_seed(int(rng.integers(2**62)))
-                x = input_features(train_ops[idx], config.inputs, augment=config.augment, rng=rng)
+                x = input_features(ops_t, config.inputs, augment=config.augment, rng=rng)
                 sync = contextlib.nullcontext()
                 if info.enabled and j < len(chunk) - 1:
                     sync = model.no_sync()
                 with sync:
-                    logits, y = as_rows(forward_logits(model, train_ops[idx], x, amp), train_y[idx])
+                    logits, y = as_rows(forward_logits(model, ops_t, x, amp), y)
                     loss = Fn.cross_entropy(logits, y, ignore_index=-1)
                     scaled = loss / len(chunk)
                     (scaler.scale(scaled) if scaler else scaled).backward()
@@ -281,21 +330,23 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
                 known = y >= 0
                 correct += int((logits.detach().argmax(1)[known] == y[known]).sum())
                 count += int(known.sum())
+                n_local += 1
             if scaler is not None:
                 scaler.step(opt)
                 scaler.update()
             else:
                 opt.step()
         sched.step()
-        loss_sum, correct, count, n_seen = all_reduce_sum([loss_sum, correct, count, len(local)], info)
+        loss_sum, correct, count, n_seen = all_reduce_sum([loss_sum, correct, count, n_local], info)
         record = {
             "epoch": epoch + 1,
             "train_loss": loss_sum / max(n_seen, 1),
             "train_acc": correct / max(count, 1),
             "lr": opt.param_groups[0]["lr"],
         }
-        if val_items:
-            record["val_loss"], record["val_acc"] = _evaluate_loss(net, val_ops, val_y, config, amp)
+        if val_idx:
+            record["val_loss"], record["val_acc"] = _evaluate_loss(net, val_loader, config, amp, device, info, pictured,
+                                                                class_map)
             score = record["val_acc"]
         else:
             score = -record["train_loss"]
@@ -318,7 +369,9 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
             if score > best:
                 save_checkpoint(out / "best.pt", ckpt)
             save_checkpoint(out / "last.pt", ckpt)
-            run_log.log_epoch(epoch + 1, record, net, pictured)
+            # pictures colour vertices; a class is one value per shape
+            shown = pictured[0] if pictured and config.task != "classification" else None
+            run_log.log_epoch(epoch + 1, record, net, shown)
             bar.set_postfix(loss=f"{record['train_loss']:.3f}", acc=f"{record.get('val_acc', record['train_acc']):.3f}")
             bar.update()
         best = max(best, score)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DatasetError
+from ..labels import face_labels_from_vertices
 
 __all__ = [
     "SegmentationScores",
@@ -37,15 +38,14 @@ __all__ = [
 ]
 
 
-def face_labels_from_vertices(faces: np.ndarray, vertex_labels: np.ndarray) -> np.ndarray:
-    """(F,) label of each face: the label most of its vertices carry (its first vertex's on a 3-way tie)."""
-    a, b, c = (vertex_labels[faces[:, i]] for i in range(3))
-    return np.where(b == c, b, a)
-
-
-def check_labels(labels: np.ndarray, n_classes: int, source: str | None = None, what: str = "label") -> None:
-    """DatasetError when a label lies outside ``0 .. n_classes - 1`` (naming ``source``)."""
+def check_labels(
+    labels: np.ndarray, n_classes: int, source: str | None = None, what: str = "label", unknown_ok: bool = False
+) -> None:
+    """DatasetError when a label lies outside ``0 .. n_classes - 1`` (naming ``source``);
+    ``unknown_ok`` lets negative labels (unknown, e.g. a vertex on no labelled face) pass."""
     labels = np.asarray(labels)
+    if unknown_ok:
+        labels = labels[labels >= 0]
     if labels.size == 0:
         return
     lo, hi = int(labels.min()), int(labels.max())
@@ -88,11 +88,16 @@ class SegmentationScores:
         """Add one shape: per-vertex predictions and truth (V,), optional vertex mass (V,), face
         predictions and truth (F,) with face areas (F,). Returns the shape's vertex accuracy.
 
-        A true or predicted label outside ``0 .. n_classes - 1`` is a DatasetError naming
-        ``source`` (the shape's file)."""
+        A true label of ``n_classes`` or more, or a predicted one outside ``0 .. n_classes - 1``,
+        is a DatasetError naming ``source`` (the shape's file); vertices whose true label is
+        negative (unknown) are left out of every score."""
         pred, true = np.asarray(pred, dtype=np.int64), np.asarray(true, dtype=np.int64)
-        check_labels(true, self.n_classes, source)
+        check_labels(true, self.n_classes, source, unknown_ok=True)
         check_labels(pred, self.n_classes, source, what="predicted label")
+        known = true >= 0
+        if not known.all():
+            pred, true = pred[known], true[known]
+            mass = None if mass is None else np.asarray(mass)[known]
         np.add.at(self.confusion, (true, pred), 1)
         right = pred == true
         self.vertex_right += float(right.sum())

@@ -36,10 +36,10 @@ def test_labelled_layout_vertex_and_face_labels(tmp_path):
         _ints(tmp_path / split / "labels" / "b.txt", _hemisphere_face_labels(s))
     parts = read_dataset(tmp_path)
     assert parts["train"].layout == "labelled" and [r.name for r in parts["test"].records] == ["a", "b"]
-    a = load_sample(parts["train"].records[0])
+    a = load_sample(parts["train"].records[0], normalize=None)  # the file's coordinates
     np.testing.assert_array_equal(a.labels, (a.shape.verts[:, 2] > 0).astype(int))
     assert a.face_labels is None
-    b = load_sample(parts["train"].records[1])
+    b = load_sample(parts["train"].records[1], normalize=None)
     assert b.face_labels.shape == (b.shape.n_faces,)
     # A vertex whose faces all lie in one hemisphere takes that hemisphere's label.
     z = b.shape.verts[:, 2]

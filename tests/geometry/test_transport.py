@@ -52,8 +52,13 @@ def test_flat_patch_zero_holonomy_and_exact_angles():
     fr = tangent_frames(s)
     g = gauge_data(s, fr)
     np.testing.assert_allclose(_face_holonomy(s, g), 0.0, atol=1e-12)
-    # every frame is the same on a plane, so transport is the identity, and angles are exact
-    np.testing.assert_allclose(wrap_angle(g.transport), 0.0, atol=1e-12)
+    # on a plane, transport is the rotation from q's frame to p's (x_q's angle in p's frame), and
+    # angles are exact
+    p, q = g.edge_index
+    between = np.arctan2(np.einsum("ij,ij->i", fr[q, 0], fr[p, 1]), np.einsum("ij,ij->i", fr[q, 0], fr[p, 0]))
+    np.testing.assert_allclose(wrap_angle(g.transport - between), 0.0, atol=1e-12)
+    same = gauge_data(s, np.repeat(fr[:1], s.n_verts, axis=0))  # one frame everywhere: the identity
+    np.testing.assert_allclose(wrap_angle(same.transport), 0.0, atol=1e-12)
     np.testing.assert_allclose(wrap_angle(g.angle - _projected_angles(s, fr, g)), 0.0, atol=1e-12)
 
 
@@ -183,10 +188,11 @@ def test_point_cloud_gauge():
     rev = _edge(g, s.n_verts, dst, src)  # the graph is symmetric
     np.testing.assert_allclose(wrap_angle(g.transport + g.transport[rev]), 0.0, atol=1e-12)
     np.testing.assert_allclose(wrap_angle(g.angle - _projected_angles(s, fr, g)), 0.0, atol=1e-12)
-    # flat cloud: identity transport
+    # flat cloud, one frame everywhere: identity transport
     rng = np.random.default_rng(1)
     flat = Shape(np.c_[rng.uniform(size=(200, 2)), np.zeros(200)] @ random_rotation(1).T, None)
-    np.testing.assert_allclose(gauge_data(flat, knn=8).transport, 0.0, atol=1e-9)
+    one_frame = np.repeat(tangent_frames(flat, knn=8)[:1], flat.n_verts, axis=0)
+    np.testing.assert_allclose(gauge_data(flat, one_frame, knn=8).transport, 0.0, atol=1e-9)
 
 
 # ---------------------------------------------------------------- log maps and geodesic patches

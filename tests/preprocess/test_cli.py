@@ -78,7 +78,8 @@ def test_eigen_coarse_caches_approximate_eigenpairs(tmp_path):
     src = tmp_path / "bumpy.ply"
     meshlearn.save(bumpy_sphere(4), src)  # 2562 vertices, a copy of about 600
     out = tmp_path / "cache"
-    res = _run(str(src), "--out", str(out), "--k", "8", "--eigen-coarse", "600", "--workers", "1", "--quiet")
+    res = _run(str(src), "--out", str(out), "--k", "8", "--eigen-coarse", "600", "--workers", "1", "--quiet",
+               "--normalize", "none")  # the file's scale, to compare with the exact eigenvalues below
     assert res.exit_code == 0, res.output
     (rec,) = read_manifest(out / "manifest.jsonl")
     ops, _ = load_operators(out / rec["cache_file"])

@@ -66,7 +66,8 @@ def test_sigkill_mid_run_then_rerun_completes(sphere_folder, tmp_path):
     _, alive = psutil.wait_procs(workers, timeout=20)
     assert not alive
 
-    s = meshlearn.preprocess(folder, out, spec=OperatorSpec(operators=frozenset({"spectral"}), k=16), workers=1, quiet=True)
+    s = meshlearn.preprocess(folder, out, spec=OperatorSpec(operators=frozenset({"spectral"}), k=16), workers=1, quiet=True,
+                             normalize="radius")  # `meshlearn preprocess`'s default
     assert s.complete and len(s.records) == N
     assert s.counts["skipped-cached"] >= len(first)  # what the killed run finished is not redone
     assert s.counts["ok"] + s.counts["skipped-cached"] == N

@@ -14,7 +14,7 @@ from meshlearn.cli import app
 from meshlearn.datasets import write_dataset
 from meshlearn.errors import ConfigError, DatasetError
 from meshlearn.train import TrainConfig, fit
-from meshlearn.train.classes import dataset_classes, segmentation_class_count, stratified_holdout
+from meshlearn.train.classes import dataset_classes, segmentation_class_count
 from meshlearn.train.config import parse_augment
 from meshlearn.train.evaluate import evaluate
 from meshlearn.train.metrics import ClassificationScores, SegmentationScores
@@ -160,12 +160,16 @@ def test_classification_scores():
     assert out["confusion"] == [[2, 1, 0], [0, 1, 1], [0, 0, 0]]
 
 
-def test_stratified_holdout_takes_each_class():
-    labels = np.repeat(np.arange(4), 10)
-    held = stratified_holdout(labels, 0.2, seed=0)
-    assert np.bincount(labels[held]).tolist() == [2, 2, 2, 2]
-    assert np.array_equal(held, stratified_holdout(labels, 0.2, seed=0))
-    assert stratified_holdout(np.array([0, 1, 1]), 0.5, seed=0).tolist() in ([1], [2])
+def test_a_class_missing_from_test_keeps_its_index(classes_data, trained, tmp_path):
+    """Class indices are the run's, not the split's: with test/capsule gone, double_torus and
+    torus (the split's classes 0 and 1) are still scored as the run's classes 1 and 2."""
+    other = tmp_path / "other"
+    shutil.copytree(classes_data, other)
+    shutil.rmtree(other / "test" / "capsule")
+    out = evaluate(trained, other)
+    assert out["class_names"] == ["capsule", "double_torus", "torus"] and out["n_shapes"] == 2
+    assert np.array(out["confusion"]).sum(1).tolist() == [0, 1, 1]
+    assert out["per_class_accuracy"][0] is None
 
 
 def test_augment_options_and_task_defaults():

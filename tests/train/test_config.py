@@ -89,8 +89,9 @@ def test_parse_net_options_reads_yaml_scalars():
 
 
 def test_net_options_reach_every_constructor_and_are_checked():
+    gem = {"max_order", "n_samples", "band_limit", "hidden", "checkpoint", "nonlinearity", "scales", "blocks_per_scale"}
     expected = {"diffusionnet": {"diffusion", "with_gradient_features"}, "cheb": {"K"}, "patch": {"n_rho", "n_theta"},
-                "spectral": {"n_basis"}, "gem": {"max_order", "n_samples", "band_limit", "hidden", "checkpoint"}}
+                "spectral": {"n_basis"}, "gem": gem}
     for model, names in expected.items():
         assert set(net_option_names(net_class(model))) == names, model
     cheb = build_model(TrainConfig(model="cheb", width=8, n_blocks=2, net_options={"K": 3}), 3, 5)
