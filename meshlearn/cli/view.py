@@ -197,8 +197,9 @@ def view(
         values = take_channel(features[active], channel, name=active)
         C = features[active].shape[1]
         title = f"{active} channel {channel}" if C > 1 else active
-        if class_title is not None:
-            title = class_title
+        if class_title is not None:  # the class above the shape, the feature on the colour bar
+            return viz.plot_shapes([shape], scalars=[values], titles=[class_title], colorbar_title=title,
+                                   screenshot=out, **common)
         if active.startswith("geodesic") and shape.is_mesh:
             return viz.plot_isolines(shape, values, title=title, source=int(active.partition(":")[2]), screenshot=out, **common)
         return viz.plot_scalars(shape, values, title=title, screenshot=out, **common)
