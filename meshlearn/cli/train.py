@@ -20,6 +20,7 @@ _OPTIONS = {
     "cache": "cache", "split_file": "split_file", "threads": "threads", "workers": "workers", "amp": "amp",
     "log": "log", "image_every": "image_every", "normalize": "normalize", "loader_workers": "loader_workers",
     "max_resident_mb": "max_resident_mb", "log_reads": "log_reads", "steps_per_epoch": "steps_per_epoch",
+    "readout": "readout",
 }
 
 
@@ -30,7 +31,10 @@ def train_cmd(
         None, "--config", "-c", help="YAML run file (every option below is a key; `net:` holds --net-option's). "
         "Options given here override it. RUN_DIR/config.yaml of a finished run repeats that run."
     ),
-    task: str = typer.Option("segmentation", "--task", help="segmentation or correspondence."),
+    task: str = typer.Option(
+        "segmentation", "--task", help="segmentation, correspondence or classification (one class per shape, "
+        "from class folders <class>/<name>.ply)."
+    ),
     data: Optional[Path] = typer.Option(None, "--data", help="Dataset folder (train/ and test/, see `meshlearn data synthetic`)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder: checkpoints, config.yaml, metrics.jsonl, cache/."),
     model: str = typer.Option("diffusionnet", "--model", help="diffusionnet, gem, cheb, patch or spectral."),
@@ -54,8 +58,12 @@ def train_cmd(
     weight_decay: float = typer.Option(0.0, "--weight-decay"),
     batch_size: int = typer.Option(1, "--batch-size", help="Shapes per step (global, across processes)."),
     dropout: float = typer.Option(0.1, "--dropout"),
-    inputs: str = typer.Option("xyz", "--inputs", help="xyz or hks."),
-    augment: str = typer.Option("y", "--augment", help="Random rotation: y (about the vertical), so3, none."),
+    inputs: Optional[str] = typer.Option(None, "--inputs", help="xyz or hks. Default: xyz; hks for classification."),
+    augment: Optional[str] = typer.Option(
+        None, "--augment", help="xyz inputs: random rotation y (about the vertical), so3 or none, plus aniso "
+        "(anisotropic scaling), joined by commas. Default: y; so3,aniso for classification."
+    ),
+    readout: str = typer.Option("mean", "--readout", help="Classification: pool vertices by area-weighted mean or max."),
     val_fraction: float = typer.Option(0.1, "--val-fraction", help="Training shapes held out to pick best.pt."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Operator cache folder. Default: RUN_DIR/cache."),
     split_file: Optional[Path] = typer.Option(None, "--split-file", help="JSON {train: [...], test: [...]}."),
@@ -85,7 +93,7 @@ def train_cmd(
         0, "--steps-per-epoch", help="Optimiser steps per epoch (0: once through the training shapes)."
     ),
 ) -> None:
-    """Train a segmentation or correspondence network; runs under `torchrun --nproc-per-node N` too.
+    """Train a segmentation, correspondence or classification network; runs under `torchrun --nproc-per-node N` too.
 
     Options come from the command line, then the --config file, then the defaults."""
     from ..train import fit
@@ -136,7 +144,7 @@ def resolve_train_config(config_file: Optional[Path], given: dict, net_option: l
 def _table(result: dict) -> str:
     lines = []
     for key, value in result.items():
-        if key in ("pck_curve", "per_class_iou", "class_names"):
+        if key in ("pck_curve", "per_class_iou", "class_names", "confusion", "per_class_accuracy"):
             continue
         if isinstance(value, dict):  # e.g. errors against the mirrored ground truth
             lines += [f"{key + '.' + k:32s} {v:.4f}" for k, v in value.items()]
@@ -146,6 +154,9 @@ def _table(result: dict) -> str:
         names = result.get("class_names") or [str(i) for i in range(len(result["per_class_iou"]))]
         for name, iou in zip(names, result["per_class_iou"]):
             lines.append(f"  IoU {name:28s} {'-' if iou is None else f'{iou:.4f}'}")
+    if "per_class_accuracy" in result:
+        for name, acc in zip(result["class_names"], result["per_class_accuracy"]):
+            lines.append(f"  accuracy {name:23s} {'-' if acc is None else f'{acc:.4f}'}")
     return "\n".join(lines)
 
 
@@ -164,8 +175,10 @@ def eval_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Accuracy and IoU (segmentation) or geodesic error and PCK (correspondence); saves
-    RUN_DIR/predictions/<name>.npz, RUN_DIR/eval_<split>.json and RUN_DIR/pck_<split>.png."""
+    """Accuracy and IoU (segmentation), geodesic error and PCK (correspondence), or accuracy and
+    the confusion matrix (classification); saves RUN_DIR/predictions/<name>.npz,
+    RUN_DIR/eval_<split>.json, RUN_DIR/pck_<split>.png (correspondence) and, for classification,
+    RUN_DIR/confusion_<split>.png and RUN_DIR/predictions_<split>.csv."""
     from ..train.evaluate import evaluate
 
     setup_logging(quiet or as_json)

@@ -86,7 +86,8 @@ def view(
     channel: int = typer.Option(0, "--channel", "-c", help="Channel of the (first) feature to show."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="Per-vertex (or per-face) integer labels: .txt, .npy or .npz."),
     predictions: Optional[Path] = typer.Option(
-        None, "--predictions", help="A run folder: shows RUN_DIR/predictions/<shape name>.npz|txt (segmentation or correspondence)."
+        None, "--predictions", help="A run folder: shows RUN_DIR/predictions/<shape name>.npz|txt (segmentation or "
+        "correspondence; for classification the predicted class as the title)."
     ),
     screenshot: Optional[Path] = typer.Option(None, "--screenshot", help="Render off screen to this PNG (no display needed)."),
     export: Optional[Path] = typer.Option(
@@ -144,6 +145,11 @@ def view(
         features.update(_load_cache(cache, shape))
     gt = None if labels is None else _labels_per_vertex(shape, read_labels(labels), str(labels), original)
     pred = None if predictions is None else read_predictions(predictions, shape.name)
+    class_title = None
+    if pred is not None and pred.kind == "class":  # one class for the whole shape: a title, not colours
+        class_title = _class_title(shape.name, pred)
+        typer.echo(class_title)
+        pred = None
     if pred is not None and pred.kind == "labels":
         pred_labels = _labels_per_vertex(shape, pred.values, str(pred.path))
     else:
@@ -191,6 +197,9 @@ def view(
         values = take_channel(features[active], channel, name=active)
         C = features[active].shape[1]
         title = f"{active} channel {channel}" if C > 1 else active
+        if class_title is not None:  # the class above the shape, the feature on the colour bar
+            return viz.plot_shapes([shape], scalars=[values], titles=[class_title], colorbar_title=title,
+                                   screenshot=out, **common)
         if active.startswith("geodesic") and shape.is_mesh:
             return viz.plot_isolines(shape, values, title=title, source=int(active.partition(":")[2]), screenshot=out, **common)
         return viz.plot_scalars(shape, values, title=title, screenshot=out, **common)
@@ -203,6 +212,19 @@ def view(
         typer.echo(f"wrote {export}")
     if interactive:
         _interactive(shape, features, active, channel, gt, pred_labels, pred, size)
+
+
+def _class_title(name: str, pred: Any) -> str:
+    """``"chair_003: predicted chair, truth chair"`` from a classification prediction."""
+    names = pred.names or []
+
+    def label(i: int) -> str:
+        return names[i] if 0 <= i < len(names) else str(i)
+
+    text = f"{name}: predicted {label(int(pred.values[0]))}"
+    if pred.gt is not None:
+        text += f", truth {label(int(pred.gt[0]))}"
+    return text
 
 
 def _export(export: Path, shape: Any, features: dict, active: Any, channel: int, gt: Any, pred_labels: Any, pred: Any, picture: Any) -> None:

@@ -1,4 +1,4 @@
-"""Datasets: procedural bodies with ground truth, readers for public layouts, a streaming torch
+"""Datasets: procedural bodies and shape classes with ground truth, readers for public layouts, a streaming torch
 Dataset, validation splits."""
 
 from .body import PART_NAMES, Body
@@ -15,12 +15,15 @@ from .readers import (
     read_dataset,
     read_split,
 )
+from .shape_classes import SHAPE_CLASSES, ClassShape, generate_class_shape, write_class_dataset
 from .splits import stratum_of, validation_split
 from .synthetic import SyntheticShape, Template, generate_shape, generate_shapes, make_template, write_dataset
 
 __all__ = [
     "DEFAULT_NORMALIZE",
     "LAYOUTS",
+    "SHAPE_CLASSES",
+    "ClassShape",
     "PART_NAMES",
     "Body",
     "IndexEntry",
@@ -33,6 +36,7 @@ __all__ = [
     "Template",
     "collate_items",
     "detect_layout",
+    "generate_class_shape",
     "generate_shape",
     "generate_shapes",
     "load_sample",
@@ -44,5 +48,6 @@ __all__ = [
     "read_split",
     "stratum_of",
     "validation_split",
+    "write_class_dataset",
     "write_dataset",
 ]

@@ -5,13 +5,14 @@ Each class declares the operator kinds it reads in ``requires``
 (``OperatorSpec.for_net(net)`` turns that into what to precompute).
 """
 
-from . import heads
+from . import heads, readout
 from .base import MeshNet
 from .cheb import ChebConv, ChebNet
 from .diffusion import DiffusionNet
 from .diffusion_block import DiffusionBlock, LearnedTimeDiffusion, SpatialGradientFeatures
 from .gem import GemCNN, GemResBlock
 from .patch import PatchConv, PatchConvNet
+from .readout import GlobalReadout
 from .spectral_filter import SpectralFilterConv, SpectralFilterNet
 from .symmetry import SymmetryProjection
 
@@ -22,6 +23,7 @@ __all__ = [
     "DiffusionNet",
     "GemCNN",
     "GemResBlock",
+    "GlobalReadout",
     "LearnedTimeDiffusion",
     "MeshNet",
     "PatchConv",
@@ -31,4 +33,5 @@ __all__ = [
     "SpectralFilterNet",
     "SymmetryProjection",
     "heads",
+    "readout",
 ]

@@ -13,7 +13,9 @@ block-diagonal padding, and per-shape calls keep peak memory at that of the larg
 Subclasses set ``requires`` (the operator kinds they read, see ``OperatorSpec``) and implement
 ``forward_one(x, ops)``. A subclass that calls :meth:`MeshNet.set_io` in its constructor gets the
 input width checked before ``forward_one`` and ends ``forward_one`` with :meth:`MeshNet.readout`
-(pooling to ``outputs``, then ``last_activation``).
+(pooling to ``outputs``, then ``last_activation``). ``outputs`` is one of
+:data:`meshlearn.nets.readout.OUTPUTS`: per vertex, per face, or one vector per shape
+(``"global"``, the area-weighted mean; ``"global_max"``, the maximum) for classification.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .heads import check_outputs, pool_outputs
+from .readout import check_outputs, pool_outputs
 
 __all__ = ["MeshNet", "check_depth", "check_dropout"]
 

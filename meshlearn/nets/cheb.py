@@ -118,7 +118,7 @@ class ChebNet(MeshNet):
         Chebyshev terms per convolution. default: 6
     dropout : float
         default: 0.0
-    outputs : {"vertices", "faces", "global"}
+    outputs : {"vertices", "faces", "global", "global_max"}
         default: "vertices"
     last_activation : callable, optional
     device : torch.device or str, optional

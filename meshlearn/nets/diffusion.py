@@ -40,7 +40,7 @@ class DiffusionNet(MeshNet):
         Number of :class:`DiffusionBlock`. default: 4
     dropout : float
         Dropout inside each block's MLP (active in training mode only). default: 0.5
-    outputs : {"vertices", "faces", "global"}
+    outputs : {"vertices", "faces", "global", "global_max"}
         default: "vertices"
     diffusion : {"spectral", "implicit"}
         ``spectral`` uses the eigenbasis (operators ``spectral``); ``implicit`` a sparse solve with the

@@ -61,7 +61,7 @@ from ..gauge.pooling import transport_pool, transport_unpool
 from ..gauge.transport import as_gauge_tensors
 from ..geometry.types import GaugeData
 from .base import MeshNet
-from .heads import check_outputs, pool_outputs
+from .readout import check_outputs, pool_outputs
 
 __all__ = ["GemCNN", "GemResBlock", "concat_regular"]
 
@@ -154,7 +154,7 @@ class GemCNN(MeshNet):
         Dropout in the head (training mode only). default: 0.0
     band_limit : int, optional
         Highest kernel frequency. default: none
-    outputs : {"vertices", "faces", "global"}
+    outputs : {"vertices", "faces", "global", "global_max"}
         default: "vertices"
     last_activation : callable, optional
         Applied to the output, e.g. ``lambda y: torch.log_softmax(y, -1)``. default: None

@@ -154,7 +154,7 @@ class PatchConvNet(MeshNet):
         Polar bins of every layer. default: 3, 8
     dropout : float
         default: 0.0
-    outputs : {"vertices", "faces", "global"}
+    outputs : {"vertices", "faces", "global", "global_max"}
         default: "vertices"
     last_activation : callable, optional
     device : torch.device or str, optional

@@ -109,7 +109,7 @@ class SpectralFilterNet(MeshNet):
         default: 8
     dropout : float
         default: 0.0
-    outputs : {"vertices", "faces", "global"}
+    outputs : {"vertices", "faces", "global", "global_max"}
         default: "vertices"
     last_activation : callable, optional
     device : torch.device or str, optional

@@ -31,9 +31,9 @@ from typing import Any, Mapping
 from ..errors import ConfigError
 from ..io.normalize import DEFAULT_NORMALIZE
 
-__all__ = ["TrainConfig", "TASKS", "MODELS", "INPUTS", "LOGS", "parse_net_options"]
+__all__ = ["TrainConfig", "TASKS", "MODELS", "INPUTS", "AUGMENT", "READOUTS", "LOGS", "parse_net_options", "parse_augment"]
 
-TASKS = ("segmentation", "correspondence")
+TASKS = ("segmentation", "correspondence", "classification")
 #: CLI name -> class name in meshlearn.nets
 MODELS = {
     "diffusionnet": "DiffusionNet",
@@ -43,7 +43,16 @@ MODELS = {
     "spectral": "SpectralFilterNet",
 }
 INPUTS = ("xyz", "hks")
-AUGMENT = ("y", "so3", "none")
+#: rotations (one at most) and ``aniso``, an anisotropic scaling; combined with commas: ``so3,aniso``
+AUGMENT = ("y", "so3", "none", "aniso")
+#: global readouts of classification: area-weighted mean or maximum over vertices
+READOUTS = ("mean", "max")
+#: per task, the inputs and augmentation that ``None`` stands for
+TASK_DEFAULTS = {
+    "segmentation": {"inputs": "xyz", "augment": "y"},
+    "correspondence": {"inputs": "xyz", "augment": "y"},
+    "classification": {"inputs": "hks", "augment": "so3,aniso"},
+}
 #: ``auto``: TensorBoard when the ``tb`` extra is installed, else metrics.jsonl only
 LOGS = ("auto", "tensorboard", "none")
 #: the key of a run file that holds ``TrainConfig.net_options``
@@ -57,9 +66,9 @@ class TrainConfig:
 
     Parameters
     ----------
-    task : {"segmentation", "correspondence"}
-        Per-vertex part labels, or the template point of every vertex (classification over the
-        template's vertices).
+    task : {"segmentation", "correspondence", "classification"}
+        Per-vertex part labels, the template point of every vertex (classification over the
+        template's vertices), or one class per shape (the class folders of the dataset).
     data : str
         Dataset folder (see :func:`meshlearn.datasets.read_dataset`).
     out : str
@@ -91,10 +100,17 @@ class TrainConfig:
         0: exact eigenpairs. N > 0: approximate ones for shapes of more than 2 N vertices, from a
         copy simplified to about N vertices (``OperatorSpec.eigen_coarse``). default: 0
     inputs : {"xyz", "hks"}
-        Input features. default: "xyz"
-    augment : {"y", "so3", "none"}
-        Random rotation about the vertical (y) axis, about any axis, or none (rotation matters
-        only for xyz inputs), plus a random scale in [0.9, 1.1]. default: "y"
+        Input features. default (None): "xyz", for classification "hks" (shapes of a class
+        come in any orientation, and HKS does not see it)
+    augment : str
+        For xyz inputs: a random rotation about the vertical (``y``) axis, about any axis
+        (``so3``) or none (``none``), plus a random scale in [0.9, 1.1]; ``aniso`` adds a random
+        anisotropic scaling (each axis of a random frame by a factor in [0.8, 1.25]). Combine
+        with commas, e.g. ``so3,aniso``. HKS inputs are computed on the shape as it is and never
+        augmented. default (None): "y", for classification "so3,aniso"
+    readout : {"mean", "max"}
+        Classification: the per-vertex logits pooled to one vector per shape by their
+        area-weighted mean or their maximum. default: "mean"
     val_fraction : float
         Fraction of the training shapes held out to choose the best checkpoint: a random draw
         seeded by ``seed``, stratified by class or source folder where the layout has them
@@ -154,8 +170,9 @@ class TrainConfig:
     dropout: float = 0.1
     k: int = 128
     eigen_coarse: int = 0
-    inputs: str = "xyz"
-    augment: str = "y"
+    inputs: str | None = None
+    augment: str | None = None
+    readout: str = "mean"
     val_fraction: float = 0.1
     seed: int = 0
     device: str = "cpu"
@@ -179,9 +196,13 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be one of {', '.join(options)} (got {getattr(self, name)!r})")
 
         choice("task", TASKS)
+        for name, value in TASK_DEFAULTS[self.task].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
         choice("model", tuple(MODELS))
         choice("inputs", INPUTS)
-        choice("augment", AUGMENT)
+        self.augment = ",".join(parse_augment(self.augment))
+        choice("readout", READOUTS)
         choice("log", LOGS)
         if not isinstance(self.net_options, Mapping) or not all(isinstance(k, str) for k in self.net_options):
             raise ConfigError(f"net_options must map argument names to values (got {self.net_options!r})")
@@ -325,6 +346,20 @@ def parse_net_options(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
         except yaml.YAMLError as e:
             raise ConfigError(f"--net-option {item!r}: the value is not a YAML scalar ({e})") from e
     return out
+
+
+def parse_augment(text: str) -> tuple[str, ...]:
+    """``"so3,aniso"`` -> ``("so3", "aniso")``: the augmentations named (see ``TrainConfig.augment``);
+    ConfigError for an unknown name or two rotations."""
+    parts = tuple(p.strip() for p in str(text).split(",") if p.strip())
+    bad = [p for p in parts if p not in AUGMENT]
+    if bad or not parts:
+        raise ConfigError(f"augment must be one of {', '.join(AUGMENT)} or several joined by commas, e.g. so3,aniso "
+                          f"(got {text!r})")
+    rotations = [p for p in parts if p in ("y", "so3", "none")]
+    if len(rotations) > 1:
+        raise ConfigError(f"augment names two rotations ({', '.join(rotations)}); choose one of y, so3, none")
+    return parts
 
 
 def _where(source: str | None) -> str:

@@ -4,6 +4,10 @@ Segmentation: vertex accuracy (plain and area-weighted), face accuracy (area-wei
 prediction is the argmax of its vertices' mean logits, its truth the file's face label or the
 majority of its vertices' labels) and per-class IoU.
 
+Classification: accuracy over shapes, mean class accuracy and the confusion matrix (rows true,
+columns predicted, with the class names); a shape whose class folder the run does not know is a
+DatasetError naming its file (as is a segmentation label beyond the run's classes).
+
 Correspondence, over ordered pairs (A, B) of shapes (all of them unless ``max_pairs``): the
 network gives each vertex a probability distribution over the template's points; vertex a of A is
 sent to the vertex b of B that maximises ``sum_t p_a(t) p_b(t)`` over a's ``top`` most likely
@@ -20,8 +24,11 @@ DataLoader; segmentation scores one shape at a time, correspondence holds the sp
 operators (every pair needs them).
 
 Files (read by ``meshlearn view --predictions RUN_DIR``): ``predictions/<name>.npz`` with
-``pred`` (V,) predicted labels and ``pred_faces`` (F,) for segmentation, or ``match`` (V,) predicted
-template vertices for correspondence; ``gt`` (V,) the ground truth; ``verts`` (V, 3) and ``faces``
+``pred`` (V,) predicted labels and ``pred_faces`` (F,) for segmentation, ``match`` (V,) predicted
+template vertices for correspondence, or for classification ``class_pred`` and ``class_true`` (the
+class indices), ``class_names`` and ``probabilities`` (K,) (``<name>`` is the file stem; shapes of
+two classes with one stem are ``<class>__<stem>``), with ``predictions_<split>.csv`` (name, true,
+predicted, probability of the predicted class) and ``confusion_<split>.png``; ``gt`` (V,) the ground truth; ``verts`` (V, 3) and ``faces``
 (F, 3) the (normalised) shape. Also ``template.ply`` (copied from the dataset, when it has one),
 ``eval_<split>.json``, and for correspondence ``pck_<split>.png`` (with matplotlib, the ``viz`` extra).
 """
@@ -44,8 +51,10 @@ from ..geometry.operators import OperatorSpec
 from .checkpoint import checkpoint_path, config_of, load_checkpoint, load_model_state
 from .config import TrainConfig
 from .loader import loader_workers, make_loader
+from .classes import class_map_of
 from .loop import forward_logits, target_of
-from .metrics import SegmentationScores, face_labels_from_vertices, geodesic_errors, pck_curve, plot_pck
+from .metrics import (ClassificationScores, SegmentationScores, face_labels_from_vertices, geodesic_errors, pck_curve,
+                      plot_confusion, plot_pck)
 from .model import build_model, input_features
 
 __all__ = ["evaluate", "load_run", "match_pair", "match_scores", "refine_map"]
@@ -131,7 +140,9 @@ def evaluate(
     -------
     dict
         Segmentation: ``accuracy``, ``accuracy_area_weighted``, ``face_accuracy_area_weighted``,
-        ``mean_iou``, ``per_class_iou``. Correspondence: ``mean_geodesic_error`` (normalised),
+        ``mean_iou``, ``per_class_iou``. Classification: ``accuracy``, ``mean_class_accuracy``,
+        ``per_class_accuracy``, ``confusion`` (rows true, columns predicted), ``class_names``.
+        Correspondence: ``mean_geodesic_error`` (normalised),
         ``mean_geodesic_error_x100``, ``pck_0.05``/``pck_0.1`` (fractions within those errors),
         the same with the suffix ``_initial`` before refinement, ``template_accuracy``, ``n_pairs``.
         Both: ``task``, ``n_shapes``, ``checkpoint`` (the file's name: ``best.pt`` when the run has
@@ -181,7 +192,10 @@ def _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine, re
 
     result: dict[str, Any] = {"task": config.task, "n_shapes": len(ds), "split": split}
     if config.task == "segmentation":
-        result.update(_segmentation(predicted(), meta, pred_dir))
+        result.update(_segmentation(predicted(), meta, pred_dir, ds.split))
+    elif config.task == "classification":
+        class_map = class_map_of(ds.split, meta["class_names"])  # before any shape is read
+        result.update(_classification(predicted(), ds.split, class_map, meta, pred_dir, run_dir, split))
     else:
         # pairs need every shape's logits and eigenbasis at once: held for the whole split
         items, ops_t, logits = [], [], []
@@ -205,9 +219,11 @@ def _file_name(name: str) -> str:
     return name.replace("/", "__").replace("\\", "__")
 
 
-def _segmentation(predicted, meta, pred_dir: Path) -> dict[str, Any]:
+def _segmentation(predicted, meta, pred_dir: Path, split) -> dict[str, Any]:
     scores = SegmentationScores(int(meta["n_out"]))
+    by_name = {r.name: r for r in split.records}
     for item, o, lg in predicted:
+        rec = by_name.get(item.name)
         true = target_of("segmentation", item.targets, item.name)
         pred = lg.argmax(1).cpu().numpy()
         saved = {"pred": pred, "gt": true, **_shape_arrays(item.shape)}
@@ -220,11 +236,40 @@ def _segmentation(predicted, meta, pred_dir: Path) -> dict[str, Any]:
                 true_f = face_labels_from_vertices(faces, true)
             kw.update(pred_faces=pred_f, true_faces=true_f, face_area=item.shape.face_areas())
             saved["pred_faces"] = pred_f
-        scores.add(pred, true, **kw)
+        scores.add(pred, true, source=str(rec.labels or rec.mesh) if rec is not None else item.name, **kw)
         np.savez(pred_dir / f"{_file_name(item.name)}.npz", **saved)
     out = scores.summary()
     if meta.get("part_names"):
         out["class_names"] = meta["part_names"]
+    return out
+
+
+def _classification(predicted, split, class_map, meta, pred_dir: Path, run_dir: Path, split_name: str) -> dict[str, Any]:
+    from ..cache import atomic_write_bytes
+
+    classes = list(meta["class_names"])
+    scores = ClassificationScores(tuple(classes))
+    by_name = {r.name: r for r in split.records}
+    stems = [r.mesh.stem for r in split.records]
+    rows = ["name,true,predicted,probability\n"]
+    for item, _, lg in predicted:
+        rec = by_name[item.name]
+        true = int(target_of("classification", item.targets, str(rec.mesh), class_map))
+        prob = torch.softmax(lg.float(), dim=0).cpu().numpy()
+        pred = int(prob.argmax())
+        scores.add(pred, true, source=str(rec.mesh))
+        stem = rec.mesh.stem
+        name = stem if stems.count(stem) == 1 else _file_name(item.name)
+        np.savez(pred_dir / f"{name}.npz", class_pred=np.int64(pred), class_true=np.int64(true),
+                 class_names=np.array(classes), probabilities=prob, **_shape_arrays(item.shape))
+        rows.append(f"{item.name},{classes[true]},{classes[pred]},{prob[pred]:.4f}\n")
+    atomic_write_bytes(run_dir / f"predictions_{split_name}.csv", "".join(rows).encode())
+    out = scores.summary()
+    try:
+        plot_confusion(out["confusion"], classes, run_dir / f"confusion_{split_name}.png",
+                       title=f"{split_name}, {out['n_shapes']} shapes")
+    except MissingDependencyError as e:  # the matrix is in the metrics; only the picture needs matplotlib
+        log.warning("no confusion_%s.png: %s", split_name, e)
     return out
 
 

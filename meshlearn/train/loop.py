@@ -18,7 +18,10 @@ shapes. Each rank scores its own share of the validation shapes and the sums are
 
 Targets: ``segmentation`` trains per-vertex cross-entropy on part labels; ``correspondence``
 trains per-vertex cross-entropy over the template's vertices (vertices without a known template
-point are ignored).
+point are ignored); ``classification`` trains cross-entropy on one logit vector per shape (the
+net's global readout of its per-vertex logits) against the shape's class. The classes, and the
+number of segmentation classes, come from every split of the dataset
+(:mod:`meshlearn.train.classes`); the class names go to ``RUN/classes.json``.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from threadpoolctl import threadpool_limits
 
 from ..datasets import read_dataset, validation_split
 from ..errors import ConfigError, DatasetError
+from .classes import class_map_of, dataset_classes, segmentation_class_count, write_classes
 from .checkpoint import config_of, load_checkpoint, load_model_state, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed, shutdown_distributed
@@ -46,7 +50,7 @@ from .loader import cache_folder, check_cache_recipe, loader_workers, make_datas
 from .model import build_model, check_net_options, in_channels, input_features, operator_spec
 from .run_log import open_run_log
 
-__all__ = ["fit", "FitResult", "load_datasets", "target_of", "forward_logits"]
+__all__ = ["fit", "FitResult", "load_datasets", "target_of", "forward_logits", "as_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +64,22 @@ class FitResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def target_of(task: str, targets: dict[str, Any], source: str) -> np.ndarray:
-    """The per-vertex training target of ``task`` (labels, or template vertices with -1 unknown)."""
+def as_rows(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and targets as rows for cross-entropy: a shape's global logits (C,) and class ()
+    become (1, C) and (1,); per-vertex ones (V, C) and (V,) stay."""
+    if logits.dim() == 1:
+        return logits[None], y.reshape(1)
+    return logits, y
+
+
+def target_of(task: str, targets: dict[str, Any], source: str, class_map: np.ndarray | None = None) -> np.ndarray:
+    """The training target of ``task``: per-vertex labels, per-vertex template vertices (-1
+    unknown), or for classification the run's index of the shape's class, ``class_map[i]`` for the
+    split's class i (:func:`meshlearn.train.classes.class_map_of`)."""
+    if task == "classification":
+        if "class_label" not in targets or class_map is None:
+            raise DatasetError(f"{source}: has no class label; classification needs <class>/<name> folders")
+        return np.asarray(class_map[int(targets["class_label"])], dtype=np.int64)
     key = "labels" if task == "segmentation" else "template_vertex"
     if key not in targets:
         what = "per-vertex or per-face labels" if task == "segmentation" else "correspondences to a template"
@@ -90,15 +108,15 @@ def _sample_seed(seed: int, epoch: int, index: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, epoch, index])
 
 
-def _on_device(item, config: TrainConfig, device: torch.device):
-    """(torch operators, per-vertex target) of a batch item, on ``device``."""
+def _on_device(item, config: TrainConfig, device: torch.device, class_map: np.ndarray | None = None):
+    """(torch operators, target) of a batch item, on ``device``."""
     ops = item.ops.to(device)
-    y = torch.as_tensor(target_of(config.task, item.targets, item.name), device=device)
+    y = torch.as_tensor(target_of(config.task, item.targets, item.name, class_map), device=device)
     return ops, y
 
 
 def _evaluate_loss(net, loader, config: TrainConfig, amp: bool, device, info: DistInfo,
-                   seen: list | None = None) -> tuple[float, float]:
+                   seen: list | None = None, class_map: np.ndarray | None = None) -> tuple[float, float]:
     """Mean validation loss and vertex accuracy, each rank scoring its share (sums reduced).
 
     ``seen``, when given and empty, receives (torch operators, targets, name) of the first shape
@@ -108,10 +126,10 @@ def _evaluate_loss(net, loader, config: TrainConfig, amp: bool, device, info: Di
     with torch.no_grad():
         for batch in loader:
             for item in batch:
-                ops_t, y = _on_device(item, config, device)
+                ops_t, y = _on_device(item, config, device, class_map)
                 if seen is not None and not seen:
                     seen.append((ops_t, y, item.name))
-                logits = forward_logits(net, ops_t, input_features(ops_t, config.inputs), amp)
+                logits, y = as_rows(forward_logits(net, ops_t, input_features(ops_t, config.inputs), amp), y)
                 total_loss += float(Fn.cross_entropy(logits, y, ignore_index=-1))
                 known = y >= 0
                 correct += int((logits.argmax(1)[known] == y[known]).sum())
@@ -222,8 +240,15 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
     train_idx, val_idx = validation_split(full.split, config.val_fraction, config.seed)
     if info.is_main:
         _write_splits(out, config, full, train_idx, val_idx)
-    if config.task == "segmentation":  # named parts count even when no training shape shows one
-        n_out = max(full.n_labels(), len(full.split.part_names))
+    parts = read_dataset(config.data, split_file=config.split_file)  # every split's records, nothing loaded
+    classes: tuple[str, ...] = ()
+    class_map = None
+    if config.task == "segmentation":  # every split's labels and the named parts count
+        n_out = max(full.n_labels(), segmentation_class_count(parts))
+    elif config.task == "classification":
+        classes = dataset_classes(parts, config.data)
+        class_map = class_map_of(full.split, classes)
+        n_out = len(classes)
     else:
         n_out = full.n_template()
     if n_out < 1:
@@ -237,7 +262,10 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
         "template": str(full.split.template) if full.split.template else None,
         "val_names": [names[i] for i in val_idx],
         "normalize": config.normalize,
+        "class_names": list(classes),
     }
+    if info.is_main and classes:
+        write_classes(out, classes)
     train_set = torch.utils.data.Subset(full, train_idx)
     val_set = torch.utils.data.Subset(full, val_idx[info.rank :: info.world])
 
@@ -284,7 +312,7 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
         for chunk in batches:
             opt.zero_grad(set_to_none=True)
             for j, item in enumerate(chunk):
-                ops_t, y = _on_device(item, config, device)
+                ops_t, y = _on_device(item, config, device, class_map)
                 if not val_idx and not pictured:
                     pictured.append((ops_t, y, item.name))
                 rng = np.random.default_rng(_sample_seed(config.seed, epoch, item.index))
@@ -294,7 +322,7 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
                 if info.enabled and j < len(chunk) - 1:
                     sync = model.no_sync()
                 with sync:
-                    logits = forward_logits(model, ops_t, x, amp)
+                    logits, y = as_rows(forward_logits(model, ops_t, x, amp), y)
                     loss = Fn.cross_entropy(logits, y, ignore_index=-1)
                     scaled = loss / len(chunk)
                     (scaler.scale(scaled) if scaler else scaled).backward()
@@ -317,7 +345,8 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
             "lr": opt.param_groups[0]["lr"],
         }
         if val_idx:
-            record["val_loss"], record["val_acc"] = _evaluate_loss(net, val_loader, config, amp, device, info, pictured)
+            record["val_loss"], record["val_acc"] = _evaluate_loss(net, val_loader, config, amp, device, info, pictured,
+                                                                class_map)
             score = record["val_acc"]
         else:
             score = -record["train_loss"]
@@ -340,7 +369,9 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
             if score > best:
                 save_checkpoint(out / "best.pt", ckpt)
             save_checkpoint(out / "last.pt", ckpt)
-            run_log.log_epoch(epoch + 1, record, net, pictured[0] if pictured else None)
+            # pictures colour vertices; a class is one value per shape
+            shown = pictured[0] if pictured and config.task != "classification" else None
+            run_log.log_epoch(epoch + 1, record, net, shown)
             bar.set_postfix(loss=f"{record['train_loss']:.3f}", acc=f"{record.get('val_acc', record['train_acc']):.3f}")
             bar.update()
         best = max(best, score)

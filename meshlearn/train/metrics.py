@@ -1,4 +1,4 @@
-"""Metrics: segmentation accuracy and IoU, geodesic correspondence error, PCK curves.
+"""Metrics: segmentation accuracy and IoU, shape classification, geodesic correspondence error, PCK curves.
 
 Letters: V vertices, F faces, K classes, N evaluated points.
 
@@ -8,6 +8,11 @@ Conventions
   vertex by its lumped mass and each face by its area, so they do not depend on the sampling.
 - IoU of class c is ``TP / (TP + FP + FN)`` over all vertices of all evaluated shapes; the mean
   is over the classes present in the ground truth or the predictions.
+- Classification accuracy is the fraction of shapes whose predicted class is right; the mean
+  class accuracy averages the per-class recall over the classes present in the ground truth
+  (so a rare class counts as much as a common one). ``confusion[i, j]`` counts shapes of true
+  class i predicted as j.
+- A label outside ``0 .. n_classes - 1`` is an error (naming its file when given), never clipped.
 - A correspondence error is the geodesic distance on the target shape between the predicted and
   the true point, divided by the square root of the target's area (papers quote it times 100).
 """
@@ -18,15 +23,39 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import DatasetError
 from ..labels import face_labels_from_vertices
 
 __all__ = [
     "SegmentationScores",
+    "ClassificationScores",
+    "check_labels",
+    "plot_confusion",
     "face_labels_from_vertices",
     "geodesic_errors",
     "pck_curve",
     "plot_pck",
 ]
+
+
+def check_labels(
+    labels: np.ndarray, n_classes: int, source: str | None = None, what: str = "label", unknown_ok: bool = False
+) -> None:
+    """DatasetError when a label lies outside ``0 .. n_classes - 1`` (naming ``source``);
+    ``unknown_ok`` lets negative labels (unknown, e.g. a vertex on no labelled face) pass."""
+    labels = np.asarray(labels)
+    if unknown_ok:
+        labels = labels[labels >= 0]
+    if labels.size == 0:
+        return
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0 or hi >= n_classes:
+        bad = hi if hi >= n_classes else lo
+        raise DatasetError(
+            f"{source or 'labels'}: {what} {bad} is outside the {n_classes} classes the model predicts "
+            f"(0..{n_classes - 1}); give the run a dataset whose labels it was trained for, or retrain with "
+            "every class present in some split (or named in the dataset's class list)"
+        )
 
 
 @dataclass
@@ -54,12 +83,22 @@ class SegmentationScores:
         pred_faces: np.ndarray | None = None,
         true_faces: np.ndarray | None = None,
         face_area: np.ndarray | None = None,
+        source: str | None = None,
     ) -> float:
         """Add one shape: per-vertex predictions and truth (V,), optional vertex mass (V,), face
-        predictions and truth (F,) with face areas (F,). Returns the shape's vertex accuracy."""
+        predictions and truth (F,) with face areas (F,). Returns the shape's vertex accuracy.
+
+        A true label of ``n_classes`` or more, or a predicted one outside ``0 .. n_classes - 1``,
+        is a DatasetError naming ``source`` (the shape's file); vertices whose true label is
+        negative (unknown) are left out of every score."""
         pred, true = np.asarray(pred, dtype=np.int64), np.asarray(true, dtype=np.int64)
-        k = self.n_classes
-        np.add.at(self.confusion, (np.clip(true, 0, k - 1), np.clip(pred, 0, k - 1)), 1)
+        check_labels(true, self.n_classes, source, unknown_ok=True)
+        check_labels(pred, self.n_classes, source, what="predicted label")
+        known = true >= 0
+        if not known.all():
+            pred, true = pred[known], true[known]
+            mass = None if mass is None else np.asarray(mass)[known]
+        np.add.at(self.confusion, (true, pred), 1)
         right = pred == true
         self.vertex_right += float(right.sum())
         self.vertex_total += float(right.size)
@@ -91,6 +130,86 @@ class SegmentationScores:
         if self.face_total > 0:
             out["face_accuracy_area_weighted"] = self.face_right / self.face_total
         return out
+
+
+@dataclass
+class ClassificationScores:
+    """Accumulates one predicted class per shape; read the scores with :meth:`summary`.
+
+    Parameters
+    ----------
+    class_names : sequence of str
+        K names, class i first.
+    """
+
+    class_names: tuple[str, ...]
+    confusion: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.class_names = tuple(self.class_names)
+        k = len(self.class_names)
+        self.confusion = np.zeros((k, k), dtype=np.int64)
+
+    def add(self, pred: int, true: int, *, source: str | None = None) -> bool:
+        """Add one shape's predicted and true class; True when right. A class outside
+        ``0 .. K - 1`` is a DatasetError naming ``source``."""
+        k = len(self.class_names)
+        check_labels(np.array([true]), k, source, what="class")
+        check_labels(np.array([pred]), k, source, what="predicted class")
+        self.confusion[int(true), int(pred)] += 1
+        return int(pred) == int(true)
+
+    def summary(self) -> dict:
+        """``accuracy``, ``mean_class_accuracy``, ``per_class_accuracy`` (None for a class with
+        no shapes), ``confusion`` (K lists of K counts, rows true, columns predicted),
+        ``class_names``, ``n_shapes``."""
+        c = self.confusion
+        n = int(c.sum())
+        support = c.sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recall = np.where(support > 0, np.diag(c) / np.maximum(support, 1), np.nan)
+        return {
+            "accuracy": float(np.trace(c)) / max(n, 1),
+            "mean_class_accuracy": float(np.nanmean(recall)) if np.isfinite(recall).any() else float("nan"),
+            "per_class_accuracy": [None if np.isnan(v) else float(v) for v in recall],
+            "confusion": c.tolist(),
+            "class_names": list(self.class_names),
+            "n_shapes": n,
+        }
+
+
+def plot_confusion(confusion, class_names, path, title: str = "classification") -> None:
+    """Write a confusion matrix (rows true, columns predicted; counts) to a PNG with matplotlib's
+    Agg backend, each row shaded by its share of the true class."""
+    from ..optional import require
+
+    FigureCanvasAgg = require("matplotlib.backends.backend_agg", "plot_confusion").FigureCanvasAgg
+    Figure = require("matplotlib.figure", "plot_confusion").Figure
+
+    c = np.asarray(confusion, dtype=np.int64)
+    k = c.shape[0]
+    share = c / np.maximum(c.sum(1, keepdims=True), 1)
+    size = 2.5 + 0.45 * k
+    fig = Figure(figsize=(size + 1.0, size), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    im = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    for i in range(k):
+        for j in range(k):
+            if c[i, j]:
+                ax.text(j, i, str(c[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if share[i, j] > 0.6 else "black")
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xticklabels(class_names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticklabels(class_names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    n = int(c.sum())
+    ax.set_title(f"{title}: {np.trace(c)} of {n} right ({100.0 * np.trace(c) / max(n, 1):.1f}%)", fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    fig.tight_layout()
+    fig.savefig(str(path))
 
 
 def geodesic_errors(

@@ -15,7 +15,7 @@ import torch
 from ..errors import ConfigError
 from ..geometry.rotations import random_rotation
 from ..geometry.operators import OperatorSpec
-from .config import MODELS, TrainConfig
+from .config import MODELS, TrainConfig, parse_augment
 
 __all__ = [
     "net_class",
@@ -37,7 +37,7 @@ RESERVED = {
     "dropout": "--dropout",
     "seed": "--seed",
     "device": "--device",
-    "outputs": "the task (per-vertex outputs)",
+    "outputs": "the task (per-vertex outputs; for classification --readout)",
     "last_activation": "the loss",
 }
 
@@ -129,6 +129,10 @@ def build_model(config: TrainConfig, n_in: int, n_out: int, device: Any = "cpu")
         kwargs["dropout"] = config.dropout
     if "seed" in params:
         kwargs["seed"] = config.seed
+    if config.task == "classification":
+        if "outputs" not in params:
+            raise ConfigError(f"{cls.__name__} has no global readout (no `outputs` argument); choose another --model")
+        kwargs["outputs"] = "global_max" if config.readout == "max" else "global"
     kwargs.update(config.net_options)
     torch.manual_seed(config.seed)
     try:
@@ -143,6 +147,9 @@ def build_model(config: TrainConfig, n_in: int, n_out: int, device: Any = "cpu")
 def _rotation(rng: np.random.Generator, mode: str) -> np.ndarray:
     if mode == "none":
         return np.eye(3)
+    if mode == "aniso":  # each axis of a random frame scaled by a factor in [0.8, 1.25]
+        Q = random_rotation(rng)
+        return Q @ np.diag(np.exp(rng.uniform(np.log(0.8), np.log(1.25), 3))) @ Q.T
     if mode == "y":
         a = rng.uniform(0.0, 2.0 * np.pi)
         c, s = np.cos(a), np.sin(a)
@@ -155,8 +162,9 @@ def input_features(
 ) -> torch.Tensor:
     """Per-vertex input features ``(V, C)`` from torch operators ``ops``.
 
-    ``xyz``: the (normalised) vertex positions, with ``rng`` given rotated per ``augment`` and
-    scaled by a random factor in [0.9, 1.1]; ``hks``: the heat kernel signature (invariant, so
+    ``xyz``: the (normalised) vertex positions, with ``rng`` given rotated per ``augment`` (``y``,
+    ``so3`` or ``none``), with ``aniso`` in it also stretched along three random orthogonal axes,
+    and scaled by a random factor in [0.9, 1.1]; ``hks``: the heat kernel signature (invariant, so
     never augmented).
     """
     if inputs == "hks":
@@ -165,6 +173,11 @@ def input_features(
         return ops.hks.float()
     x = ops.verts.float()
     if rng is not None:
-        R = torch.as_tensor(_rotation(rng, augment), dtype=x.dtype, device=x.device)
+        parts = parse_augment(augment)
+        rotation = next((p for p in parts if p != "aniso"), "none")
+        A = _rotation(rng, rotation)
+        if "aniso" in parts:
+            A = _rotation(rng, "aniso") @ A
+        R = torch.as_tensor(A, dtype=x.dtype, device=x.device)
         x = float(rng.uniform(0.9, 1.1)) * (x @ R.T)
     return x

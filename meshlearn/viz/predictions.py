@@ -9,6 +9,8 @@ Layout of a run's predictions: ``RUN_DIR/predictions/<shape name>.npz`` (or ``.t
 * correspondence: an ``.npz`` with key ``"match"``, (V,) int, the template vertex matched to each
   vertex. The template comes from the keys ``"template_verts"`` (W, 3) and ``"template_faces"``
   (optional), or from a mesh file ``RUN_DIR/template.(ply|obj|off|stl)``.
+* classification: an ``.npz`` with keys ``"class_pred"`` (the predicted class of the shape),
+  ``"class_names"`` and optionally ``"class_true"`` and ``"probabilities"`` (K,).
 
 Optional keys: ``"verts"`` / ``"faces"`` (the shape itself, so a prediction file can be drawn on its
 own) and ``"gt"`` (the ground truth, same form as the prediction). Class names for a legend are
@@ -38,9 +40,10 @@ _TEMPLATE_SUFFIXES = (".ply", ".obj", ".off", ".stl")
 class Prediction:
     """One shape's prediction.
 
-    kind : {"labels", "match"}
+    kind : {"labels", "match", "class"}
     values : (V,) int64
-        Classes (kind "labels") or template vertex indices (kind "match").
+        Classes (kind "labels") or template vertex indices (kind "match"); for kind "class" one
+        value, the shape's predicted class.
     template : Shape or None
         The correspondence template (kind "match").
     shape : Shape or None
@@ -132,6 +135,11 @@ def read_predictions(run_dir: str | os.PathLike, name: str) -> Prediction:
     if "pred" in data:
         return Prediction("labels", _ints(data["pred"], path, "pred"), path, shape=shape, gt=gt,
                           names=class_names(run_dir))
+    if "class_pred" in data:
+        names = [str(n) for n in data["class_names"]] if "class_names" in data else None
+        gt = _ints(np.reshape(data["class_true"], 1), path, "class_true") if "class_true" in data else None
+        return Prediction("class", _ints(np.reshape(data["class_pred"], 1), path, "class_pred"), path, shape=shape,
+                          gt=gt, names=names)
     if "match" in data:
         match = _ints(data["match"], path, "match")
         return Prediction("match", match, path, template=_template(Path(run_dir), data, path), shape=shape, gt=gt)
