@@ -19,6 +19,7 @@ __all__ = ["orphan_guard"]
 
 _active = False
 _registered = False
+_forking_parent = 0
 
 
 def _watch(parent: int, every: float) -> None:
@@ -27,9 +28,16 @@ def _watch(parent: int, every: float) -> None:
     os._exit(1)
 
 
+def _before_fork() -> None:
+    global _forking_parent
+    _forking_parent = os.getpid()
+
+
 def _after_fork_in_child() -> None:
+    # The parent's pid as it was before the fork, not os.getppid() now: on a loaded machine the
+    # parent may already have exited (and the child been reparented) when this runs.
     if _active:
-        threading.Thread(target=_watch, args=(os.getppid(), 0.5), daemon=True, name="watch-parent").start()
+        threading.Thread(target=_watch, args=(_forking_parent, 0.5), daemon=True, name="watch-parent").start()
 
 
 @contextmanager
@@ -37,7 +45,7 @@ def orphan_guard() -> Iterator[None]:
     """Within this block, children forked by this process exit when this process dies."""
     global _active, _registered
     if not _registered and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork_in_child)
+        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
         _registered = True
     before, _active = _active, True
     try:
