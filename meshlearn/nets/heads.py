@@ -34,6 +34,7 @@ from ..correspondence.matching import fmap_correspondence
 from ..correspondence.solver import functional_map
 from ..correspondence.zoomout import zoomout
 from ..errors import ConfigError
+from .readout import OUTPUTS, check_outputs, global_mean, pool_outputs, vertices_to_faces
 
 __all__ = [
     "OUTPUTS",
@@ -50,62 +51,6 @@ __all__ = [
     "zoomout",
     "fmap_correspondence",
 ]
-
-#: Where a net's outputs live.
-OUTPUTS = ("vertices", "faces", "global")
-
-
-def check_outputs(outputs: str) -> str:
-    """Validate an ``outputs`` option; returns it."""
-    if outputs not in OUTPUTS:
-        raise ConfigError(f"outputs must be one of {', '.join(OUTPUTS)} (got {outputs!r})")
-    return outputs
-
-
-def vertices_to_faces(y: torch.Tensor, faces: torch.Tensor | None) -> torch.Tensor:
-    """Per-face values as the mean of each face's vertex values.
-
-    Parameters
-    ----------
-    y : (V, C) tensor
-    faces : (F, 3) int64 tensor
-
-    Returns
-    -------
-    (F, C) tensor
-    """
-    if faces is None:
-        raise ConfigError("per-face outputs need a mesh, but these operators have no faces (a point cloud?); "
-                          "use outputs='vertices'")
-    return y[faces.long()].mean(dim=1)
-
-
-def global_mean(y: torch.Tensor, mass: torch.Tensor | None) -> torch.Tensor:
-    """Mass-weighted mean over vertices: ``sum_i m_i y_i / sum_i m_i``.
-
-    Parameters
-    ----------
-    y : (V, C) tensor
-    mass : (V,) tensor, or None for a plain mean
-
-    Returns
-    -------
-    (C,) tensor
-    """
-    if mass is None:
-        return y.mean(dim=0)
-    w = mass.to(y.dtype)
-    return (w[:, None] * y).sum(0) / w.sum()
-
-
-def pool_outputs(y: torch.Tensor, ops: Any, outputs: str) -> torch.Tensor:
-    """Per-vertex ``y : (V, C)`` to ``outputs``: (V, C), (F, C) or (C,)."""
-    if outputs == "vertices":
-        return y
-    if outputs == "faces":
-        return vertices_to_faces(y, ops.faces)
-    return global_mean(y, getattr(ops, "mass", None))
-
 
 class SegmentationHead(nn.Module):
     """Per-vertex or per-face class logits from backbone features.
@@ -125,7 +70,7 @@ class SegmentationHead(nn.Module):
 
     def __init__(self, in_channels: int, n_classes: int, outputs: str = "vertices", device: Any = None) -> None:
         super().__init__()
-        if check_outputs(outputs) == "global":
+        if check_outputs(outputs).startswith("global"):
             raise ConfigError("a segmentation head gives per-vertex or per-face logits; use outputs='vertices' or 'faces'")
         self.outputs = outputs
         self.linear = nn.Linear(in_channels, n_classes, device=device)
