@@ -6,8 +6,7 @@ resident set size belongs to that measurement alone and imports are not counted 
 
 The peers (DiffusionNet, GEM-CNN; see ``shared/peers/README.md``) are never part of meshlearn:
 only the benchmarks import them, through :func:`import_peer`, from the folder :func:`peers_dir`
-finds: ``$MESHLEARN_PEERS`` if set, else ``<repository>/../shared/peers``, else (in a git
-worktree) the same folder beside the main checkout.
+finds: ``$MESHLEARN_PEERS`` if set, else ``<repository>/../shared/peers``.
 """
 
 from __future__ import annotations
@@ -49,20 +48,8 @@ def peers_dir() -> Path | None:
     env = os.environ.get("MESHLEARN_PEERS")
     if env:
         return Path(env).expanduser().resolve()
-    candidates = [REPO.parent / "shared" / "peers"]
-    try:  # a git worktree: the shared folder sits beside the main checkout
-        common = subprocess.run(
-            ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-            cwd=REPO, capture_output=True, text=True, timeout=10,
-        ).stdout.strip()
-        if common:
-            candidates.append(Path(common).parent.parent / "shared" / "peers")
-    except (OSError, subprocess.SubprocessError):
-        pass
-    for c in candidates:
-        if c.is_dir():
-            return c.resolve()
-    return None
+    default = REPO.parent / "shared" / "peers"
+    return default.resolve() if default.is_dir() else None
 
 
 def import_peer(name: str) -> tuple[ModuleType | None, str]:
