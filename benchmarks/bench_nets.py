@@ -57,7 +57,8 @@ SIZES = {"2k": 3, "10k": 5, "40k": 6}  # icosphere subdivisions: 10 * 4**s + 2 v
 #: meshlearn net -> its reference (None: no reference)
 PAIRS = {"diffusion": "ref_diffusion", "cheb": "pyg_cheb", "spectral_filter": None, "patch": None}
 NETS = tuple(PAIRS) + tuple(r for r in PAIRS.values() if r)
-REFERENCE_OF = {"ref_diffusion": "DiffusionNet (diffusion_net.layers)", "pyg_cheb": "PyTorch Geometric ChebConv"}
+#: the name each reference row is printed under (a label; its timings are measured in the run)
+REFERENCE_NAME = {"ref_diffusion": "DiffusionNet (diffusion_net.layers)", "pyg_cheb": "PyTorch Geometric ChebConv"}
 CLASSES = 8
 
 
@@ -263,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
                     else [f"failed: {ours['failed']}", "-", "-"]
                 if ref:
                     theirs = _median(runs[ref])
-                    row += [REFERENCE_OF[ref]]
+                    row += [REFERENCE_NAME[ref]]
                     row += [f"{theirs['ms']:.0f}", f"{theirs['cpu_ms']:.0f}", f"{theirs['peak_mb']:.0f}"] if "ms" in theirs \
                         else [f"failed: {theirs['failed']}", "-", "-"]
                     if "ms" in ours and "ms" in theirs:

@@ -18,6 +18,8 @@ Supervised: :class:`FmapSupervised` (C against the ground-truth functional map) 
 
 from __future__ import annotations
 
+import abc
+
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -84,8 +86,10 @@ def _eye_like(C: torch.Tensor, n: int) -> torch.Tensor:
     return torch.eye(n, dtype=C.dtype, device=C.device).expand(C.shape[0], n, n)
 
 
-class FmapLoss(nn.Module):
-    """Base class: a named loss term with a non-negative weight. ``forward(maps)`` -> weighted scalar."""
+class FmapLoss(nn.Module, abc.ABC):
+    """Base class: a named loss term with a non-negative weight. ``forward(maps)`` -> weighted scalar.
+
+    Subclasses define :meth:`value`, the unweighted term."""
 
     name = "loss"
 
@@ -98,8 +102,9 @@ class FmapLoss(nn.Module):
     def extra_repr(self) -> str:
         return f"weight={self.weight}"
 
-    def value(self, maps: PairMaps) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def value(self, maps: PairMaps) -> torch.Tensor:
+        """The unweighted loss term on ``maps``, a scalar tensor."""
 
     def forward(self, maps: PairMaps) -> torch.Tensor:
         return self.weight * self.value(maps)
