@@ -20,7 +20,7 @@ _OPTIONS = {
     "cache": "cache", "split_file": "split_file", "threads": "threads", "workers": "workers", "amp": "amp",
     "log": "log", "image_every": "image_every", "normalize": "normalize", "loader_workers": "loader_workers",
     "max_resident_mb": "max_resident_mb", "log_reads": "log_reads", "steps_per_epoch": "steps_per_epoch",
-    "readout": "readout",
+    "readout": "readout", "method": "method", "fmap_k": "fmap_k", "fmap_dim": "fmap_dim",
 }
 
 
@@ -58,10 +58,10 @@ def train_cmd(
     weight_decay: float = typer.Option(0.0, "--weight-decay"),
     batch_size: int = typer.Option(1, "--batch-size", help="Shapes per step (global, across processes)."),
     dropout: float = typer.Option(0.1, "--dropout"),
-    inputs: Optional[str] = typer.Option(None, "--inputs", help="xyz or hks. Default: xyz; hks for classification."),
+    inputs: Optional[str] = typer.Option(None, "--inputs", help="xyz, hks or wks. Default: xyz; hks for classification; wks for correspondence."),
     augment: Optional[str] = typer.Option(
         None, "--augment", help="xyz inputs: random rotation y (about the vertical), so3 or none, plus aniso "
-        "(anisotropic scaling), joined by commas. Default: y; so3,aniso for classification."
+        "(anisotropic scaling), joined by commas. Default: y; so3,aniso for classification; none for correspondence."
     ),
     readout: str = typer.Option("mean", "--readout", help="Classification: pool vertices by area-weighted mean or max."),
     val_fraction: float = typer.Option(0.1, "--val-fraction", help="Training shapes held out to pick best.pt."),
@@ -92,6 +92,17 @@ def train_cmd(
     steps_per_epoch: int = typer.Option(
         0, "--steps-per-epoch", help="Optimiser steps per epoch (0: once through the training shapes)."
     ),
+    method: Optional[str] = typer.Option(
+        None, "--method", help="Correspondence: fmap-unsupervised (deep functional maps, no ground truth needed; "
+        "the default), fmap-supervised (needs .vts files) or template (classification over a template's vertices)."
+    ),
+    fmap_k: int = typer.Option(50, "--fmap-k", help="Correspondence: eigenpairs of the functional maps (separate from --k)."),
+    fmap_dim: int = typer.Option(128, "--fmap-dim", help="Correspondence: descriptor channels of the feature network."),
+    fmap_option: list[str] = typer.Option(
+        [], "--fmap-option", metavar="NAME=VALUE",
+        help="A setting of the functional-map model or loss, e.g. mask=laplacian, lam=0.01, tau=0.05, coupling=0; "
+        "repeatable (see meshlearn.train.fmap_model)."
+    ),
 ) -> None:
     """Train a segmentation, correspondence or classification network; runs under `torchrun --nproc-per-node N` too.
 
@@ -101,7 +112,7 @@ def train_cmd(
     setup_logging(quiet)
     given = locals()
     explicit = {name: given[name] for name in _OPTIONS if given_on_command_line(ctx, name)}
-    config = resolve_train_config(config_file, explicit, net_option)
+    config = resolve_train_config(config_file, explicit, net_option, fmap_option)
     result = fit(config, resume=resume, progress=not quiet)
     if result.history and not quiet:
         last = result.history[-1]
@@ -119,9 +130,10 @@ def given_on_command_line(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
 
 
-def resolve_train_config(config_file: Optional[Path], given: dict, net_option: list[str]):
+def resolve_train_config(config_file: Optional[Path], given: dict, net_option: list[str],
+                         fmap_option: Optional[list[str]] = None):
     """The run's TrainConfig: the options ``given`` on the command line (parameter name -> value)
-    and ``--net-option``'s, then the run file's, then the defaults."""
+    and ``--net-option``'s / ``--fmap-option``'s, then the run file's, then the defaults."""
     from ..errors import ConfigError
     from ..train.config import TrainConfig, parse_net_options
 
@@ -129,6 +141,9 @@ def resolve_train_config(config_file: Optional[Path], given: dict, net_option: l
     net_options = parse_net_options(net_option)
     if net_options:
         explicit["net_options"] = net_options
+    fmap_options = parse_net_options(fmap_option or [], flag="--fmap-option")
+    if fmap_options:
+        explicit["fmap_options"] = fmap_options
     if config_file is not None:
         config = TrainConfig.from_file(config_file, explicit)
     else:

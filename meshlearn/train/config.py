@@ -31,7 +31,7 @@ from typing import Any, Mapping
 from ..errors import ConfigError
 from ..io.normalize import DEFAULT_NORMALIZE
 
-__all__ = ["TrainConfig", "TASKS", "MODELS", "INPUTS", "AUGMENT", "READOUTS", "LOGS", "parse_net_options", "parse_augment"]
+__all__ = ["TrainConfig", "TASKS", "MODELS", "INPUTS", "METHODS", "AUGMENT", "READOUTS", "LOGS", "parse_net_options", "parse_augment"]
 
 TASKS = ("segmentation", "correspondence", "classification")
 #: CLI name -> class name in meshlearn.nets
@@ -42,7 +42,10 @@ MODELS = {
     "patch": "PatchConvNet",
     "spectral": "SpectralFilterNet",
 }
-INPUTS = ("xyz", "hks")
+INPUTS = ("xyz", "hks", "wks")
+#: correspondence methods: deep functional maps without / with ground truth, or per-vertex
+#: classification over a template's vertices
+METHODS = ("fmap-unsupervised", "fmap-supervised", "template")
 #: rotations (one at most) and ``aniso``, an anisotropic scaling; combined with commas: ``so3,aniso``
 AUGMENT = ("y", "so3", "none", "aniso")
 #: global readouts of classification: area-weighted mean or maximum over vertices
@@ -50,7 +53,7 @@ READOUTS = ("mean", "max")
 #: per task, the inputs and augmentation that ``None`` stands for
 TASK_DEFAULTS = {
     "segmentation": {"inputs": "xyz", "augment": "y"},
-    "correspondence": {"inputs": "xyz", "augment": "y"},
+    "correspondence": {"inputs": "wks", "augment": "none", "method": "fmap-unsupervised"},
     "classification": {"inputs": "hks", "augment": "so3,aniso"},
 }
 #: ``auto``: TensorBoard when the ``tb`` extra is installed, else metrics.jsonl only
@@ -67,8 +70,8 @@ class TrainConfig:
     Parameters
     ----------
     task : {"segmentation", "correspondence", "classification"}
-        Per-vertex part labels, the template point of every vertex (classification over the
-        template's vertices), or one class per shape (the class folders of the dataset).
+        Per-vertex part labels, dense correspondence between shapes (see ``method``), or one
+        class per shape (the class folders of the dataset).
     data : str
         Dataset folder (see :func:`meshlearn.datasets.read_dataset`).
     out : str
@@ -154,6 +157,18 @@ class TrainConfig:
     steps_per_epoch : int
         Optimiser steps per epoch, each on the next shuffled batch; 0 goes once through the
         training shapes. For datasets too large to pass through between checkpoints. default: 0
+    method : {"fmap-unsupervised", "fmap-supervised", "template"}
+        Correspondence only: a deep functional map trained on random pairs without ground truth
+        (ULRSSM's losses) or against the pairs' ground truth (``.vts``), or per-vertex
+        classification over a template's vertices. default (None): "fmap-unsupervised"
+    fmap_k : int
+        Eigenpairs of the functional maps (separate from the net's ``k``). default: 50
+    fmap_dim : int
+        Descriptor channels the feature network puts out for the functional maps. default: 128
+    fmap_options : dict
+        Further settings of the functional-map model (solver, soft maps, loss weights; see
+        :mod:`meshlearn.train.fmap_model`); the ``fmap_options:`` mapping of a run file.
+        default: {}
     """
 
     task: str = "segmentation"
@@ -189,6 +204,10 @@ class TrainConfig:
     max_resident_mb: float = 0.0
     log_reads: bool = False
     steps_per_epoch: int = 0
+    method: str | None = None
+    fmap_k: int = 50
+    fmap_dim: int = 128
+    fmap_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         def choice(name: str, options) -> None:
@@ -201,6 +220,13 @@ class TrainConfig:
                 setattr(self, name, value)
         choice("model", tuple(MODELS))
         choice("inputs", INPUTS)
+        if self.task == "correspondence":
+            choice("method", METHODS)
+        elif self.method is not None:
+            raise ConfigError(f"method is an option of --task correspondence only (got {self.method!r} for {self.task})")
+        if not isinstance(self.fmap_options, Mapping) or not all(isinstance(k, str) for k in self.fmap_options):
+            raise ConfigError(f"fmap_options must map option names to values (got {self.fmap_options!r})")
+        self.fmap_options = dict(self.fmap_options)
         self.augment = ",".join(parse_augment(self.augment))
         choice("readout", READOUTS)
         choice("log", LOGS)
@@ -209,7 +235,7 @@ class TrainConfig:
         self.net_options = dict(self.net_options)
         if int(self.image_every) < 0:
             raise ConfigError(f"image_every must be 0 (no pictures) or a number of epochs (got {self.image_every!r})")
-        for name in ("epochs", "batch_size", "width", "n_blocks", "k", "lr_step"):
+        for name in ("epochs", "batch_size", "width", "n_blocks", "k", "lr_step", "fmap_k", "fmap_dim"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be a positive integer (got {getattr(self, name)!r})")
         if int(self.eigen_coarse) < 0:
@@ -330,9 +356,9 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-def parse_net_options(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+def parse_net_options(items: list[str] | tuple[str, ...], flag: str = "--net-option") -> dict[str, Any]:
     """``["K=8", "band_limit=null"]`` -> ``{"K": 8, "band_limit": None}``: values are YAML scalars
-    (ints, floats, true/false, null, strings; ``[1, 2]`` for a list)."""
+    (ints, floats, true/false, null, strings; ``[1, 2]`` for a list); ``flag`` names the option in errors."""
     import yaml
 
     out: dict[str, Any] = {}
@@ -340,11 +366,11 @@ def parse_net_options(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
         name, sep, text = item.partition("=")
         name = name.strip()
         if not sep or not name.isidentifier():
-            raise ConfigError(f"--net-option expects NAME=VALUE, e.g. --net-option K=8 (got {item!r})")
+            raise ConfigError(f"{flag} expects NAME=VALUE, e.g. {flag} K=8 (got {item!r})")
         try:
             out[name] = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError as e:
-            raise ConfigError(f"--net-option {item!r}: the value is not a YAML scalar ({e})") from e
+            raise ConfigError(f"{flag} {item!r}: the value is not a YAML scalar ({e})") from e
     return out
 
 

@@ -106,7 +106,7 @@ def operator_spec(config: TrainConfig) -> OperatorSpec:
 
 
 def in_channels(config: TrainConfig, spec: OperatorSpec) -> int:
-    return 3 if config.inputs == "xyz" else int(spec.n_hks)
+    return {"xyz": 3, "hks": int(spec.n_hks), "wks": int(spec.n_wks)}[config.inputs]
 
 
 def build_model(config: TrainConfig, n_in: int, n_out: int, device: Any = "cpu") -> torch.nn.Module:
@@ -164,13 +164,14 @@ def input_features(
 
     ``xyz``: the (normalised) vertex positions, with ``rng`` given rotated per ``augment`` (``y``,
     ``so3`` or ``none``), with ``aniso`` in it also stretched along three random orthogonal axes,
-    and scaled by a random factor in [0.9, 1.1]; ``hks``: the heat kernel signature (invariant, so
-    never augmented).
+    and scaled by a random factor in [0.9, 1.1]; ``hks`` / ``wks``: the heat or wave kernel
+    signature (intrinsic, so never augmented).
     """
-    if inputs == "hks":
-        if ops.hks is None:
-            raise ConfigError("inputs='hks' needs operators computed with the 'hks' kind")
-        return ops.hks.float()
+    if inputs in ("hks", "wks"):
+        value = getattr(ops, inputs)
+        if value is None:
+            raise ConfigError(f"inputs={inputs!r} needs operators computed with the {inputs!r} kind")
+        return value.float()
     x = ops.verts.float()
     if rng is not None:
         parts = parse_augment(augment)

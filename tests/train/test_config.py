@@ -122,7 +122,7 @@ def test_command_line_defaults_are_trainconfig_defaults():
 
     command = typer.main.get_command(app).commands["train"]
     defaults = {p.name: p.default for p in command.params}
-    fields = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name != "net_options"}
+    fields = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name not in ("net_options", "fmap_options")}
     assert set(_OPTIONS.values()) == set(fields)
     for param, option in _OPTIONS.items():
         if option in ("data", "out", "cache", "split_file"):  # paths: none given
