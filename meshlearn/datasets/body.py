@@ -76,12 +76,22 @@ class Pose:
         Scale of each part across its bone.
     global_scale : float
         Overall size factor.
+    depth_scale : (J,) float64, optional
+        Scale of each part along its depth axis (``Body.depth_axes``, across the bone), with
+        ``thickness_scale`` then scaling the remaining cross direction only. default: None
+        (``thickness_scale`` in every direction across the bone)
+    joint_shift : (J, 3) float64, optional
+        Rest-pose displacement (metres) of each part's joint from where the canonical body has it,
+        relative to its parent (wider shoulders or hips, a longer neck); the root's row is unused.
+        default: None (no displacement)
     """
 
     rotations: np.ndarray
     length_scale: np.ndarray
     thickness_scale: np.ndarray
     global_scale: float = 1.0
+    depth_scale: np.ndarray | None = None
+    joint_shift: np.ndarray | None = None
 
 
 class Body:
@@ -146,6 +156,11 @@ class Body:
             axis[j] = leg
         axis[8] = axis[11] = [0, 0, 1]
         self.axes = axis
+        # Depth axis of each part (unit, across its bone): forward (+z), or up for the feet.
+        depth = np.zeros_like(joints)
+        depth[:] = [0.0, 0.0, 1.0]
+        depth[8] = depth[11] = [0.0, 1.0, 0.0]
+        self.depth_axes = depth
         # Elbow and knee hinge axes: bending moves the forearm forward (+z), the shin backward.
         self.hinge = np.zeros_like(joints)
         for j in (3, 5):
@@ -229,6 +244,10 @@ class Body:
             u = self.axes[j][:, None]
             P = u @ u.T
             S[j] = pose.length_scale[j] * P + pose.thickness_scale[j] * (np.eye(3) - P)
+            if pose.depth_scale is not None:
+                d = self.depth_axes[j][:, None]
+                S[j] += (pose.depth_scale[j] - pose.thickness_scale[j]) * (d @ d.T)
+        shift = np.zeros((J, 3)) if pose.joint_shift is None else np.asarray(pose.joint_shift, dtype=np.float64)
         G = np.zeros((J, 3, 3))
         pivot = np.zeros((J, 3))
         for j in range(J):  # parents come before children in this ordering
@@ -240,7 +259,7 @@ class Body:
             else:
                 G[j] = G[p] @ R
                 # The joint moves with its parent, whose own proportions stretch the offset.
-                pivot[j] = pivot[p] + G[p] @ S[p] @ (self.joints[j] - self.joints[p])
+                pivot[j] = pivot[p] + G[p] @ S[p] @ (self.joints[j] + shift[j] - self.joints[p])
         A = pose.global_scale * (G @ S)
         t = pose.global_scale * (pivot - np.einsum("jab,jb->ja", G @ S, self.joints))
         return A, t

@@ -48,6 +48,7 @@ from .body import PART_NAMES, Body, random_pose
 __all__ = [
     "SyntheticShape",
     "Template",
+    "body_marching_cubes",
     "make_template",
     "generate_shape",
     "generate_shapes",
@@ -137,7 +138,23 @@ def _sample_grid(body: Body, rot: np.ndarray, spacing: np.ndarray, offset: np.nd
     return vol, glo
 
 
-def _marching_cubes(body: Body, rot: np.ndarray, spacing: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def body_marching_cubes(body: Body, rot: np.ndarray, spacing: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rest-pose surface of ``body`` meshed by marching cubes on a rotated grid.
+
+    Parameters
+    ----------
+    rot : (3, 3) float64
+        Grid axes in world coordinates (maps grid coordinates to world).
+    spacing : (3,) float64
+        Grid spacing along each grid axis (m).
+    offset : (3,) float64
+        Shift of the grid in its own frame (m).
+
+    Returns
+    -------
+    verts : (V, 3) float64, faces : (F, 3) int64
+        The largest connected piece, faces oriented outward.
+    """
     from skimage.measure import marching_cubes
 
     vol, glo = _sample_grid(body, rot, spacing, offset)
@@ -193,14 +210,14 @@ def make_template(n_vertices: int = 5000) -> Template:
         raise ConfigError(f"n_vertices must be at least 300 for a recognisable body (got {n_vertices})")
     body = Body()
     h0 = 0.04
-    v0, _ = _marching_cubes(body, np.eye(3), np.full(3, h0), np.zeros(3))
+    v0, _ = body_marching_cubes(body, np.eye(3), np.full(3, h0), np.zeros(3))
     density = v0.shape[0] * h0**2
     h = float(np.sqrt(density / n_vertices))
-    verts, faces = _marching_cubes(body, np.eye(3), np.full(3, h), np.zeros(3))
+    verts, faces = body_marching_cubes(body, np.eye(3), np.full(3, h), np.zeros(3))
     # Shapes are remeshed on rotated grids, which cut the surface into more pieces than an
     # axis-aligned one: calibrate the density on a fixed oblique grid.
     oblique = random_rotation(np.random.default_rng(12345))
-    v1, _ = _marching_cubes(body, oblique, np.full(3, h), np.full(3, 0.5 * h))
+    v1, _ = body_marching_cubes(body, oblique, np.full(3, h), np.full(3, 0.5 * h))
     density = v1.shape[0] * h**2
     return Template(verts, faces, body.labels(verts), density)
 
@@ -288,7 +305,7 @@ def generate_shape(
     target = (n_vertices or template.n_verts) * rng.uniform(0.85, 1.15)
     h = np.sqrt(template.density / target) * rng.uniform(0.9, 1.1, 3)
     rot = random_rotation(rng)
-    rest, faces = _marching_cubes(body, rot, h, rng.uniform(0, 1, 3) * h)
+    rest, faces = body_marching_cubes(body, rot, h, rng.uniform(0, 1, 3) * h)
     locator = _locator or _Locator(template)
     face, bary, _ = locator.locate(rest)
     corner = template.faces[face, bary.argmax(1)]
