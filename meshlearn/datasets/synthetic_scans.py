@@ -296,7 +296,7 @@ def generate_scan(
     grid = random_rotation(rng)
     offset = rng.uniform(0.0, 1.0, 3)
     density = template.density
-    for _ in range(4):
+    for _ in range(6):
         h = np.sqrt(density / target) * aniso
         rest, faces = body_marching_cubes(body, grid, h, offset * h)
         density = rest.shape[0] * float(np.prod(h)) ** (2.0 / 3.0)
