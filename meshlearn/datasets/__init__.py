@@ -1,7 +1,8 @@
-"""Datasets: procedural bodies and shape classes with ground truth, readers for public layouts, a streaming torch
-Dataset, validation splits."""
+"""Datasets: procedural bodies, body families' scans and shape classes with ground truth, readers
+for public layouts, a streaming torch Dataset, validation splits."""
 
 from .body import PART_NAMES, Body
+from .body_families import FAMILIES, BodyFamily, Proportions
 from .dataset import IndexEntry, Item, MeshDataset, collate_items, nbytes_of, normalize_shape
 from .readers import (
     DEFAULT_NORMALIZE,
@@ -18,9 +19,18 @@ from .readers import (
 from .shape_classes import SHAPE_CLASSES, ClassShape, generate_class_shape, write_class_dataset
 from .splits import stratum_of, validation_split
 from .synthetic import SyntheticShape, Template, generate_shape, generate_shapes, make_template, write_dataset
+from .synthetic_scans import FamilyTemplate, SyntheticScan, generate_scan, make_family_template, write_scan_dataset
 
 __all__ = [
     "DEFAULT_NORMALIZE",
+    "FAMILIES",
+    "BodyFamily",
+    "FamilyTemplate",
+    "Proportions",
+    "SyntheticScan",
+    "generate_scan",
+    "make_family_template",
+    "write_scan_dataset",
     "LAYOUTS",
     "SHAPE_CLASSES",
     "ClassShape",

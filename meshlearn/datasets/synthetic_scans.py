@@ -112,7 +112,8 @@ class ScanDeformation:
     pose : Pose
         Joint angles and the identity's proportions (with this shape's breathing).
     bulge_centres : (B, 3) float64, bulge_heights : (B,) float64, bulge_widths : (B,) float64
-        Gaussian bumps along the outward normal at rest (metres; negative heights are dents).
+        Gaussian bumps along the outward normal at rest, centred on template points (metres;
+        negative heights are dents).
     stretch : (3, 3) float64
         Symmetric near-identity matrix applied at rest about the pelvis.
     rotation : (3, 3) float64, translation : (3,) float64
@@ -217,9 +218,9 @@ def make_family_template(fam: BodyFamily | str, n_points: int | None = None) -> 
     return FamilyTemplate(fam, verts, shown, faces, body.labels(verts), density)
 
 
-def _draw_deformation(body: Body, identity: Proportions, fam: BodyFamily, rng: np.random.Generator,
+def _draw_deformation(body: Body, identity: Proportions, template: FamilyTemplate, rng: np.random.Generator,
                       upright: bool, breathing: float, bulges: float, stretch: float) -> ScanDeformation:
-    rot = random_pose(body, rng, fam.pose_amount).rotations
+    rot = random_pose(body, rng, template.family.pose_amount).rotations
     scales = identity.scales(body)
     girth = 1.0 + breathing * rng.normal(0.0, 1.0, 2)  # torso, limbs
     torso = np.arange(body.n_parts) == 0
@@ -231,8 +232,7 @@ def _draw_deformation(body: Body, identity: Proportions, fam: BodyFamily, rng: n
         scales[key] = s
     pose = Pose(rotations=rot, **scales)
     n_b = int(rng.integers(4, 9))
-    lo, hi = body.bounds(margin=0.0)
-    centres = rng.uniform(lo, hi, (n_b, 3))
+    centres = template.canonical[rng.integers(template.n_points, size=n_b)]  # on the surface
     heights = bulges * rng.uniform(-0.6, 1.0, n_b)
     widths = rng.uniform(0.04, 0.1, n_b)
     axes = random_rotation(rng)
@@ -302,7 +302,7 @@ def generate_scan(
         density = rest.shape[0] * float(np.prod(h)) ** (2.0 / 3.0)
         if abs(rest.shape[0] / target - 1.0) < _COUNT_TOLERANCE:
             break
-    deformation = _draw_deformation(body, identity, template.family, rng, upright, breathing, bulges, stretch)
+    deformation = _draw_deformation(body, identity, template, rng, upright, breathing, bulges, stretch)
     verts = deformation.apply(body, rest)
     mesh = Shape(verts, faces)
     edge = np.linalg.norm(verts[faces[:, 0]] - verts[faces[:, 1]], axis=1).mean()

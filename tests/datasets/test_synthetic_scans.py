@@ -281,3 +281,13 @@ def test_cli_writes_a_family_and_rejects_bad_options(tmp_path):
         r = runner.invoke(app, ["data", "synthetic", "--out", str(tmp_path / "x"), "--n", "2", *args])
         assert r.exit_code != 0
         assert match in (r.output + str(r.exception)), (args, r.output)
+
+
+def test_bulges_and_stretch_are_on_the_surface_and_small(faust_scans):
+    for s in faust_scans:
+        d = s.deformation
+        bump = d.bulge(s.canonical)
+        assert np.abs(bump).max() > 0.5 * np.abs(d.bulge_heights).max()  # centred on the surface
+        assert np.abs(bump).max() < 0.03
+        np.testing.assert_allclose(d.stretch, d.stretch.T, atol=1e-12)
+        assert np.all(np.abs(np.linalg.eigvalsh(d.stretch) - 1) <= 0.04 + 1e-12)
