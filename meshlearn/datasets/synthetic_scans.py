@@ -66,6 +66,8 @@ __all__ = [
     "scan_dataset_plan",
     "write_scan_dataset",
     "DEFAULT_VERTICES",
+    "PlannedShape",
+    "surface_normals",
 ]
 
 log = logging.getLogger(__name__)
