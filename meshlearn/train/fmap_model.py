@@ -34,13 +34,10 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError
-from .config import TrainConfig
+from .config import FMAP_METHODS, TrainConfig
 from .model import build_model
 
 __all__ = ["FMAP_METHODS", "FMAP_DEFAULTS", "is_fmap_run", "fmap_settings", "build_fmap_model", "fmap_loss", "load_fmap_run"]
-
-#: the correspondence methods that train a DeepFunctionalMap
-FMAP_METHODS = ("fmap-unsupervised", "fmap-supervised")
 
 #: ``fmap_options`` keys and their defaults
 FMAP_DEFAULTS: dict[str, Any] = {

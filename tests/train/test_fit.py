@@ -101,8 +101,9 @@ def test_resume_matches_an_uninterrupted_run(data, cache, tmp_path):
     assert [r["epoch"] for r in lines] == [1, 2, 3, 4]
 
 
-def test_correspondence_train_and_eval(data, cache, tmp_path):
-    fit(_config(data, tmp_path / "corr", cache, task="correspondence", epochs=2), progress=False)
+def test_template_correspondence_train_and_eval(data, cache, tmp_path):
+    fit(_config(data, tmp_path / "corr", cache, task="correspondence", method="template", inputs="xyz", epochs=2),
+        progress=False)
     out = evaluate(tmp_path / "corr", n_points=50, k_refine=16)
     assert out["n_pairs"] == 2 and out["n_points"] == 50
     for key in ("mean_geodesic_error", "mean_geodesic_error_initial", "pck_0.05", "template_accuracy"):
