@@ -17,11 +17,17 @@ shapes are a seeded random draw from the training split, stratified by class or 
 shapes. Each rank scores its own share of the validation shapes and the sums are reduced.
 
 Targets: ``segmentation`` trains per-vertex cross-entropy on part labels; ``correspondence``
-trains per-vertex cross-entropy over the template's vertices (vertices without a known template
-point are ignored); ``classification`` trains cross-entropy on one logit vector per shape (the
+(``--method template``) trains per-vertex cross-entropy over the template's vertices (vertices
+without a known template point are ignored); ``classification`` trains cross-entropy on one logit vector per shape (the
 net's global readout of its per-vertex logits) against the shape's class. The classes, and the
 number of segmentation classes, come from every split of the dataset
-(:mod:`meshlearn.train.classes`); the class names go to ``RUN/classes.json``.
+(:mod:`meshlearn.train.classes`); the class names go to ``RUN/classes.json``. These are
+``--method template`` for correspondence; its functional-map methods (the default) train a deep
+functional map on random pairs of training shapes instead (:mod:`meshlearn.train.fmap_step`,
+:mod:`meshlearn.train.pairs`), through the same epochs, checkpoints, resume, DDP and metrics.
+
+Learning rate: Adam, halved every ``lr_step`` epochs or on a cosine down to ``lr / 10``
+(``lr_schedule``, :func:`make_scheduler`).
 """
 
 from __future__ import annotations

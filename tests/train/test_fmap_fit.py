@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from meshlearn.datasets import write_dataset
-from meshlearn.errors import DatasetError
+from meshlearn.errors import ConfigError, DatasetError
 from meshlearn.geometry.operators import compute_operators
 from meshlearn.shape import Shape
 from meshlearn.train import TrainConfig, fit
@@ -78,8 +78,8 @@ def test_ranks_split_the_epoch_pairs():
 
 # ---------------------------------------------------------------------------------- fit
 def test_unsupervised_run_is_reproducible_and_resumes_exactly(data, cache, tmp_path):
-    full = fit(_config(data, tmp_path / "full", cache, epochs=3), progress=False)
-    again = fit(_config(data, tmp_path / "again", cache, epochs=3), progress=False)
+    full = fit(_config(data, tmp_path / "full", cache, epochs=2), progress=False)
+    again = fit(_config(data, tmp_path / "again", cache, epochs=2), progress=False)
     assert _strip(full.history) == _strip(again.history)
     rec = full.history[0]
     for key in ("train_loss", "train_bijectivity", "train_orthogonality", "train_coupling", "val_loss",
@@ -92,10 +92,10 @@ def test_unsupervised_run_is_reproducible_and_resumes_exactly(data, cache, tmp_p
         pass
 
     def kill(epoch, record):
-        if epoch == 2:
+        if epoch == 1:
             raise Killed
 
-    cfg = _config(data, tmp_path / "cut", cache, epochs=3)
+    cfg = _config(data, tmp_path / "cut", cache, epochs=2)
     with pytest.raises(Killed):
         fit(cfg, progress=False, callback=kill)
     resumed = fit(cfg, resume=True, progress=False)
@@ -122,7 +122,7 @@ def _test_error(model, config, items) -> float:
 
 
 def test_unsupervised_training_improves_maps_of_unseen_test_pairs(data, cache, tmp_path):
-    cfg = _config(data, tmp_path / "learn", cache, epochs=6, width=32, fmap_dim=64, lr=2e-3)
+    cfg = _config(data, tmp_path / "learn", cache, epochs=4, steps_per_epoch=10)
     fit(cfg, progress=False)
     test = make_dataset(cfg, "test").items
     _, meta, trained = load_fmap_run(tmp_path / "learn", "last")
@@ -185,3 +185,17 @@ def test_rigid_motion_leaves_the_maps_unchanged(data, cache, tmp_path):
 def test_too_few_eigenpairs_names_the_shape(data, cache, tmp_path):
     with pytest.raises(DatasetError, match=r"body_00\d\.ply: \d+ vertices, fewer than the --fmap-k 5000"):
         fit(_config(data, tmp_path / "few", cache, fmap_k=5000, k=16), progress=False)
+
+
+def test_method_defaults_and_the_operator_spec():
+    fm = TrainConfig(task="correspondence")
+    assert fm.method == "fmap-unsupervised" and fm.inputs == "wks" and fm.lr_schedule == "cosine"
+    spec = operator_spec(fm)
+    assert spec.k == max(fm.k, fm.fmap_k) and spec.n_wks == fm.n_descriptors == 128 and "wks" in spec.operators
+    assert operator_spec(TrainConfig(task="correspondence", k=20, fmap_k=40)).k == 40
+    template = TrainConfig(task="correspondence", method="template", inputs="xyz")
+    assert template.lr_schedule == "step" and operator_spec(template).k == template.k
+    seg = TrainConfig(task="segmentation", inputs="hks")
+    assert seg.n_descriptors == 16 and seg.lr_schedule == "step" and operator_spec(seg).n_hks == 16
+    with pytest.raises(ConfigError, match="lr_schedule must be one of step, cosine"):
+        TrainConfig(lr_schedule="linear")
