@@ -10,7 +10,8 @@ of :class:`~meshlearn.correspondence.DeepFunctionalMap` and the loss of ``config
 (:func:`~meshlearn.train.fmap_model.fmap_loss`); dropout of step j of epoch e draws from a
 generator seeded with ``(seed, e, j)``, so runs are reproducible and a resumed run continues exactly.
 ``fmap-supervised`` passes each pair's ground truth as ``corr``: template point t lies at vertex
-``vts_a[t]`` of A and ``vts_b[t]`` of B.
+``vts_a[t]`` of A and ``vts_b[t]`` of B. Training is in float32 (``--amp`` is not used: the
+solver's systems need it).
 
 Validation pairs held-out shape i with shape i + 1 (:func:`~meshlearn.train.pairs.validation_pairs`)
 and records the loss and each of its terms. When every held-out shape has ground truth (``.vts``)
@@ -23,7 +24,7 @@ checkpoint score is ``-val_error`` then, else ``-val_loss``.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 from typing import Any, Sequence
 
 import numpy as np
@@ -38,6 +39,8 @@ from .model import input_features
 from .pairs import PairSampler, as_pairs, validation_pairs
 
 __all__ = ["FmapSteps", "check_ground_truth", "check_eigenpairs", "pair_error"]
+
+log = logging.getLogger(__name__)
 
 
 def check_ground_truth(records: Sequence[Any]) -> None:
@@ -98,7 +101,8 @@ class FmapSteps:
 
     def __init__(self, config: TrainConfig, info: DistInfo, full: Any, train_idx, val_idx, n_workers: int) -> None:
         self.config, self.info, self.device = config, info, info.device
-        self.amp = bool(config.amp and info.device.type == "cuda")
+        if config.amp and info.device.type == "cuda":
+            log.warning("--amp is not used by functional-map runs (the solver needs float32); training in float32")
         self.supervised = config.method == "fmap-supervised"
         if self.supervised:
             check_ground_truth([full.split.records[i] for i in train_idx])
@@ -151,9 +155,7 @@ class FmapSteps:
         b = [self._inputs(p[1]) for p in pairs]
         want = self.supervised if corr is None else corr
         gt = [self._corr(p[0], p[1]) for p in pairs] if want else None
-        ctx = torch.autocast(device_type="cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
-        with ctx:
-            maps = model([x for x, _ in a], [o for _, o in a], [x for x, _ in b], [o for _, o in b], corr=gt)
+        maps = model([x for x, _ in a], [o for _, o in a], [x for x, _ in b], [o for _, o in b], corr=gt)
         return maps, [o for _, o in a], [o for _, o in b]
 
     # ------------------------------------------------------------------ training

@@ -51,7 +51,7 @@ from ..errors import ConfigError, DatasetError
 from .classes import class_map_of, dataset_classes, segmentation_class_count, write_classes
 from .checkpoint import config_of, load_checkpoint, load_model_state, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
-from .fmap_model import build_fmap_model, is_fmap_run
+from .fmap_model import build_fmap_model, fmap_settings, is_fmap_run
 from .fmap_step import FmapSteps
 from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed, shutdown_distributed
 from .loader import cache_folder, check_cache_recipe, loader_workers, make_dataset, make_loader
@@ -223,8 +223,10 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
         state = load_checkpoint(out / "last.pt")
         saved = config_of(state, out / "last.pt")
         config = saved.replace(epochs=config.epochs, device=config.device, out=str(out))
+    if is_fmap_run(config):  # every setting written out: config.yaml alone rebuilds the model
+        config = config.replace(fmap_options=fmap_settings(config))
     device = info.device
-    amp = bool(config.amp and device.type == "cuda")
+    amp = bool(config.amp and device.type == "cuda" and not is_fmap_run(config))
     if config.batch_size % info.world:
         raise ConfigError(f"batch_size {config.batch_size} must be a multiple of the number of processes {info.world}")
     if info.is_main:

@@ -204,3 +204,13 @@ def test_method_defaults_and_the_operator_spec():
     assert seg.n_descriptors == 16 and seg.lr_schedule == "step" and operator_spec(seg).n_hks == 16
     with pytest.raises(ConfigError, match="lr_schedule must be one of step, cosine"):
         TrainConfig(lr_schedule="linear")
+
+
+def test_the_run_file_holds_every_functional_map_setting(data, cache, tmp_path):
+    from meshlearn.train.fmap_model import FMAP_DEFAULTS
+
+    fit(_config(data, tmp_path / "run", cache, epochs=1, fmap_options={"tau": 0.1}), progress=False)
+    saved = TrainConfig.from_file(tmp_path / "run" / "config.yaml")
+    assert saved.fmap_options == {**FMAP_DEFAULTS, "tau": 0.1}
+    _, _, model = load_fmap_run(tmp_path / "run")
+    assert model.tau == 0.1 and model.solver.lam == FMAP_DEFAULTS["lam"]
