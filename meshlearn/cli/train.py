@@ -52,7 +52,9 @@ def train_cmd(
         0, "--eigen-coarse", metavar="N", help="Approximate eigenpairs for shapes over 2N vertices, from a copy "
         "simplified to about N vertices (see `meshlearn preprocess --help`). Default 0: exact."
     ),
-    width: int = typer.Option(64, "--width", help="Channels inside the network."),
+    width: Optional[int] = typer.Option(
+        None, "--width", help="Channels inside the network. Default: 64; 128 for correspondence's fmap methods."
+    ),
     n_blocks: int = typer.Option(4, "--blocks", help="Network depth."),
     lr: float = typer.Option(1e-3, "--lr"),
     lr_step: int = typer.Option(20, "--lr-step", help="Halve the learning rate every this many epochs (--lr-schedule step)."),
@@ -105,7 +107,7 @@ def train_cmd(
         "the default), fmap-supervised (needs .vts files) or template (classification over a template's vertices)."
     ),
     fmap_k: int = typer.Option(50, "--fmap-k", help="Correspondence: eigenpairs of the functional maps (separate from --k)."),
-    fmap_dim: int = typer.Option(128, "--fmap-dim", help="Correspondence: descriptor channels of the feature network."),
+    fmap_dim: int = typer.Option(256, "--fmap-dim", help="Correspondence: descriptor channels of the feature network."),
     fmap_option: list[str] = typer.Option(
         [], "--fmap-option", metavar="NAME=VALUE",
         help="A setting of the functional-map model or loss, e.g. mask=laplacian, lam=0.01, tau=0.05, coupling=0; "

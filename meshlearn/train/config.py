@@ -62,8 +62,8 @@ TASK_DEFAULTS = {
 }
 #: per correspondence method, what ``None`` stands for
 METHOD_DEFAULTS = {
-    "fmap-unsupervised": {"lr_schedule": "cosine"},
-    "fmap-supervised": {"lr_schedule": "cosine"},
+    "fmap-unsupervised": {"lr_schedule": "cosine", "width": 128},
+    "fmap-supervised": {"lr_schedule": "cosine", "width": 128},
     "template": {"lr_schedule": "step"},
 }
 #: ``auto``: TensorBoard when the ``tb`` extra is installed, else metrics.jsonl only
@@ -107,8 +107,11 @@ class TrainConfig:
         default: 0.0
     batch_size : int
         Shapes per optimiser step (the global batch across processes). default: 1
-    width, n_blocks : int
-        Network channels and depth. default: 64, 4
+    width : int
+        Network channels. default (None): 64, for the functional-map methods of correspondence 128
+        (as ULRSSM's DiffusionNet)
+    n_blocks : int
+        Network depth. default: 4
     dropout : float
         default: 0.1
     k : int
@@ -182,7 +185,7 @@ class TrainConfig:
     fmap_k : int
         Eigenpairs of the functional maps (separate from the net's ``k``). default: 50
     fmap_dim : int
-        Descriptor channels the feature network puts out for the functional maps. default: 128
+        Descriptor channels the feature network puts out for the functional maps. default: 256
     fmap_options : dict
         Further settings of the functional-map model (solver, soft maps, loss weights; see
         :mod:`meshlearn.train.fmap_model`); the ``fmap_options:`` mapping of a run file.
@@ -199,7 +202,7 @@ class TrainConfig:
     lr_schedule: str | None = None
     weight_decay: float = 0.0
     batch_size: int = 1
-    width: int = 64
+    width: int | None = None
     n_blocks: int = 4
     dropout: float = 0.1
     k: int = 128
@@ -226,7 +229,7 @@ class TrainConfig:
     steps_per_epoch: int = 0
     method: str | None = None
     fmap_k: int = 50
-    fmap_dim: int = 128
+    fmap_dim: int = 256
     fmap_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -247,6 +250,8 @@ class TrainConfig:
                 setattr(self, name, value)
         if self.lr_schedule is None:
             self.lr_schedule = "step"
+        if self.width is None:
+            self.width = 64
         choice("lr_schedule", LR_SCHEDULES)
         if self.task != "correspondence" and self.method is not None:
             raise ConfigError(f"method is an option of --task correspondence only (got {self.method!r} for {self.task})")

@@ -26,6 +26,10 @@ key                 meaning                                                     
 ``supervised``      weight of the supervised functional-map term (fmap-supervised)      ``1``
 ==================  ==================================================================  ==============
 
+The run's network is ``--model`` (DiffusionNet by default) of ``--width`` channels (128 for these
+methods) on WKS of 128 energies, with ``fmap_dim = 256`` descriptors out (ULRSSM's sizes, which
+also did better than width 64 with 128 descriptors on the synthetic bodies).
+
 ``lam = 1`` was chosen on held-out pairs of synthetic bodies (``meshlearn data synthetic``): the
 error of the trained maps fell from ``lam = 1e-3`` (the solver's own default, which leaves the
 maps ill-conditioned at the start of training) up to 1 and changed little from 1 to 100.

@@ -195,11 +195,12 @@ def test_too_few_eigenpairs_names_the_shape(data, cache, tmp_path):
 def test_method_defaults_and_the_operator_spec():
     fm = TrainConfig(task="correspondence")
     assert fm.method == "fmap-unsupervised" and fm.inputs == "wks" and fm.lr_schedule == "cosine"
+    assert fm.width == 128 and fm.fmap_dim == 256 and TrainConfig(task="correspondence", width=32).width == 32
     spec = operator_spec(fm)
     assert spec.k == max(fm.k, fm.fmap_k) and spec.n_wks == fm.n_descriptors == 128 and "wks" in spec.operators
     assert operator_spec(TrainConfig(task="correspondence", k=20, fmap_k=40)).k == 40
     template = TrainConfig(task="correspondence", method="template", inputs="xyz")
-    assert template.lr_schedule == "step" and operator_spec(template).k == template.k
+    assert template.lr_schedule == "step" and template.width == 64 and operator_spec(template).k == template.k
     seg = TrainConfig(task="segmentation", inputs="hks")
     assert seg.n_descriptors == 16 and seg.lr_schedule == "step" and operator_spec(seg).n_hks == 16
     with pytest.raises(ConfigError, match="lr_schedule must be one of step, cosine"):
