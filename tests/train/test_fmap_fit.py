@@ -215,3 +215,35 @@ def test_the_run_file_holds_every_functional_map_setting(data, cache, tmp_path):
     assert saved.fmap_options == {**FMAP_DEFAULTS, "tau": 0.1}
     _, _, model = load_fmap_run(tmp_path / "run")
     assert model.tau == 0.1 and model.solver.lam == FMAP_DEFAULTS["lam"]
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_share_the_pairs_of_one(data, cache, tmp_path):
+    """torchrun with 2 CPU processes and 2 pairs a step (one each) sees the pairs one process
+    sees with 2 a step: the same losses, and weights equal up to float32 rounding."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    opts = dict(epochs=2, batch_size=2, dropout=0.0, steps_per_epoch=2)  # 4 pairs: no rank pads its share
+    single = fit(_config(data, tmp_path / "one", cache, **opts), progress=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).parent / "meshlearn"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(port),
+           str(exe), "train", "--task", "correspondence", "--data", str(data), "--out", str(tmp_path / "two"),
+           "--cache", cache, "--epochs", "2", "--k", "30", "--fmap-k", "20", "--width", "16", "--blocks", "2",
+           "--fmap-dim", "32", "--descriptors", "32", "--dropout", "0", "--batch-size", "2", "--val-fraction", "0.3",
+           "--steps-per-epoch", "2", "--quiet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    two = [json.loads(s) for s in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
+    for a, b in zip(single.history, two):
+        for key in ("train_loss", "train_coupling", "val_loss"):
+            assert b[key] == pytest.approx(a[key], rel=1e-3), key
+    theirs = load_checkpoint(tmp_path / "two" / "last.pt")["model"]
+    for k, v in single.model.state_dict().items():
+        torch.testing.assert_close(theirs[k], v, atol=1e-2, rtol=1e-2)
