@@ -27,8 +27,9 @@ key                 meaning                                                     
 ==================  ==================================================================  ==============
 
 The run's network is ``--model`` (DiffusionNet by default) of ``--width`` channels (128 for these
-methods) on WKS of 128 energies, with ``fmap_dim = 256`` descriptors out (ULRSSM's sizes, which
-also did better than width 64 with 128 descriptors on the synthetic bodies).
+methods) on WKS of 128 energies, with ``fmap_dim = 256`` descriptors out: ULRSSM's sizes. On the
+synthetic bodies they did about as well as width 64 with 128 descriptors (better with one seed,
+worse with another) at twice the cost; ``--width 64 --fmap-dim 128`` is the cheaper choice on CPU.
 
 ``lam = 1`` was chosen on held-out pairs of synthetic bodies (``meshlearn data synthetic``): the
 error of the trained maps fell from ``lam = 1e-3`` (the solver's own default, which leaves the
