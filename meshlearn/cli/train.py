@@ -21,6 +21,7 @@ _OPTIONS = {
     "log": "log", "image_every": "image_every", "normalize": "normalize", "loader_workers": "loader_workers",
     "max_resident_mb": "max_resident_mb", "log_reads": "log_reads", "steps_per_epoch": "steps_per_epoch",
     "readout": "readout", "method": "method", "fmap_k": "fmap_k", "fmap_dim": "fmap_dim",
+    "lr_schedule": "lr_schedule", "n_descriptors": "n_descriptors",
 }
 
 
@@ -51,14 +52,23 @@ def train_cmd(
         0, "--eigen-coarse", metavar="N", help="Approximate eigenpairs for shapes over 2N vertices, from a copy "
         "simplified to about N vertices (see `meshlearn preprocess --help`). Default 0: exact."
     ),
-    width: int = typer.Option(64, "--width", help="Channels inside the network."),
+    width: Optional[int] = typer.Option(
+        None, "--width", help="Channels inside the network. Default: 64; 128 for correspondence's fmap methods."
+    ),
     n_blocks: int = typer.Option(4, "--blocks", help="Network depth."),
     lr: float = typer.Option(1e-3, "--lr"),
-    lr_step: int = typer.Option(20, "--lr-step", help="Halve the learning rate every this many epochs."),
+    lr_step: int = typer.Option(20, "--lr-step", help="Halve the learning rate every this many epochs (--lr-schedule step)."),
+    lr_schedule: Optional[str] = typer.Option(
+        None, "--lr-schedule", help="step (halve every --lr-step epochs) or cosine (down to lr/10 over the epochs). "
+        "Default: step; cosine for correspondence's fmap methods."
+    ),
     weight_decay: float = typer.Option(0.0, "--weight-decay"),
     batch_size: int = typer.Option(1, "--batch-size", help="Shapes per step (global, across processes)."),
     dropout: float = typer.Option(0.1, "--dropout"),
     inputs: Optional[str] = typer.Option(None, "--inputs", help="xyz, hks or wks. Default: xyz; hks for classification; wks for correspondence."),
+    n_descriptors: Optional[int] = typer.Option(
+        None, "--descriptors", help="HKS / WKS channels of --inputs hks / wks. Default: 16; 128 for correspondence."
+    ),
     augment: Optional[str] = typer.Option(
         None, "--augment", help="xyz inputs: random rotation y (about the vertical), so3 or none, plus aniso "
         "(anisotropic scaling), joined by commas. Default: y; so3,aniso for classification; none for correspondence."
@@ -97,7 +107,7 @@ def train_cmd(
         "the default), fmap-supervised (needs .vts files) or template (classification over a template's vertices)."
     ),
     fmap_k: int = typer.Option(50, "--fmap-k", help="Correspondence: eigenpairs of the functional maps (separate from --k)."),
-    fmap_dim: int = typer.Option(128, "--fmap-dim", help="Correspondence: descriptor channels of the feature network."),
+    fmap_dim: int = typer.Option(256, "--fmap-dim", help="Correspondence: descriptor channels of the feature network."),
     fmap_option: list[str] = typer.Option(
         [], "--fmap-option", metavar="NAME=VALUE",
         help="A setting of the functional-map model or loss, e.g. mask=laplacian, lam=0.01, tau=0.05, coupling=0; "

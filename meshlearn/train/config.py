@@ -31,7 +31,7 @@ from typing import Any, Mapping
 from ..errors import ConfigError
 from ..io.normalize import DEFAULT_NORMALIZE
 
-__all__ = ["TrainConfig", "TASKS", "MODELS", "INPUTS", "METHODS", "AUGMENT", "READOUTS", "LOGS", "parse_net_options", "parse_augment"]
+__all__ = ["TrainConfig", "TASKS", "MODELS", "INPUTS", "METHODS", "FMAP_METHODS", "LR_SCHEDULES", "AUGMENT", "READOUTS", "LOGS", "parse_net_options", "parse_augment"]
 
 TASKS = ("segmentation", "correspondence", "classification")
 #: CLI name -> class name in meshlearn.nets
@@ -46,15 +46,25 @@ INPUTS = ("xyz", "hks", "wks")
 #: correspondence methods: deep functional maps without / with ground truth, or per-vertex
 #: classification over a template's vertices
 METHODS = ("fmap-unsupervised", "fmap-supervised", "template")
+#: the correspondence methods that train a deep functional map
+FMAP_METHODS = ("fmap-unsupervised", "fmap-supervised")
 #: rotations (one at most) and ``aniso``, an anisotropic scaling; combined with commas: ``so3,aniso``
 AUGMENT = ("y", "so3", "none", "aniso")
 #: global readouts of classification: area-weighted mean or maximum over vertices
 READOUTS = ("mean", "max")
-#: per task, the inputs and augmentation that ``None`` stands for
+#: learning-rate schedules: halved every ``lr_step`` epochs, or a cosine down to lr / 10
+LR_SCHEDULES = ("step", "cosine")
+#: per task, the inputs, augmentation and descriptor channels that ``None`` stands for
 TASK_DEFAULTS = {
-    "segmentation": {"inputs": "xyz", "augment": "y"},
-    "correspondence": {"inputs": "wks", "augment": "none", "method": "fmap-unsupervised"},
-    "classification": {"inputs": "hks", "augment": "so3,aniso"},
+    "segmentation": {"inputs": "xyz", "augment": "y", "n_descriptors": 16},
+    "correspondence": {"inputs": "wks", "augment": "none", "method": "fmap-unsupervised", "n_descriptors": 128},
+    "classification": {"inputs": "hks", "augment": "so3,aniso", "n_descriptors": 16},
+}
+#: per correspondence method, what ``None`` stands for
+METHOD_DEFAULTS = {
+    "fmap-unsupervised": {"lr_schedule": "cosine", "width": 128},
+    "fmap-supervised": {"lr_schedule": "cosine", "width": 128},
+    "template": {"lr_schedule": "step"},
 }
 #: ``auto``: TensorBoard when the ``tb`` extra is installed, else metrics.jsonl only
 LOGS = ("auto", "tensorboard", "none")
@@ -86,15 +96,22 @@ class TrainConfig:
     epochs : int
         default: 30
     lr : float
-        Adam learning rate, decayed by half every ``lr_step`` epochs. default: 1e-3
+        Adam learning rate, decayed by ``lr_schedule``. default: 1e-3
     lr_step : int
-        default: 20
+        Epochs between halvings of the learning rate (``lr_schedule="step"``). default: 20
+    lr_schedule : {"step", "cosine"}
+        ``step``: halved every ``lr_step`` epochs; ``cosine``: a cosine from ``lr`` down to
+        ``lr / 10`` over ``epochs`` (ULRSSM's schedule). default (None): "step", for the
+        functional-map methods of correspondence "cosine"
     weight_decay : float
         default: 0.0
     batch_size : int
         Shapes per optimiser step (the global batch across processes). default: 1
-    width, n_blocks : int
-        Network channels and depth. default: 64, 4
+    width : int
+        Network channels. default (None): 64, for the functional-map methods of correspondence 128
+        (as ULRSSM's DiffusionNet)
+    n_blocks : int
+        Network depth. default: 4
     dropout : float
         default: 0.1
     k : int
@@ -102,9 +119,13 @@ class TrainConfig:
     eigen_coarse : int
         0: exact eigenpairs. N > 0: approximate ones for shapes of more than 2 N vertices, from a
         copy simplified to about N vertices (``OperatorSpec.eigen_coarse``). default: 0
-    inputs : {"xyz", "hks"}
+    inputs : {"xyz", "hks", "wks"}
         Input features. default (None): "xyz", for classification "hks" (shapes of a class
-        come in any orientation, and HKS does not see it)
+        come in any orientation, and HKS does not see it), for correspondence "wks" (intrinsic:
+        the maps do not change when a shape is moved)
+    n_descriptors : int
+        HKS times / WKS energies of ``hks`` / ``wks`` inputs (``OperatorSpec.n_hks``,
+        ``n_wks``). default (None): 16, for correspondence 128 (as ULRSSM)
     augment : str
         For xyz inputs: a random rotation about the vertical (``y``) axis, about any axis
         (``so3``) or none (``none``), plus a random scale in [0.9, 1.1]; ``aniso`` adds a random
@@ -164,7 +185,7 @@ class TrainConfig:
     fmap_k : int
         Eigenpairs of the functional maps (separate from the net's ``k``). default: 50
     fmap_dim : int
-        Descriptor channels the feature network puts out for the functional maps. default: 128
+        Descriptor channels the feature network puts out for the functional maps. default: 256
     fmap_options : dict
         Further settings of the functional-map model (solver, soft maps, loss weights; see
         :mod:`meshlearn.train.fmap_model`); the ``fmap_options:`` mapping of a run file.
@@ -178,14 +199,16 @@ class TrainConfig:
     epochs: int = 30
     lr: float = 1e-3
     lr_step: int = 20
+    lr_schedule: str | None = None
     weight_decay: float = 0.0
     batch_size: int = 1
-    width: int = 64
+    width: int | None = None
     n_blocks: int = 4
     dropout: float = 0.1
     k: int = 128
     eigen_coarse: int = 0
     inputs: str | None = None
+    n_descriptors: int | None = None
     augment: str | None = None
     readout: str = "mean"
     val_fraction: float = 0.1
@@ -206,7 +229,7 @@ class TrainConfig:
     steps_per_epoch: int = 0
     method: str | None = None
     fmap_k: int = 50
-    fmap_dim: int = 128
+    fmap_dim: int = 256
     fmap_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -222,7 +245,15 @@ class TrainConfig:
         choice("inputs", INPUTS)
         if self.task == "correspondence":
             choice("method", METHODS)
-        elif self.method is not None:
+        for name, value in METHOD_DEFAULTS.get(self.method or "", {}).items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        if self.lr_schedule is None:
+            self.lr_schedule = "step"
+        if self.width is None:
+            self.width = 64
+        choice("lr_schedule", LR_SCHEDULES)
+        if self.task != "correspondence" and self.method is not None:
             raise ConfigError(f"method is an option of --task correspondence only (got {self.method!r} for {self.task})")
         if not isinstance(self.fmap_options, Mapping) or not all(isinstance(k, str) for k in self.fmap_options):
             raise ConfigError(f"fmap_options must map option names to values (got {self.fmap_options!r})")
@@ -235,7 +266,7 @@ class TrainConfig:
         self.net_options = dict(self.net_options)
         if int(self.image_every) < 0:
             raise ConfigError(f"image_every must be 0 (no pictures) or a number of epochs (got {self.image_every!r})")
-        for name in ("epochs", "batch_size", "width", "n_blocks", "k", "lr_step", "fmap_k", "fmap_dim"):
+        for name in ("epochs", "batch_size", "width", "n_blocks", "k", "lr_step", "fmap_k", "fmap_dim", "n_descriptors"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be a positive integer (got {getattr(self, name)!r})")
         if int(self.eigen_coarse) < 0:

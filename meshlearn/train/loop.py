@@ -17,11 +17,17 @@ shapes are a seeded random draw from the training split, stratified by class or 
 shapes. Each rank scores its own share of the validation shapes and the sums are reduced.
 
 Targets: ``segmentation`` trains per-vertex cross-entropy on part labels; ``correspondence``
-trains per-vertex cross-entropy over the template's vertices (vertices without a known template
-point are ignored); ``classification`` trains cross-entropy on one logit vector per shape (the
+(``--method template``) trains per-vertex cross-entropy over the template's vertices (vertices
+without a known template point are ignored); ``classification`` trains cross-entropy on one logit vector per shape (the
 net's global readout of its per-vertex logits) against the shape's class. The classes, and the
 number of segmentation classes, come from every split of the dataset
-(:mod:`meshlearn.train.classes`); the class names go to ``RUN/classes.json``.
+(:mod:`meshlearn.train.classes`); the class names go to ``RUN/classes.json``. These are
+``--method template`` for correspondence; its functional-map methods (the default) train a deep
+functional map on random pairs of training shapes instead (:mod:`meshlearn.train.fmap_step`,
+:mod:`meshlearn.train.pairs`), through the same epochs, checkpoints, resume, DDP and metrics.
+
+Learning rate: Adam, halved every ``lr_step`` epochs or on a cosine down to ``lr / 10``
+(``lr_schedule``, :func:`make_scheduler`).
 """
 
 from __future__ import annotations
@@ -45,12 +51,14 @@ from ..errors import ConfigError, DatasetError
 from .classes import class_map_of, dataset_classes, segmentation_class_count, write_classes
 from .checkpoint import config_of, load_checkpoint, load_model_state, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
+from .fmap_model import build_fmap_model, fmap_settings, is_fmap_run
+from .fmap_step import FmapSteps
 from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed, shutdown_distributed
 from .loader import cache_folder, check_cache_recipe, loader_workers, make_dataset, make_loader
 from .model import build_model, check_net_options, in_channels, input_features, operator_spec
 from .run_log import open_run_log
 
-__all__ = ["fit", "FitResult", "load_datasets", "target_of", "forward_logits", "as_rows"]
+__all__ = ["fit", "FitResult", "load_datasets", "target_of", "forward_logits", "as_rows", "make_scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +216,6 @@ def fit(
 
 
 def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callback) -> FitResult:
-    from torch.utils.data.distributed import DistributedSampler
     from tqdm.auto import tqdm
 
     state = None
@@ -216,8 +223,10 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
         state = load_checkpoint(out / "last.pt")
         saved = config_of(state, out / "last.pt")
         config = saved.replace(epochs=config.epochs, device=config.device, out=str(out))
+    if is_fmap_run(config):  # every setting written out: config.yaml alone rebuilds the model
+        config = config.replace(fmap_options=fmap_settings(config))
     device = info.device
-    amp = bool(config.amp and device.type == "cuda")
+    amp = bool(config.amp and device.type == "cuda" and not is_fmap_run(config))
     if config.batch_size % info.world:
         raise ConfigError(f"batch_size {config.batch_size} must be a multiple of the number of processes {info.world}")
     if info.is_main:
@@ -240,38 +249,28 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
     train_idx, val_idx = validation_split(full.split, config.val_fraction, config.seed)
     if info.is_main:
         _write_splits(out, config, full, train_idx, val_idx)
-    parts = read_dataset(config.data, split_file=config.split_file)  # every split's records, nothing loaded
-    classes: tuple[str, ...] = ()
-    class_map = None
-    if config.task == "segmentation":  # every split's labels and the named parts count
-        n_out = max(full.n_labels(), segmentation_class_count(parts))
-    elif config.task == "classification":
-        classes = dataset_classes(parts, config.data)
-        class_map = class_map_of(full.split, classes)
-        n_out = len(classes)
-    else:
-        n_out = full.n_template()
-    if n_out < 1:
-        raise DatasetError(f"{config.data}: the training shapes carry no targets for {config.task}")
     names = full.names()
     meta = {
         "n_in": in_channels(config, spec),
-        "n_out": n_out,
         "spec": spec.to_dict(),
         "part_names": list(full.split.part_names),
         "template": str(full.split.template) if full.split.template else None,
         "val_names": [names[i] for i in val_idx],
         "normalize": config.normalize,
-        "class_names": list(classes),
     }
-    if info.is_main and classes:
-        write_classes(out, classes)
-    train_set = torch.utils.data.Subset(full, train_idx)
-    val_set = torch.utils.data.Subset(full, val_idx[info.rank :: info.world])
-
-    net = build_model(config, meta["n_in"], n_out, device)
+    n_workers = loader_workers(config, len(full))
+    if is_fmap_run(config):
+        meta.update(n_out=config.fmap_dim, class_names=[], method=config.method, fmap_k=config.fmap_k)
+        net = build_fmap_model(config, meta["n_in"], device)
+        steps: Any = FmapSteps(config, info, full, train_idx, val_idx, n_workers)
+    else:
+        steps = _LabelSteps(config, info, full, train_idx, val_idx, n_workers, amp)
+        meta.update(n_out=steps.n_out, class_names=list(steps.classes))
+        if info.is_main and steps.classes:
+            write_classes(out, steps.classes)
+        net = build_model(config, meta["n_in"], steps.n_out, device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=config.lr_step, gamma=0.5)
+    sched = make_scheduler(opt, config)
     scaler = torch.amp.GradScaler("cuda") if amp else None
     start, best = 0, float("-inf")
     if state is not None:
@@ -292,63 +291,15 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
         history = _read_history(metrics_path, upto=start)
         metrics_path.write_text("".join(json.dumps(h) + "\n" for h in history))
     run_log = open_run_log(config, out, start=start, part_names=meta["part_names"]) if info.is_main else None
-    # the run log's picture: the first held-out shape scored (else the first training shape of
-    # the epoch), kept as it goes by so that no shape is read only for it
-    pictured: list = []
-
-    n = len(train_set)
-    sampler = DistributedSampler(train_set, num_replicas=info.world, rank=info.rank, shuffle=True, seed=config.seed)
-    local_batch = config.batch_size // info.world
-    n_workers = loader_workers(config, len(full))
-    train_loader = make_loader(train_set, batch_size=local_batch, sampler=sampler, workers=n_workers, device=device)
-    val_loader = make_loader(val_set, batch_size=local_batch, workers=min(n_workers, len(val_set)), device=device)
     bar = tqdm(total=config.epochs, initial=start, desc="training", unit="epoch", disable=not (progress and info.is_main))
     for epoch in range(start, config.epochs):
         t0 = time.perf_counter()
-        sampler.set_epoch(epoch)
-        model.train()
-        loss_sum, correct, count, n_local = 0.0, 0, 0, 0
-        batches = itertools.islice(train_loader, config.steps_per_epoch) if config.steps_per_epoch else train_loader
-        for chunk in batches:
-            opt.zero_grad(set_to_none=True)
-            for j, item in enumerate(chunk):
-                ops_t, y = _on_device(item, config, device, class_map)
-                if not val_idx and not pictured:
-                    pictured.append((ops_t, y, item.name))
-                rng = np.random.default_rng(_sample_seed(config.seed, epoch, item.index))
-                torch.manual_seed(int(rng.integers(2**62)))
-                x = input_features(ops_t, config.inputs, augment=config.augment, rng=rng)
-                sync = contextlib.nullcontext()
-                if info.enabled and j < len(chunk) - 1:
-                    sync = model.no_sync()
-                with sync:
-                    logits, y = as_rows(forward_logits(model, ops_t, x, amp), y)
-                    loss = Fn.cross_entropy(logits, y, ignore_index=-1)
-                    scaled = loss / len(chunk)
-                    (scaler.scale(scaled) if scaler else scaled).backward()
-                loss_sum += float(loss.detach())
-                known = y >= 0
-                correct += int((logits.detach().argmax(1)[known] == y[known]).sum())
-                count += int(known.sum())
-                n_local += 1
-            if scaler is not None:
-                scaler.step(opt)
-                scaler.update()
-            else:
-                opt.step()
+        record: dict[str, Any] = {"epoch": epoch + 1, **steps.train_epoch(model, opt, scaler, epoch)}
         sched.step()
-        loss_sum, correct, count, n_seen = all_reduce_sum([loss_sum, correct, count, n_local], info)
-        record = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum / max(n_seen, 1),
-            "train_acc": correct / max(count, 1),
-            "lr": opt.param_groups[0]["lr"],
-        }
-        if val_idx:
-            record["val_loss"], record["val_acc"] = _evaluate_loss(net, val_loader, config, amp, device, info, pictured,
-                                                                class_map)
-            score = record["val_acc"]
-        else:
+        record["lr"] = opt.param_groups[0]["lr"]
+        scored, score = steps.validate(net)
+        record.update(scored)
+        if score is None:
             score = -record["train_loss"]
         record["time_s"] = round(time.perf_counter() - t0, 3)
         if info.is_main:
@@ -369,10 +320,8 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
             if score > best:
                 save_checkpoint(out / "best.pt", ckpt)
             save_checkpoint(out / "last.pt", ckpt)
-            # pictures colour vertices; a class is one value per shape
-            shown = pictured[0] if pictured and config.task != "classification" else None
-            run_log.log_epoch(epoch + 1, record, net, shown)
-            bar.set_postfix(loss=f"{record['train_loss']:.3f}", acc=f"{record.get('val_acc', record['train_acc']):.3f}")
+            run_log.log_epoch(epoch + 1, record, net, steps.picture())
+            bar.set_postfix(loss=f"{record['train_loss']:.3f}", score=f"{score:.3f}")
             bar.update()
         best = max(best, score)
         barrier(info)
@@ -382,6 +331,99 @@ def _fit(config, out: Path, info: DistInfo, resume: bool, progress: bool, callba
     if run_log is not None:
         run_log.close()
     return FitResult(out, net, history)
+
+
+def make_scheduler(opt: torch.optim.Optimizer, config: TrainConfig):
+    """The learning-rate schedule of ``config.lr_schedule``: halved every ``lr_step`` epochs
+    (``step``), or a cosine from ``lr`` down to ``lr / 10`` over ``epochs`` (``cosine``)."""
+    if config.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs, eta_min=config.lr / 10)
+    return torch.optim.lr_scheduler.StepLR(opt, step_size=config.lr_step, gamma=0.5)
+
+
+class _LabelSteps:
+    """Steps and validation of the cross-entropy tasks (segmentation, template correspondence,
+    classification): a batch of shapes stepped through one at a time, gradients accumulated."""
+
+    def __init__(self, config: TrainConfig, info: DistInfo, full, train_idx, val_idx, n_workers: int, amp: bool) -> None:
+        from torch.utils.data.distributed import DistributedSampler
+
+        self.config, self.info, self.device, self.amp = config, info, info.device, amp
+        parts = read_dataset(config.data, split_file=config.split_file)  # every split's records, nothing loaded
+        self.classes: tuple[str, ...] = ()
+        self.class_map = None
+        if config.task == "segmentation":  # every split's labels and the named parts count
+            self.n_out = max(full.n_labels(), segmentation_class_count(parts))
+        elif config.task == "classification":
+            self.classes = dataset_classes(parts, config.data)
+            self.class_map = class_map_of(full.split, self.classes)
+            self.n_out = len(self.classes)
+        else:
+            self.n_out = full.n_template()
+        if self.n_out < 1:
+            raise DatasetError(f"{config.data}: the training shapes carry no targets for {config.task}")
+        train_set = torch.utils.data.Subset(full, train_idx)
+        val_set = torch.utils.data.Subset(full, val_idx[info.rank :: info.world])
+        self.has_val = bool(len(val_idx))
+        self.sampler = DistributedSampler(train_set, num_replicas=info.world, rank=info.rank, shuffle=True,
+                                          seed=config.seed)
+        local_batch = config.batch_size // info.world
+        self.train_loader = make_loader(train_set, batch_size=local_batch, sampler=self.sampler, workers=n_workers,
+                                        device=self.device)
+        self.val_loader = make_loader(val_set, batch_size=local_batch, workers=min(n_workers, len(val_set)),
+                                      device=self.device)
+        # the run log's picture: the first held-out shape scored (else the first training shape of
+        # the epoch), kept as it goes by so that no shape is read only for it
+        self.pictured: list = []
+
+    def picture(self):
+        """(torch operators, targets, name) of the shape the run log draws, or None."""
+        # pictures colour vertices; a class is one value per shape
+        return self.pictured[0] if self.pictured and self.config.task != "classification" else None
+
+    def train_epoch(self, model, opt, scaler, epoch: int) -> dict[str, float]:
+        config, info, device = self.config, self.info, self.device
+        self.sampler.set_epoch(epoch)
+        model.train()
+        loss_sum, correct, count, n_local = 0.0, 0, 0, 0
+        loader = self.train_loader
+        batches = itertools.islice(loader, config.steps_per_epoch) if config.steps_per_epoch else loader
+        for chunk in batches:
+            opt.zero_grad(set_to_none=True)
+            for j, item in enumerate(chunk):
+                ops_t, y = _on_device(item, config, device, self.class_map)
+                if not self.has_val and not self.pictured:
+                    self.pictured.append((ops_t, y, item.name))
+                rng = np.random.default_rng(_sample_seed(config.seed, epoch, item.index))
+                torch.manual_seed(int(rng.integers(2**62)))
+                x = input_features(ops_t, config.inputs, augment=config.augment, rng=rng)
+                sync = contextlib.nullcontext()
+                if info.enabled and j < len(chunk) - 1:
+                    sync = model.no_sync()
+                with sync:
+                    logits, y = as_rows(forward_logits(model, ops_t, x, self.amp), y)
+                    loss = Fn.cross_entropy(logits, y, ignore_index=-1)
+                    scaled = loss / len(chunk)
+                    (scaler.scale(scaled) if scaler else scaled).backward()
+                loss_sum += float(loss.detach())
+                known = y >= 0
+                correct += int((logits.detach().argmax(1)[known] == y[known]).sum())
+                count += int(known.sum())
+                n_local += 1
+            if scaler is not None:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
+        loss_sum, correct, count, n_seen = all_reduce_sum([loss_sum, correct, count, n_local], info)
+        return {"train_loss": loss_sum / max(n_seen, 1), "train_acc": correct / max(count, 1)}
+
+    def validate(self, net) -> tuple[dict[str, float], float | None]:
+        if not self.has_val:
+            return {}, None
+        loss, acc = _evaluate_loss(net, self.val_loader, self.config, self.amp, self.device, self.info,
+                                   self.pictured, self.class_map)
+        return {"val_loss": loss, "val_acc": acc}, acc
 
 
 def _read_history(path: Path, upto: int) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import torch
 from ..errors import ConfigError
 from ..geometry.rotations import random_rotation
 from ..geometry.operators import OperatorSpec
-from .config import MODELS, TrainConfig, parse_augment
+from .config import FMAP_METHODS, MODELS, TrainConfig, parse_augment
 
 __all__ = [
     "net_class",
@@ -88,13 +88,19 @@ def check_net_options(config: TrainConfig) -> None:
 
 
 def operator_spec(config: TrainConfig) -> OperatorSpec:
-    """The operators a run needs: the net's, HKS for ``inputs="hks"``, and the eigenbasis for
-    correspondence (functional-map refinement at evaluation).
+    """The operators a run needs: the net's, HKS / WKS (``n_descriptors`` channels) for
+    ``inputs="hks"`` / ``"wks"``, and the eigenbasis for correspondence (the functional maps and
+    their refinement at evaluation): ``max(k, fmap_k)`` eigenpairs for the functional-map methods.
 
     With ``net_options`` the net's ``requires`` is read from an instance (e.g. DiffusionNet with
     ``diffusion="implicit"`` reads the Laplacian instead of the eigenbasis).
     """
-    params = dict(k=config.k, eigen_coarse=config.eigen_coarse)
+    k = config.k
+    if config.task == "correspondence" and config.method in FMAP_METHODS:
+        k = max(k, config.fmap_k)  # the functional maps' eigenpairs, and evaluation refines up to k
+    params: dict[str, Any] = dict(k=k, eigen_coarse=config.eigen_coarse)
+    if config.inputs in ("hks", "wks"):
+        params[f"n_{config.inputs}"] = int(config.n_descriptors)
     net: Any = net_class(config.model)
     if config.net_options:
         with torch.random.fork_rng(devices=[]):  # the throwaway instance leaves the global RNG as it was

@@ -6,7 +6,8 @@ writes nothing. :func:`meshlearn.train.fit` calls ``log_epoch`` after every epoc
 with ``tensorboard --logdir RUN_DIR`` (or the folder of several runs).
 
 Scalars: every number of the epoch's metrics record, ``train_x`` as ``train/x`` and ``val_x`` as
-``val/x`` (the losses, the accuracies), and ``lr``. Pictures, every ``config.image_every``
+``val/x`` (the losses, the accuracies; for functional maps each loss term, e.g.
+``train/coupling``, and ``val/error``), and ``lr``. Pictures, every ``config.image_every``
 epochs: one validation shape (the first held out; the first training shape when none is) drawn
 with its true and predicted part labels (segmentation), or with the vertices whose template point
 is predicted right and wrong (correspondence), rendered off screen with meshlearn.viz.

@@ -101,8 +101,9 @@ def test_resume_matches_an_uninterrupted_run(data, cache, tmp_path):
     assert [r["epoch"] for r in lines] == [1, 2, 3, 4]
 
 
-def test_correspondence_train_and_eval(data, cache, tmp_path):
-    fit(_config(data, tmp_path / "corr", cache, task="correspondence", epochs=2), progress=False)
+def test_template_correspondence_train_and_eval(data, cache, tmp_path):
+    fit(_config(data, tmp_path / "corr", cache, task="correspondence", method="template", inputs="xyz", epochs=2),
+        progress=False)
     out = evaluate(tmp_path / "corr", n_points=50, k_refine=16)
     assert out["n_pairs"] == 2 and out["n_points"] == 50
     for key in ("mean_geodesic_error", "mean_geodesic_error_initial", "pck_0.05", "template_accuracy"):
@@ -155,8 +156,11 @@ def test_eigen_coarse_reaches_the_operator_spec():
     from meshlearn.train.model import operator_spec
 
     for task in ("segmentation", "correspondence"):
-        spec = operator_spec(TrainConfig(task=task, model="diffusionnet", k=32, eigen_coarse=20000))
+        spec = operator_spec(TrainConfig(task=task, model="diffusionnet", k=32, fmap_k=16, eigen_coarse=20000))
         assert "spectral" in spec.operators and spec.k == 32 and spec.eigen_coarse == 20000
+    # a functional-map run's eigenbasis holds the maps' eigenpairs too; the template method's does not need to
+    assert operator_spec(TrainConfig(task="correspondence", k=32, fmap_k=60)).k == 60
+    assert operator_spec(TrainConfig(task="correspondence", method="template", k=32, fmap_k=60)).k == 32
     assert operator_spec(TrainConfig(model="diffusionnet")).eigen_coarse == 0
     with pytest.raises(ConfigError, match="eigen_coarse"):
         TrainConfig(eigen_coarse=-1)
