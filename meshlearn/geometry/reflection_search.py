@@ -43,6 +43,7 @@ __all__ = [
     "descriptor_error",
     "orientation_ratio",
     "commutativity_error",
+    "fixed_share",
     "COMMUTATIVITY_WEIGHT",
     "search_reflection",
 ]
@@ -73,6 +74,19 @@ def commutativity_error(phi: np.ndarray, mass: np.ndarray, evals: np.ndarray, T:
     return float(np.linalg.norm(C * (lam[None, :] - lam[:, None])) / max(np.linalg.norm(C), 1e-300))
 
 
+def fixed_share(verts: np.ndarray | None, mass: np.ndarray, T: np.ndarray, rows: np.ndarray | None = None,
+                radius: float = 0.05) -> float:
+    """Share of the area (of ``rows``, mass-weighted) that ``T`` moves by less than ``radius``
+    times sqrt(area) in space; 0 when ``verts`` is None. ``T`` holds the vertex images of
+    ``rows`` (of every vertex when ``rows`` is None)."""
+    if verts is None:
+        return 0.0
+    rows = np.arange(len(verts)) if rows is None else rows
+    moved = np.linalg.norm(verts[T] - verts[rows], axis=1)
+    w = mass[rows]
+    return float(w[moved < radius * np.sqrt(mass.sum())].sum() / w.sum())
+
+
 @dataclass
 class ReflectionCandidate:
     """One refined candidate reflection.
@@ -95,6 +109,10 @@ class ReflectionCandidate:
         How far the map is from an isometry: ``||Lambda C - C Lambda||_F / ||C||_F`` for the
         measured (not regularised) functional map ``C = Phi^T M Phi[T]`` of the map on the first
         eigenfunctions, eigenvalues divided by the largest of them (0 for an isometry).
+    fixed_share : float
+        Distance from the identity: the share of the area that the map moves by less than 5% of
+        sqrt(area) (Euclidean, a lower bound of the geodesic distance; 1 for the identity, the
+        strip around the symmetry plane for a reflection); 0 without vertex positions.
     """
 
     vertex_map: np.ndarray
@@ -104,18 +122,21 @@ class ReflectionCandidate:
     orientation: float
     residual: float
     commutativity: float = float("nan")
+    fixed_share: float = 0.0
 
     @property
     def rank_key(self) -> float:
         """Lower is better: descriptor error plus orientation ratio (0 without faces) plus
-        ``COMMUTATIVITY_WEIGHT`` times the commutativity error (0 when not measured). A sum, not
+        ``COMMUTATIVITY_WEIGHT`` times the commutativity error (0 when not measured) plus the
+        share of the area the map leaves in place (``fixed_share``). A sum, not
         a product: the identity and maps that are the identity on most of the shape preserve the
         descriptors almost perfectly, and only the orientation ratio tells them apart; maps that
         send a limb to the wrong place reverse orientation as well as the right one, and only
-        their distortion (commutativity) tells them apart."""
+        their distortion (commutativity) tells them apart; maps that are the identity on part of
+        the shape and a flip elsewhere are told apart by the area they leave in place."""
         o = self.orientation if np.isfinite(self.orientation) else 0.0
         c = self.commutativity if np.isfinite(self.commutativity) else 0.0
-        return self.descriptor_error + o + COMMUTATIVITY_WEIGHT * c
+        return self.descriptor_error + o + COMMUTATIVITY_WEIGHT * c + self.fixed_share
 
 
 # ------------------------------------------------------------------------------ orientation
@@ -198,7 +219,7 @@ def search_reflection(
     verts: np.ndarray | None = None,
     faces: np.ndarray | None = None,
     n_signs: int = 5,
-    descriptor_sizes: tuple[int, ...] = (4, 6, 8),
+    descriptor_sizes: tuple[int, ...] = (3, 4, 5, 6, 7, 8, 9, 10),
     n_keep: int = 3,
     sample: int = 1000,
     screen_k: int = 40,
@@ -214,12 +235,13 @@ def search_reflection(
     ----------
     evals : (K,) positive eigenvalues; phi : (V, K) their M-orthonormal eigenfunctions
         (constants left out); mass : (V,)
-    verts, faces : the mesh, for the orientation test (skipped when ``faces`` is None)
+    verts, faces : the mesh, for the orientation test (skipped when ``faces`` is None) and the
+        fixed share (skipped when ``verts`` is None)
     n_signs : int
         Eigenfunctions whose signs are searched (``2**n_signs - 1`` guesses). default: 5
     descriptor_sizes : tuple of int
         Numbers ``m`` of eigenfunctions for the descriptor-complement guesses (``m - 1`` each).
-        default: (4, 6, 8)
+        default: (3, 4, ..., 10)
     n_keep : int
         Distinct candidates refined to full resolution and returned. default: 3
     sample : int
@@ -258,7 +280,8 @@ def search_reflection(
         T, C, resid = zoomout_self_map(phi, mass, T0, basis_sizes(Cm.shape[0], screen_k, step), rows, evals, commute)
         err = descriptor_error(desc, mass, rows[T], rows)
         comm = commutativity_error(phi[:, :ck], mass, evals[:ck], rows[T], rows)
-        screened.append(ReflectionCandidate(rows[T], C, name, err, orientation_ratio(C, ops), resid, comm))
+        fixed = fixed_share(verts, mass, rows[T], rows)
+        screened.append(ReflectionCandidate(rows[T], C, name, err, orientation_ratio(C, ops), resid, comm, fixed))
     screened.sort(key=lambda c: c.rank_key)
     distinct: list[ReflectionCandidate] = []
     for cand in screened:
@@ -266,12 +289,12 @@ def search_reflection(
             distinct.append(cand)
         if len(distinct) == n_keep:
             break
-    out = [_finish(phi, mass, evals, desc, ops, cand, rows, screen_k, step, commute, ck) for cand in distinct]
+    out = [_finish(phi, mass, evals, desc, ops, cand, rows, screen_k, step, commute, ck, verts) for cand in distinct]
     out.sort(key=lambda c: c.rank_key)
     return out
 
 
-def _finish(phi, mass, evals, desc, ops, cand, rows, screen_k, step, commute, ck) -> ReflectionCandidate:
+def _finish(phi, mass, evals, desc, ops, cand, rows, screen_k, step, commute, ck, verts) -> ReflectionCandidate:
     """Grow the screened candidate's basis to K on the sample, then finish on every vertex."""
     V, K = phi.shape
     pos = np.full(V, -1, dtype=np.int64)
@@ -283,4 +306,5 @@ def _finish(phi, mass, evals, desc, ops, cand, rows, screen_k, step, commute, ck
     Tf, C, resid = zoomout_self_map(phi, mass, Tf, [K], evals=evals, commute=commute)
     err = descriptor_error(desc, mass, Tf)
     comm = commutativity_error(phi[:, :ck], mass, evals[:ck], Tf)
-    return ReflectionCandidate(Tf, C, cand.start, err, orientation_ratio(C, ops), resid, comm)
+    return ReflectionCandidate(Tf, C, cand.start, err, orientation_ratio(C, ops), resid, comm,
+                               fixed_share(verts, mass, Tf))
