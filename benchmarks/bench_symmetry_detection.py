@@ -44,8 +44,8 @@ def main() -> None:
 
     template = make_template(args.vertices)
     rows = []
-    print("| body | V | found | mean error | within 0.05 | descriptor err | orientation | seconds |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| body | V | found | mean error | within 0.05 | descriptor err | orientation | commutativity | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for item in generate_shapes(args.n, args.seed, template=template, n_vertices=args.vertices, noise=args.noise):
         t = time.perf_counter()
         res = detect_reflections(item.shape)
@@ -54,7 +54,7 @@ def main() -> None:
         e = mirror_errors(item.shape, m.vertex_map, item.mirror)
         rows.append((bool(res), e.mean(), (e <= 0.05).mean(), dt))
         print(f"| {item.shape.name} | {item.shape.n_verts} | {'yes' if res else 'no'} | {e.mean():.4f} | "
-              f"{(e <= 0.05).mean():.3f} | {m.descriptor_error:.3f} | {m.orientation:.3f} | {dt:.1f} |", flush=True)
+              f"{(e <= 0.05).mean():.3f} | {m.descriptor_error:.3f} | {m.orientation:.3f} | {m.commutativity:.3f} | {dt:.1f} |", flush=True)
     r = np.array(rows, dtype=float)
     print(f"\nfound on {int(r[:, 0].sum())}/{len(r)}; mean error {r[:, 1].mean():.4f} (worst {r[:, 1].max():.4f}); "
           f"within 0.05 {r[:, 2].mean():.3f} (worst {r[:, 2].min():.3f}); median {np.median(r[:, 3]):.1f} s per body")

@@ -1,45 +1,90 @@
 """Finding an approximate intrinsic reflection: candidate functional maps, their refinement, their score.
 
-Letters: V vertices, F faces, K eigenfunctions, m eigenfunctions whose signs are searched,
+Letters: V vertices, F faces, K eigenfunctions, m eigenfunctions of an initial guess,
 q descriptors, S sampled vertices.
 
 A reflective symmetry ``T`` of a shape acts on functions by ``P f = f[T]``; in the eigenbasis
 ``Phi`` (M-orthonormal, constant left out) it is the functional map ``C = Phi^T M Phi[T]``, with
 ``Phi[T] ~ Phi C``. For an isometric involution ``C`` is orthogonal, symmetric and commutes with
-the eigenvalues, so on simple low eigenvalues it is close to a diagonal of signs. On a real body
-(posed asymmetrically, noisy, remeshed) only the first few eigenfunctions keep a clear sign; the
-higher ones mix within clusters of close eigenvalues. The search therefore:
+the eigenvalues. On a real body (posed asymmetrically, noisy, remeshed) only some of the first
+eigenfunctions keep a clear sign; others mix, even across eigenvalues that are well apart. The
+search therefore:
 
-1. tries every non-trivial sign pattern on the first ``m`` eigenfunctions, turns each into a
-   pointwise map (nearest neighbours in the sign-flipped spectral embedding) and refines it by
-   ZoomOut (Melzi et al. 2019: alternate ``C`` from the pointwise map and the pointwise map from
-   ``C``, growing the basis) on a sample of vertices, with ``C`` kept symmetric (an involution's);
+1. makes initial guesses of ``C`` on the first few eigenfunctions
+   (:mod:`meshlearn.geometry.reflection_candidates`: every sign pattern, and the involutions whose
+   odd space is orthogonal to the coefficients of symmetric descriptors), turns each into a
+   pointwise map and refines it on a sample of vertices by ZoomOut with an orthogonal functional
+   map close to commuting with the eigenvalues
+   (:mod:`meshlearn.geometry.self_map_refinement`);
 2. ranks the refined candidates by two intrinsic tests that any symmetry passes and the identity,
    or a wrong map, fails: how well the map preserves the wave kernel signature (symmetric
    descriptors are unchanged by a symmetry), and whether it reverses orientation (Ren, Poulenard,
    Wonka and Ovsjanikov 2018: for a symmetric descriptor ``f`` the operator
    ``O_f g = <n, grad f x grad g>`` anticommutes with the map of an orientation-reversing
-   isometry, ``C O_f = -O_f C``, and commutes with an orientation-preserving one);
-3. refines the best at full resolution and scores it.
+   isometry, ``C O_f = -O_f C``, and commutes with an orientation-preserving one). The
+   orientation test uses the first ``orient_k`` eigenfunctions only: higher up, the operators of
+   a non-isometric shape no longer anticommute even with its true mirror;
+3. refines the best distinct candidates at full resolution and ranks them again.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
+
+from .reflection_candidates import descriptor_complement_fmaps, initial_map, sign_pattern_fmaps
+from .self_map_refinement import basis_sizes, nearest_rows, zoomout_self_map
 
 __all__ = [
     "ReflectionCandidate",
     "orientation_operators",
-    "zoomout_self_map",
-    "nearest_rows",
+    "normalised_wks",
     "descriptor_error",
     "orientation_ratio",
+    "commutativity_error",
+    "fixed_share",
+    "COMMUTATIVITY_WEIGHT",
     "search_reflection",
 ]
+
+
+#: Weight of the commutativity error in :attr:`ReflectionCandidate.rank_key`: its spread between
+#: right and wrong maps is about a quarter of that of the other two terms.
+COMMUTATIVITY_WEIGHT = 4.0
+
+
+def commutativity_error(phi: np.ndarray, mass: np.ndarray, evals: np.ndarray, T: np.ndarray,
+                        rows: np.ndarray | None = None) -> float:
+    """``||Lambda C - C Lambda||_F / ||C||_F`` for ``C = Phi^T M Phi[T]`` (see
+    :class:`ReflectionCandidate`); on a vertex sample ``rows`` (``T`` then maps rows to vertices
+    of the sample, given as vertex indices) with the mass rescaled to the total area.
+
+    Parameters
+    ----------
+    phi : (V, k) M-orthonormal eigenfunctions; mass : (V,); evals : (k,) their eigenvalues
+    T : (S,) int vertex indices, the images of ``rows`` (of every vertex when ``rows`` is None)
+    """
+    if rows is None:
+        C = phi.T @ (mass[:, None] * phi[T])
+    else:
+        w = mass[rows] * (mass.sum() / mass[rows].sum())
+        C = phi[rows].T @ (w[:, None] * phi[T])
+    lam = np.asarray(evals, dtype=np.float64) / max(float(evals[-1]), 1e-300)
+    return float(np.linalg.norm(C * (lam[None, :] - lam[:, None])) / max(np.linalg.norm(C), 1e-300))
+
+
+def fixed_share(verts: np.ndarray | None, mass: np.ndarray, T: np.ndarray, rows: np.ndarray | None = None,
+                radius: float = 0.05) -> float:
+    """Share of the area (of ``rows``, mass-weighted) that ``T`` moves by less than ``radius``
+    times sqrt(area) in space; 0 when ``verts`` is None. ``T`` holds the vertex images of
+    ``rows`` (of every vertex when ``rows`` is None)."""
+    if verts is None:
+        return 0.0
+    rows = np.arange(len(verts)) if rows is None else rows
+    moved = np.linalg.norm(verts[T] - verts[rows], axis=1)
+    w = mass[rows]
+    return float(w[moved < radius * np.sqrt(mass.sum())].sum() / w.sum())
 
 
 @dataclass
@@ -47,8 +92,10 @@ class ReflectionCandidate:
     """One refined candidate reflection.
 
     vertex_map : (V,) int64
-    fmap : (K, K) float64, the functional map ``Phi^T M Phi[T]`` of the map (symmetrised)
-    signs : (m,) int64, the sign pattern it started from
+    fmap : (K, K) float64, the refined functional map of the map (orthogonal)
+    start : str, the initial guess it was refined from (a sign pattern such as ``"+--++"``, or
+        ``"odd r of m"`` for a descriptor complement; see
+        :mod:`~meshlearn.geometry.reflection_candidates`)
     descriptor_error : float
         Mass-weighted mean distance between the normalised wave kernel signatures of ``i`` and
         ``T(i)``, divided by the same mean over random pairs of vertices (0 perfect, ~1 chance).
@@ -58,21 +105,38 @@ class ReflectionCandidate:
         ``nan`` without faces.
     residual : float
         Mean distance from ``(Phi C)[i]`` to ``Phi[T(i)]`` relative to the mean row norm of ``Phi``.
+    commutativity : float
+        How far the map is from an isometry: ``||Lambda C - C Lambda||_F / ||C||_F`` for the
+        measured (not regularised) functional map ``C = Phi^T M Phi[T]`` of the map on the first
+        eigenfunctions, eigenvalues divided by the largest of them (0 for an isometry).
+    fixed_share : float
+        Distance from the identity: the share of the area that the map moves by less than 5% of
+        sqrt(area) (Euclidean, a lower bound of the geodesic distance; 1 for the identity, the
+        strip around the symmetry plane for a reflection); 0 without vertex positions.
     """
 
     vertex_map: np.ndarray
     fmap: np.ndarray
-    signs: np.ndarray
+    start: str
     descriptor_error: float
     orientation: float
     residual: float
+    commutativity: float = float("nan")
+    fixed_share: float = 0.0
 
     @property
     def rank_key(self) -> float:
-        """Lower is better: descriptor error times orientation ratio (descriptor error alone
-        without faces)."""
-        o = self.orientation
-        return self.descriptor_error * (o if np.isfinite(o) else 1.0)
+        """Lower is better: descriptor error plus orientation ratio (0 without faces) plus
+        ``COMMUTATIVITY_WEIGHT`` times the commutativity error (0 when not measured) plus the
+        share of the area the map leaves in place (``fixed_share``). A sum, not
+        a product: the identity and maps that are the identity on most of the shape preserve the
+        descriptors almost perfectly, and only the orientation ratio tells them apart; maps that
+        send a limb to the wrong place reverse orientation as well as the right one, and only
+        their distortion (commutativity) tells them apart; maps that are the identity on part of
+        the shape and a flip elsewhere are told apart by the area they leave in place."""
+        o = self.orientation if np.isfinite(self.orientation) else 0.0
+        c = self.commutativity if np.isfinite(self.commutativity) else 0.0
+        return self.descriptor_error + o + COMMUTATIVITY_WEIGHT * c + self.fixed_share
 
 
 # ------------------------------------------------------------------------------ orientation
@@ -146,68 +210,7 @@ def descriptor_error(desc: np.ndarray, mass: np.ndarray, T: np.ndarray, rows: np
     return err / max(chance, 1e-300)
 
 
-# ------------------------------------------------------------------------------ refinement
-def nearest_rows(points: np.ndarray, query: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest row of ``points`` for each row of ``query``: (distances, indices).
-
-    A KD-tree in a few dimensions; beyond that brute force in chunks, one matrix product each,
-    which in the tens of dimensions of a spectral embedding beats tree searches.
-    """
-    if points.shape[1] <= 8:
-        d, j = cKDTree(points).query(query)
-        return d, np.asarray(j, dtype=np.int64)
-    p2 = np.einsum("ij,ij->i", points, points)
-    dist = np.empty(len(query))
-    idx = np.empty(len(query), dtype=np.int64)
-    for s in range(0, len(query), chunk):
-        q = query[s:s + chunk]
-        d2 = p2[None, :] - 2.0 * (q @ points.T)
-        j = np.argmin(d2, axis=1)
-        idx[s:s + chunk] = j
-        dist[s:s + chunk] = np.sqrt(np.maximum(d2[np.arange(len(q)), j] + np.einsum("ij,ij->i", q, q), 0.0))
-    return dist, idx
-
-
-def zoomout_self_map(phi: np.ndarray, mass: np.ndarray, T: np.ndarray, sizes, rows: np.ndarray | None = None,
-                     extra: np.ndarray | None = None, extra_weight: float = 1.0):
-    """ZoomOut refinement of a self-map restricted to ``rows`` (a vertex sample, or all).
-
-    ``T`` maps ``rows`` into ``rows`` (positions into ``rows``). At each basis size k the
-    functional map ``C = Phi_k^T M Phi_k[T]`` (on the sample, mass rescaled to the total area) is
-    symmetrised (an involution's map is) and the map recovered by nearest neighbours of
-    ``Phi_k C`` among the rows of ``Phi_k``. ``extra`` (V, q), optional: map-invariant features
-    (symmetric descriptors) appended to both sides of the nearest-neighbour search, scaled to
-    ``extra_weight`` times the embedding's mean row norm.
-
-    Returns
-    -------
-    T : (S,) int64 positions into ``rows``; C : (k, k) at the last size; residual : float
-    """
-    rows = np.arange(phi.shape[0]) if rows is None else rows
-    ps = phi[rows]
-    ms = mass[rows] * (mass.sum() / mass[rows].sum())
-    resid = float("nan")
-    C = np.zeros((0, 0))
-    for k in sizes:
-        sub = ps[:, :k]
-        C = sub.T @ (ms[:, None] * sub[T])
-        C = 0.5 * (C + C.T)
-        if extra is None:
-            d, T = nearest_rows(sub, sub @ C)
-        else:
-            ex = extra[rows] * (extra_weight * np.linalg.norm(sub, axis=1).mean() / np.linalg.norm(extra[rows], axis=1).mean())
-            d, T = nearest_rows(np.hstack([sub, ex]), np.hstack([sub @ C, ex]))
-        resid = float(d.mean() / np.linalg.norm(sub, axis=1).mean())
-    return np.asarray(T, dtype=np.int64), C, resid
-
-
-def _sizes(k0: int, k1: int, step: int) -> list[int]:
-    out = list(range(k0, k1 + 1, step))
-    if out[-1] != k1:
-        out.append(k1)
-    return out
-
-
+# ------------------------------------------------------------------------------ search
 def search_reflection(
     evals: np.ndarray,
     phi: np.ndarray,
@@ -216,12 +219,15 @@ def search_reflection(
     verts: np.ndarray | None = None,
     faces: np.ndarray | None = None,
     n_signs: int = 5,
+    descriptor_sizes: tuple[int, ...] = (3, 4, 5, 6, 7, 8, 9, 10),
     n_keep: int = 3,
     sample: int = 1000,
     screen_k: int = 40,
+    orient_k: int = 20,
+    commute_k: int = 30,
     step: int = 5,
+    commute: float = 10.0,
     seed: int = 0,
-    descriptor_weight: float = 0.0,
 ) -> list[ReflectionCandidate]:
     """Search, refine and rank candidate reflections; best first.
 
@@ -229,59 +235,76 @@ def search_reflection(
     ----------
     evals : (K,) positive eigenvalues; phi : (V, K) their M-orthonormal eigenfunctions
         (constants left out); mass : (V,)
-    verts, faces : the mesh, for the orientation test (skipped when ``faces`` is None)
+    verts, faces : the mesh, for the orientation test (skipped when ``faces`` is None) and the
+        fixed share (skipped when ``verts`` is None)
     n_signs : int
-        Eigenfunctions whose signs are searched (``2**n_signs - 1`` candidates).
+        Eigenfunctions whose signs are searched (``2**n_signs - 1`` guesses). default: 5
+    descriptor_sizes : tuple of int
+        Numbers ``m`` of eigenfunctions for the descriptor-complement guesses (``m - 1`` each).
+        default: (3, 4, ..., 10)
     n_keep : int
-        Candidates refined to full resolution and returned.
+        Distinct candidates refined to full resolution and returned. default: 3
     sample : int
-        Vertices the screening refinement runs on.
+        Vertices the screening refinement runs on. default: 1000
     screen_k : int
-        Basis size the screening refinement grows to (at most K).
+        Basis size the screening refinement grows to (at most K). default: 40
+    orient_k : int
+        Eigenfunctions of the orientation test. default: 20
+    commute_k : int
+        Eigenfunctions of the commutativity error. default: 30
     step : int
-        Basis size increment of the refinements.
+        Basis size increment of the refinements. default: 5
+    commute : float
+        Weight of the commutativity penalty of each refined functional map (see
+        :func:`~meshlearn.geometry.self_map_refinement.isometric_fmap`). default: 10.0
     seed : int
-        Seed of the vertex sample.
+        Seed of the vertex sample. default: 0
     """
     V, K = phi.shape
     m = max(1, min(n_signs, K))
     screen_k = min(screen_k, K)
+    ck = min(commute_k, screen_k)
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(V, size=min(sample, V), replace=False))
     desc = normalised_wks(evals, phi, mass)
     ops = []
     if faces is not None and verts is not None and len(faces):
-        ops = orientation_operators(verts, faces, phi[:, :screen_k], desc[:, ::4])
-    emb = phi[rows, :m] / np.sqrt(evals[:m])
-    tree = cKDTree(emb)
+        ops = orientation_operators(verts, faces, phi[:, :min(orient_k, K)], desc[:, ::4])
+    guesses = sign_pattern_fmaps(m)
+    for size in descriptor_sizes:
+        if 2 <= size <= K:
+            guesses += descriptor_complement_fmaps(phi, mass, desc, size)
     screened = []
-    for flips in itertools.product((1.0, -1.0), repeat=m):
-        s = np.asarray(flips)
-        if np.all(s > 0):
-            continue  # the identity
-        _, T0 = tree.query(emb * s)
-        T, C, resid = zoomout_self_map(phi, mass, T0, _sizes(m, screen_k, step), rows)
+    for name, Cm in guesses:
+        T0 = initial_map(phi[rows], evals, Cm)
+        T, C, resid = zoomout_self_map(phi, mass, T0, basis_sizes(Cm.shape[0], screen_k, step), rows, evals, commute)
         err = descriptor_error(desc, mass, rows[T], rows)
-        screened.append(ReflectionCandidate(rows[T], C, s.astype(np.int64), err, orientation_ratio(C, ops), resid))
+        comm = commutativity_error(phi[:, :ck], mass, evals[:ck], rows[T], rows)
+        fixed = fixed_share(verts, mass, rows[T], rows)
+        screened.append(ReflectionCandidate(rows[T], C, name, err, orientation_ratio(C, ops), resid, comm, fixed))
     screened.sort(key=lambda c: c.rank_key)
-    out = []
-    for cand in screened[:n_keep]:
-        out.append(_finish(phi, mass, evals, desc, ops, cand, rows, screen_k, step, descriptor_weight))
+    distinct: list[ReflectionCandidate] = []
+    for cand in screened:
+        if all(np.mean(cand.vertex_map != d.vertex_map) > 0.2 for d in distinct):
+            distinct.append(cand)
+        if len(distinct) == n_keep:
+            break
+    out = [_finish(phi, mass, evals, desc, ops, cand, rows, screen_k, step, commute, ck, verts) for cand in distinct]
     out.sort(key=lambda c: c.rank_key)
     return out
 
 
-def _finish(phi, mass, evals, desc, ops, cand, rows, screen_k, step, descriptor_weight) -> ReflectionCandidate:
+def _finish(phi, mass, evals, desc, ops, cand, rows, screen_k, step, commute, ck, verts) -> ReflectionCandidate:
     """Grow the screened candidate's basis to K on the sample, then finish on every vertex."""
     V, K = phi.shape
     pos = np.full(V, -1, dtype=np.int64)
     pos[rows] = np.arange(rows.size)
     T = pos[cand.vertex_map]  # sample positions (the screened map lands on the sample)
-    extra = desc if descriptor_weight > 0 else None
-    T, C, _ = zoomout_self_map(phi, mass, T, _sizes(screen_k, K, step), rows, extra, descriptor_weight)
-    # to every vertex: nearest neighbours of Phi C among all rows, then two full-resolution steps
-    full = phi @ C
-    _, Tf = nearest_rows(phi, full)
-    Tf, C, resid = zoomout_self_map(phi, mass, Tf, [K], extra=extra, extra_weight=descriptor_weight)
+    T, C, _ = zoomout_self_map(phi, mass, T, basis_sizes(screen_k, K, step), rows, evals, commute)
+    # to every vertex: nearest neighbours of Phi C among all rows, then a full-resolution step
+    _, Tf = nearest_rows(phi[:, :C.shape[0]], phi[:, :C.shape[0]] @ C)
+    Tf, C, resid = zoomout_self_map(phi, mass, Tf, [K], evals=evals, commute=commute)
     err = descriptor_error(desc, mass, Tf)
-    return ReflectionCandidate(Tf, C, cand.signs, err, orientation_ratio(C, ops), resid)
+    comm = commutativity_error(phi[:, :ck], mass, evals[:ck], Tf)
+    return ReflectionCandidate(Tf, C, cand.start, err, orientation_ratio(C, ops), resid, comm,
+                               fixed_share(verts, mass, Tf))

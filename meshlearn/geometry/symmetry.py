@@ -14,11 +14,13 @@ plus or minus itself. Two searches run in turn:
   best are refined by iterating an orthogonal functional map (spectral iterative closest point).
   A shape whose mesh is exactly symmetric gets its exact map this way.
 - approximate, when the exact search finds nothing (posed, noisy, remeshed real shapes): see
-  :mod:`meshlearn.geometry.reflection_search` (sign patterns on the first few eigenfunctions,
-  ZoomOut refinement of the self-map, ranking by descriptor preservation and orientation reversal).
-  Its best map is accepted when it reverses orientation and preserves the wave kernel signature
-  well (thresholds ``max_orientation`` and ``max_descriptor_error``); otherwise the result is an
-  empty list whose ``message`` reports the best candidate's scores.
+  :mod:`meshlearn.geometry.reflection_search` (sign patterns and descriptor-preserving
+  involutions on the first few eigenfunctions, ZoomOut refinement of the self-map with an
+  orthogonal functional map close to commuting with the eigenvalues, ranking by descriptor
+  preservation, orientation reversal and distortion). Its best map is accepted when it reverses
+  orientation, preserves the wave kernel signature and nearly commutes with the eigenvalues
+  (thresholds ``max_orientation``, ``max_descriptor_error`` and ``max_commutativity``);
+  otherwise the result is an empty list whose ``message`` reports the best candidate's scores.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from scipy.spatial import cKDTree
 
 from ..errors import ConfigError
 from ..shape import Shape
-from .reflection_search import nearest_rows
+from .self_map_refinement import nearest_rows
 
 __all__ = [
     "Reflections",
@@ -71,6 +73,11 @@ class SymmetryMap:
         Orientation-reversal ratio of the map's functional map (see
         :func:`~meshlearn.geometry.reflection_search.orientation_ratio`): near 0 for a
         reflection, above 1 for an orientation-preserving map; ``nan`` when not measured.
+    commutativity : float
+        Distortion of the map: ``||Lambda C - C Lambda||_F / ||C||_F`` for its functional map on
+        the first eigenfunctions (see
+        :func:`~meshlearn.geometry.reflection_search.commutativity_error`; 0 for an isometry);
+        ``nan`` when not measured.
     exact : bool
         Found by the exact search (the mesh is symmetric to the residual).
     """
@@ -81,6 +88,7 @@ class SymmetryMap:
     signs: np.ndarray | None = field(default=None, repr=False)
     descriptor_error: float = float("nan")
     orientation: float = float("nan")
+    commutativity: float = float("nan")
     exact: bool = False
 
     @property
@@ -244,8 +252,9 @@ def detect_reflections(
     max_residual: float = 0.05,
     icp_iters: int = 20,
     approximate: bool = True,
-    max_orientation: float = 0.4,
+    max_orientation: float = 0.55,
     max_descriptor_error: float = 0.4,
+    max_commutativity: float = 0.12,
     seed: int = 0,
     evals: np.ndarray | None = None,
     evecs: np.ndarray | None = None,
@@ -273,9 +282,11 @@ def detect_reflections(
         remeshed shapes; see :mod:`meshlearn.geometry.reflection_search`). default: True
     max_orientation : float
         The approximate map is accepted only when its orientation-reversal ratio is below this
-        (0 for a reflection, above 1 for an orientation-preserving map). default: 0.4
+        (0 for a reflection, above 1 for an orientation-preserving map). default: 0.55
     max_descriptor_error : float
         ... and its wave kernel signature error (relative to chance) below this. default: 0.4
+    max_commutativity : float
+        ... and its distortion (commutativity error with the eigenvalues) below this. default: 0.12
     seed : int
         Seed of the approximate search's vertex sample. default: 0
     evals, evecs, mass : optional
@@ -308,7 +319,8 @@ def detect_reflections(
             msg = (f"found {len(found)} exact reflection(s)" if found else
                    "no exact symmetry found (approximate search off)")
             return Reflections(found, msg, found[0] if found else None)
-        return _approximate_search(shape, evals, evecs, mass, n_zero, k, max_orientation, max_descriptor_error, seed)
+        limits = (max_orientation, max_descriptor_error, max_commutativity)
+        return _approximate_search(shape, evals, evecs, mass, n_zero, k, limits, seed)
 
 
 def _round_trip_score(shape: Shape, T: np.ndarray) -> float:
@@ -316,7 +328,7 @@ def _round_trip_score(shape: Shape, T: np.ndarray) -> float:
     return float(np.mean(back <= 0.01 * shape.diameter()))
 
 
-def _approximate_search(shape, evals, evecs, mass, n_zero, k, max_orientation, max_descriptor_error, seed) -> Reflections:
+def _approximate_search(shape, evals, evecs, mass, n_zero, k, limits, seed) -> Reflections:
     from .reflection_search import search_reflection
 
     keep = slice(n_zero, n_zero + k)
@@ -326,11 +338,15 @@ def _approximate_search(shape, evals, evecs, mass, n_zero, k, max_orientation, m
     faces = shape.faces if shape.is_mesh else None
     cands = search_reflection(lam, phi, mass, verts=shape.verts, faces=faces, seed=seed)
     best = cands[0]
+    max_orientation, max_descriptor_error, max_commutativity = limits
     sym = SymmetryMap(best.vertex_map, score=_round_trip_score(shape, best.vertex_map), residual=best.residual,
-                      signs=best.signs, descriptor_error=best.descriptor_error, orientation=best.orientation)
+                      descriptor_error=best.descriptor_error, orientation=best.orientation,
+                      commutativity=best.commutativity)
     scores = (f"descriptor error {best.descriptor_error:.3f} (accepted below {max_descriptor_error}), orientation "
-              f"ratio {best.orientation:.3f} (accepted below {max_orientation}), round-trip score {sym.score:.3f}")
-    ok = best.descriptor_error <= max_descriptor_error and not best.orientation > max_orientation
+              f"ratio {best.orientation:.3f} (accepted below {max_orientation}), commutativity error "
+              f"{best.commutativity:.3f} (accepted below {max_commutativity}), round-trip score {sym.score:.3f}")
+    ok = (best.descriptor_error <= max_descriptor_error and not best.orientation > max_orientation
+          and not best.commutativity > max_commutativity)
     if not ok:
         msg = f"no symmetry found on {shape.source or 'the shape'}: best candidate's {scores}"
         log.info("%s", msg)

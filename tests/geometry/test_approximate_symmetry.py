@@ -73,10 +73,10 @@ def test_detection_on_a_posed_noisy_remeshed_body(posed_body):
     found = detect_reflections(item.shape, evals=evals, evecs=evecs, mass=mass)
     best = found[0] if found else found.best_candidate
     e = _mirror_errors(item.shape, best.vertex_map, item.mirror)
-    # measured 0.029 mean and 0.85 within 0.05 of sqrt(area) on this body (80 sampled vertices)
+    # measured 0.024 mean and 0.89 within 0.05 of sqrt(area) on this body (80 sampled vertices)
     assert found, found.message
-    assert not best.exact and best.orientation < 0.4
-    assert e.mean() < 0.05 and np.mean(e <= 0.05) > 0.7
+    assert not best.exact and best.orientation < 0.55 and best.commutativity < 0.12
+    assert e.mean() < 0.035 and np.mean(e <= 0.05) > 0.8
 
 
 @pytest.mark.slow
