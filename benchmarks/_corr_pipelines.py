@@ -219,10 +219,12 @@ class _Meshlearn:
         self.opt.step()
         return float(total.detach())
 
-    def match(self, pa, pb) -> np.ndarray:
+    def match(self, pa, pb, source: str | None = None) -> np.ndarray:
+        """``source``: the functional map that becomes T, the soft map's ("soft", ULRSSM's test; the
+        unsupervised default) or the solver's ("solver"; the supervised default)."""
         from meshlearn.correspondence import match_pair
 
-        source = "solver" if self.supervised else "soft"
+        source = source or ("solver" if self.supervised else "soft")
         T, _ = match_pair(self.model, pa["x"], pa["ops"], pb["x"], pb["ops"], source=source)
         return T.numpy()
 

@@ -12,7 +12,10 @@ rate). Then each maps every ordered pair (A, B) of test shapes, A != B, by its o
 protocol (``_corr_pipelines``), and all maps are scored here by one metric, ULRSSM's: for each
 template point i, the geodesic distance on A between the predicted vertex ``T[vts_B[i]]`` and the
 true one ``vts_A[i]``, divided by sqrt(area of A), averaged over the points and pairs, x100.
-"PCK 5%" is the share of points with an error under 0.05 sqrt(area).
+"PCK 5%" is the share of points with an error under 0.05 sqrt(area); "vs mirrored truth" the mean
+error against the mirror image of each template point (``.sym.vts``, when every test shape has
+one): low where a pipeline maps left to right. meshlearn's unsupervised model is also scored with
+T from its solver's C (a second row), beside ULRSSM's protocol (the soft map's C).
 
 The dataset folder (``--data``) has train/ and test/ in the labelled layout with ``corres/*.vts``
 (what ``meshlearn data synthetic --task correspondence`` writes) or the FAUST_r layout (``off/``,
@@ -55,7 +58,7 @@ from _corr_pipelines import PIPELINES, make_pipeline, peer_problem  # noqa: E402
 
 
 def load_split(data: str, split: str):
-    """[(name, Shape, vts)] of one split of the dataset folder, every shape with its .vts."""
+    """[(name, Shape, vts, sym_vts or None)] of one split of the dataset folder, every shape with its .vts."""
     from meshlearn.datasets import read_dataset
     from meshlearn.datasets.readers import load_sample
     from meshlearn.errors import DatasetError
@@ -66,7 +69,8 @@ def load_split(data: str, split: str):
             raise DatasetError(f"{rec.mesh}: no correspondence file (corres/{Path(rec.mesh).stem}.vts); "
                                "every shape of a correspondence benchmark needs one")
         s = load_sample(rec)
-        out.append((rec.name, s.shape, np.asarray(s.vts, dtype=np.int64)))
+        sym = None if s.sym_vts is None else np.asarray(s.sym_vts, dtype=np.int64)
+        out.append((rec.name, s.shape, np.asarray(s.vts, dtype=np.int64), sym))
     return out
 
 
@@ -84,8 +88,8 @@ def worker(name: str, data: str, steps: int, seed: int, k: int, out: str) -> dic
     train, test = load_split(data, "train"), load_split(data, "test")
     pipe = make_pipeline(name, seed=seed, k=k)
     t0 = time.perf_counter()
-    prep_train = [pipe.prepare(s) for _, s, _ in train]
-    prep_test = [pipe.prepare(s) for _, s, _ in test]
+    prep_train = [pipe.prepare(t[1]) for t in train]
+    prep_test = [pipe.prepare(t[1]) for t in test]
     prep_s = time.perf_counter() - t0
     losses = []
     t0 = time.perf_counter()
@@ -95,6 +99,9 @@ def worker(name: str, data: str, steps: int, seed: int, k: int, out: str) -> dic
     t0 = time.perf_counter()
     maps = {f"{a}_{b}": pipe.match(prep_test[a], prep_test[b]) for a, b in test_pairs(len(test))}
     match_s = time.perf_counter() - t0
+    if name == "meshlearn":  # the same trained model, T from the solver's C rather than the soft map's
+        maps.update({f"solver_{a}_{b}": pipe.match(prep_test[a], prep_test[b], source="solver")
+                     for a, b in test_pairs(len(test))})
     np.savez(out, **maps)
     tail = losses[-max(1, len(losses) // 10):] if losses else [float("nan")]
     return {"prep_s": prep_s, "train_s": train_s, "match_s": match_s, "loss_first": losses[0] if losses else None,
@@ -147,18 +154,22 @@ def main() -> None:
 
         raise DatasetError(f"{args.data}: needs at least two training and two test shapes "
                            f"(has {len(train)} and {len(test)})")
-    n_templ = min(v.size for _, _, v in train + test)
+    n_templ = min(t[2].size for t in train + test)
     points = np.arange(n_templ)
     if 0 < args.points < n_templ:
         points = np.sort(np.random.default_rng(args.seed).choice(n_templ, size=args.points, replace=False))
     pairs = test_pairs(len(test))
-    verts = [s.n_verts for _, s, _ in train + test]
+    verts = [t[1].n_verts for t in train + test]
     print(f"{args.data}: {len(train)} training shapes, {len(test)} test shapes ({len(pairs)} ordered pairs), "
           f"{min(verts)}-{max(verts)} vertices, {points.size} template points scored per pair")
 
     t0 = time.perf_counter()
-    dist = [GeodesicSolver(s, method=args.geodesics).distances(v[points]) for _, s, v in test]  # (N, Va) each
-    sqrt_area = [float(np.sqrt(s.area())) for _, s, _ in test]
+    solvers = [GeodesicSolver(t[1], method=args.geodesics) for t in test]
+    dist = [g.distances(t[2][points]) for g, t in zip(solvers, test)]  # (N, Va) each
+    # the mirror image of each template point (.sym.vts), to tell left-right flips from other errors
+    has_sym = all(t[3] is not None and t[3].size >= n_templ for t in test)
+    dist_sym = [g.distances(t[3][points]) for g, t in zip(solvers, test)] if has_sym else None
+    sqrt_area = [float(np.sqrt(t[1].area())) for t in test]
     print(f"{args.geodesics} geodesics of the test shapes: {time.perf_counter() - t0:.1f} s")
 
     env = dict(os.environ, BENCH_THREADS=str(args.threads))
@@ -169,30 +180,36 @@ def main() -> None:
             head = [name, "C_gt" if supervised else "none", settings.k if supervised else k]
             why = peer_problem(name)
             if why:
-                rows.append([*head, "", "", "", "", "", "", f"not run: {why}"])
+                rows.append([*head, "", "", "", "", "", "", "", f"not run: {why}"])
                 continue
             out = str(Path(scratch) / f"{name}.npz")
             cmd = [sys.executable, __file__, "--worker", name, args.data, str(args.steps), str(args.seed), str(k), out]
             r = run_side(cmd, env=env, timeout=args.timeout)
             if "train_s" not in r:
-                rows.append([*head, "", "", "", "", "", "", f"failed: {r.get('failed')}"])
+                rows.append([*head, "", "", "", "", "", "", "", f"failed: {r.get('failed')}"])
                 continue
             maps = np.load(out)
-            errs = []
-            for a, b in pairs:
-                T = maps[f"{a}_{b}"]
-                pred = T[test[b][2][points]]
-                errs.append(dist[a][np.arange(points.size), pred] / sqrt_area[a])
-            e = np.concatenate(errs)
-            rows.append([*head, f"{r['prep_s']:.1f}", f"{r['train_s']:.0f}", f"{r['match_s']:.1f}",
-                         f"{r['loss_first']:.3g} -> {r['loss_last']:.3g}", f"{100 * e.mean():.2f}",
-                         f"{100 * (e < 0.05).mean():.1f}", ""])
+            for prefix, label in (("", name), ("solver_", f"{name}, T from the solver's C")):
+                if f"{prefix}0_1" not in maps:
+                    continue
+                errs, flips = [], []
+                for a, b in pairs:
+                    pred = maps[f"{prefix}{a}_{b}"][test[b][2][points]]
+                    errs.append(dist[a][np.arange(points.size), pred] / sqrt_area[a])
+                    if has_sym:
+                        flips.append(dist_sym[a][np.arange(points.size), pred] / sqrt_area[a])
+                e = np.concatenate(errs)
+                flip = f"{100 * np.concatenate(flips).mean():.2f}" if has_sym else ""
+                rows.append([label, *head[1:], f"{r['prep_s']:.1f}", f"{r['train_s']:.0f}", f"{r['match_s']:.1f}",
+                             f"{r['loss_first']:.3g} -> {r['loss_last']:.3g}", f"{100 * e.mean():.2f}",
+                             f"{100 * (e < 0.05).mean():.1f}", flip, ""])
     print(f"\n### correspondence accuracy, {args.steps} training steps each, seed {args.seed}, "
           f"{len(pairs)} ordered test pairs, cpu, {args.threads} thread(s)\n")
     print_table(["pipeline", "supervision", "k", "prep s", "train s", "match s", "loss first -> last 10%",
-                 "geodesic error x100", "PCK 5% (%)", "note"], rows)
+                 "geodesic error x100", "PCK 5% (%)", "vs mirrored truth x100", "note"], rows)
     print("\ngeodesic error: mean over template points and ordered test pairs of d_A(T[vts_B], vts_A) / sqrt(area A), x100; "
-          "losses are each pipeline's own (not comparable across pipelines).")
+          "'vs mirrored truth': the same against the mirror image of each template point (.sym.vts; low when a "
+          "pipeline maps left to right); losses are each pipeline's own (not comparable across pipelines).")
     print(f"after: {load_average()}")
 
 

@@ -5,8 +5,8 @@ meshed and posed. The pipelines are those of ``benchmarks/_corr_pipelines.py``: 
 ``fmap-unsupervised`` run against ULRSSM's pieces (same widths, k, WKS input channels), and
 meshlearn's ``fmap-supervised`` run (its unsupervised terms and soft maps included) and the same
 model on the supervised term alone against DiffusionNet's ``functional_correspondence`` model
-(same widths, k = 30, HKS input; its loss is the supervised term alone). A step is: the feature network on both shapes, both functional
-maps, the loss, backward, the optimiser step.
+(same widths, k = 30, HKS input; its loss is the supervised term alone). A step is: the feature
+network on both shapes, both functional maps, the loss, backward, the optimiser step.
 
 Operator precomputation is excluded from the step times: each pipeline's own preprocessing of the
 pair (meshlearn's ``compute_operators`` with WKS or HKS; ULRSSM's ``get_operators`` + WKS;
