@@ -27,9 +27,9 @@ QUICK = {
     "gem": ["--sizes", "2k", "--classes", "8", "--steps", "2", "--repeat", "1", "--threads", "1"],
     "preprocess": ["--quick"],
     "invariance": ["--trials", "3", "--k", "40"],
-    "corr_train": ["--quick", "--threads", "1"],
-    "corr_memory": ["--quick", "--threads", "1"],
-    "corr_accuracy": ["--quick", "--synthetic", "12", "--vertices", "1500", "--threads", "1"],
+    "corr_train": ["--vertices", "2000", "--steps", "1", "--runs", "1", "--threads", "1"],
+    "corr_memory": ["--sizes", "2000", "--threads", "1"],
+    "corr_accuracy": ["--steps", "20", "--synthetic", "8", "--vertices", "1000", "--threads", "1"],
 }
 
 
