@@ -31,8 +31,8 @@ Run::
     python benchmarks/bench_corr_accuracy.py --data data/syn12 --quick     # 150 steps each
     python benchmarks/bench_corr_accuracy.py --data data/syn12 --synthetic 12 --vertices 1500 --quick
 
-``--quick`` (150 steps) took 17 minutes for the five pipelines at 1500 vertices on 2 cores shared
-with other work (load average 6); with two test shapes the figures move by several points from run
+``--quick`` (150 steps) is sized for minutes on 2 cores at 1500 vertices (each pipeline's
+training time is printed); with two test shapes the figures move by several points from run
 to run (the peers' ARPACK eigensolves start from a random vector, and training amplifies that). The full
 setting is ``--steps 2000`` (the default), where ULRSSM trains FAUST_r for 15 epochs of 80 x 79
 pairs and DiffusionNet's experiment for 5: those budgets are far beyond a shared CPU, so compare
