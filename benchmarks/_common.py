@@ -143,12 +143,18 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def run_side(cmd: Sequence[str], env: dict[str, str] | None = None, timeout: float | None = None) -> dict:
+def run_side(
+    cmd: Sequence[str], env: dict[str, str] | None = None, timeout: float | None = None, max_rss_mb: float | None = None
+) -> dict:
     """Run one side of a comparison in a fresh process; it prints one JSON line last.
 
     A side that fails or runs past ``timeout`` gives ``{"failed": why}`` (its last stderr line),
-    so the table shows the row as failed instead of the run stopping.
+    so the table shows the row as failed instead of the run stopping. With ``max_rss_mb`` the
+    process is stopped (and reported failed) as soon as its resident set exceeds that many MB
+    (checked every 0.1 s, Linux), so a side that would not fit cannot take the machine's memory.
     """
+    if max_rss_mb is not None:
+        return _run_watched(cmd, env, timeout, max_rss_mb)
     try:
         out = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
@@ -157,6 +163,41 @@ def run_side(cmd: Sequence[str], env: dict[str, str] | None = None, timeout: flo
         lines = out.stderr.strip().splitlines()
         return {"failed": lines[-1] if lines else f"exit {out.returncode}"}
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def _run_watched(cmd: Sequence[str], env: dict[str, str] | None, timeout: float | None, max_rss_mb: float) -> dict:
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, text=True, env=env)
+        t0, why = time.perf_counter(), ""
+        while proc.poll() is None:
+            rss = _rss_mb(proc.pid)
+            if rss > max_rss_mb:
+                why = f"stopped at {rss:.0f} MB resident (limit {max_rss_mb:.0f} MB)"
+            elif timeout is not None and time.perf_counter() - t0 > timeout:
+                why = f"over {timeout:.0f} s"
+            if why:
+                proc.kill()
+                proc.wait()
+                return {"failed": why}
+            time.sleep(0.1)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode:
+            lines = err.read().strip().splitlines()
+            return {"failed": lines[-1] if lines else f"exit {proc.returncode}"}
+        return json.loads(out.read().strip().splitlines()[-1])
 
 
 def median_runs(runs: Sequence[dict], keys: Sequence[str], marker: str | None = None) -> dict:

@@ -27,6 +27,9 @@ QUICK = {
     "gem": ["--sizes", "2k", "--classes", "8", "--steps", "2", "--repeat", "1", "--threads", "1"],
     "preprocess": ["--quick"],
     "invariance": ["--trials", "3", "--k", "40"],
+    "corr_train": ["--vertices", "2000", "--steps", "1", "--runs", "1", "--threads", "1"],
+    "corr_memory": ["--sizes", "2000", "--threads", "1"],
+    "corr_accuracy": ["--steps", "20", "--synthetic", "8", "--vertices", "1000", "--threads", "1"],
 }
 
 
@@ -41,6 +44,10 @@ def command(name: str, full: bool, scratch: Path) -> tuple[list[str], str]:
     note = ""  # a benchmark whose reference cannot be imported says so itself and skips that row
     if name == "invariance" and not full:  # keep the README's figure as it is
         args += ["--out", str(scratch)]
+    if name == "corr_accuracy":  # a dataset folder it writes first (--synthetic) when none is given
+        args += ["--data", str(scratch / "corr_synthetic")]
+        if full:
+            args += ["--synthetic", "12", "--vertices", "1500"]
     return [sys.executable, str(HERE / f"bench_{name}.py"), *args], note
 
 
