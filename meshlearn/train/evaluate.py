@@ -126,15 +126,45 @@ def evaluate(
     split: str = "test",
     checkpoint: str | None = None,
     device: str = "cpu",
+    split_file: str | os.PathLike | None = None,
     refine: bool = True,
-    k_refine: int = 128,
+    k_refine: int | None = None,
     refine_iterations: int = 1,
     candidates: int = 5,
-    n_points: int = 500,
+    refine_step: int = 1,
+    refine_points: int = 1000,
+    adapt_steps: int = 0,
+    adapt_lr: float = 1e-3,
+    source: str = "solver",
+    n_points: int | None = None,
     max_pairs: int | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Score the run in ``run_dir`` on ``split`` of ``data`` (default: the run's data folder).
+
+    Parameters
+    ----------
+    split_file : path, optional
+        Splits a single-folder ``data`` (default: the run's split file when ``data`` is the run's).
+    refine : bool
+        Correspondence: refine the maps (template runs: :func:`refine_map`; functional-map runs:
+        ZoomOut). default: True
+    k_refine : int, optional
+        Eigenpairs of the refinement. default: 128 (template runs), the run's ``--k`` (functional maps)
+    refine_iterations, candidates : int
+        Template runs' refinement (see :func:`refine_map`). default: 1, 5
+    refine_step, refine_points, adapt_steps, adapt_lr, source
+        Functional-map runs (see :class:`meshlearn.train.fmap_matcher.FmapMatcher`). default: 1,
+        1000, 0, 1e-3, "solver"
+    n_points : int, optional
+        Template points scored per pair. default: 500 (template runs), all (functional maps)
+    max_pairs : int, optional
+        At most this many ordered pairs (seeded random). default: all
+
+    Functional-map runs (``--method fmap-unsupervised`` / ``fmap-supervised``) are scored by
+    :func:`meshlearn.train.fmap_evaluate.evaluate_fmap_run` over every ordered pair of the split or
+    its ``test_pairs.txt``, on any dataset with ``.vts`` files; the keys below, with ``_initial``
+    for the maps before ZoomOut (see that module).
 
     Returns
     -------
@@ -150,17 +180,37 @@ def evaluate(
     """
     from threadpoolctl import threadpool_limits
 
+    from .fmap_matcher import fmap_checkpoint
+
     run_dir = Path(run_dir)
     dev = torch.device(device)
-    config, meta, net = load_run(run_dir, checkpoint, dev)
+    path = checkpoint_path(run_dir, checkpoint)
+    fmap = fmap_checkpoint(run_dir, checkpoint)
+    if fmap:
+        from .fmap_matcher import load_matching_run
+
+        config, meta, net = load_matching_run(run_dir, checkpoint, dev)
+    else:
+        config, meta, net = load_run(run_dir, checkpoint, dev)
     threads_before = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
     try:
         with threadpool_limits(config.threads or None):
-            result = _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine,
-                               (refine_iterations, candidates), n_points, max_pairs, progress)
-        result["checkpoint"] = checkpoint_path(run_dir, checkpoint).name
+            if fmap:
+                from .fmap_evaluate import evaluate_fmap_run
+
+                result = evaluate_fmap_run(
+                    run_dir, data, config, meta, net, device=dev, split=split, split_file=split_file,
+                    n_points=n_points, max_pairs=max_pairs, progress=progress, refine=refine, k_refine=k_refine,
+                    refine_step=refine_step, refine_points=refine_points, adapt_steps=adapt_steps,
+                    adapt_lr=adapt_lr, source=source,
+                )
+            else:
+                result = _evaluate(run_dir, data, config, meta, net, dev, split, refine,
+                                   128 if k_refine is None else k_refine, (refine_iterations, candidates),
+                                   500 if n_points is None else n_points, max_pairs, progress, split_file)
+        result["checkpoint"] = path.name
         (run_dir / f"eval_{split}.json").write_text(json.dumps(result, indent=2))
         return result
     finally:
@@ -168,12 +218,13 @@ def evaluate(
 
 
 def _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine, refine_iterations, n_points,
-              max_pairs, progress):
+              max_pairs, progress, split_file=None):
     from tqdm.auto import tqdm
 
     spec = OperatorSpec.from_dict(meta["spec"])
+    same_data = data is None or Path(data).resolve() == Path(config.data).resolve()
     data = str(data or config.data)
-    parts = read_dataset(data, split_file=config.split_file)
+    parts = read_dataset(data, split_file=split_file if split_file is not None or not same_data else config.split_file)
     if split not in parts:
         raise DatasetError(f"{data}: no {split!r} split (have {', '.join(parts)})")
     ds = MeshDataset(parts[split], spec, cache=config.cache or run_dir / "cache", progress=progress,
