@@ -33,6 +33,7 @@ Letters: V vertices, F faces, T template points.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ from ..errors import DatasetError
 from ..io.normalize import DEFAULT_NORMALIZE
 from ..labels import vertex_labels_from_faces
 from ..shape import Shape
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "LAYOUTS",
@@ -319,14 +322,18 @@ def read_dataset(root: str | os.PathLike, *, split_file: str | os.PathLike | Non
             raise DatasetError(f"{root}: matches no known dataset layout; {_EXPECTED}") from None
         from .standard_splits import standard_split
 
-        standard = standard_split(read_split(root, layout=layout)) if layout == "faust_r" else None
+        whole = read_split(root, layout=layout) if layout == "faust_r" else None
+        standard = standard_split(r.name for r in whole.records) if whole is not None else None
         if standard is None:
             known = " (only the FAUST_r and SCAPE_r folders are split by their names)" if layout == "faust_r" else ""
             raise DatasetError(
                 f"{root}: is one {layout} folder without train/ and test/ subfolders; "
                 f"pass a split file (--split-file) naming the train and test shapes{known}"
             )
-        out = standard[1]
+        dataset, train, test = standard
+        log.info("%s: the %s folder; the standard split: %s .. %s train (%d), %s .. %s test (%d)",
+                 root, dataset, train[0], train[-1], len(train), test[0], test[-1], len(test))
+        out = {"train": whole.subset(train, "train"), "test": whole.subset(test, "test")}
     return {s: _with_root_files(sp, root) for s, sp in out.items()}
 
 

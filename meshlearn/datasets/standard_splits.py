@@ -17,14 +17,10 @@ other single folder needs a split file (``--split-file``), since no rule fits ev
 
 from __future__ import annotations
 
-import logging
 import re
-
-from .readers import Split
+from typing import Iterable
 
 __all__ = ["STANDARD_SPLITS", "standard_split"]
-
-log = logging.getLogger(__name__)
 
 #: dataset -> (name pattern with a 3-digit number, number of shapes, number of training shapes)
 STANDARD_SPLITS: dict[str, tuple[str, int, int]] = {
@@ -33,16 +29,12 @@ STANDARD_SPLITS: dict[str, tuple[str, int, int]] = {
 }
 
 
-def standard_split(whole: Split) -> tuple[str, dict[str, Split]] | None:
-    """``(dataset name, {"train": Split, "test": Split})`` when ``whole`` (one ``faust_r`` folder)
-    holds exactly the shapes of FAUST_r or SCAPE_r, split by the table above; else None."""
-    if whole.layout != "faust_r":
-        return None
-    names = sorted(r.name for r in whole.records)
+def standard_split(names: Iterable[str]) -> tuple[str, list[str], list[str]] | None:
+    """``(dataset, train names, test names)`` when ``names`` (the shapes of one ``faust_r``
+    folder) are exactly those of FAUST_r or SCAPE_r, split by the table above; else None."""
+    names = sorted(names)
     for dataset, (pattern, n, n_train) in STANDARD_SPLITS.items():
         found = [re.fullmatch(pattern, name) for name in names]
         if len(names) == n and all(found) and [int(m.group(1)) for m in found] == list(range(n)):
-            log.info("%s: the %s folder; the standard split: %s .. %s train (%d), %s .. %s test (%d)",
-                     whole.root, dataset, names[0], names[n_train - 1], n_train, names[n_train], names[-1], n - n_train)
-            return dataset, {"train": whole.subset(names[:n_train], "train"), "test": whole.subset(names[n_train:], "test")}
+            return dataset, names[:n_train], names[n_train:]
     return None

@@ -23,7 +23,7 @@ def fake_folder(root, names):
 
 def test_faust_r_folder_gets_the_standard_split(tmp_path, caplog):
     root = fake_folder(tmp_path / "FAUST_r", [f"tr_reg_{i:03d}" for i in range(100)])
-    with caplog.at_level(logging.INFO, logger="meshlearn.datasets.standard_splits"):
+    with caplog.at_level(logging.INFO, logger="meshlearn.datasets.readers"):
         parts = read_dataset(root)
     assert [r.name for r in parts["train"].records] == [f"tr_reg_{i:03d}" for i in range(80)]
     assert [r.name for r in parts["test"].records] == [f"tr_reg_{i:03d}" for i in range(80, 100)]
@@ -57,3 +57,11 @@ def test_a_split_file_still_wins(tmp_path):
     split.write_text('{"train": ["tr_reg_000"], "test": ["tr_reg_001", "tr_reg_002"]}')
     parts = read_dataset(root, split_file=split)
     assert len(parts["train"]) == 1 and len(parts["test"]) == 2
+
+
+def test_standard_split_of_names():
+    from meshlearn.datasets import standard_split
+
+    dataset, train, test = standard_split([f"mesh{i:03d}" for i in reversed(range(71))])
+    assert dataset == "SCAPE_r" and train[0] == "mesh000" and test[0] == "mesh051" and len(test) == 20
+    assert standard_split(["tr_reg_000", "tr_reg_001"]) is None

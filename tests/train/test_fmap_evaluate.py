@@ -51,7 +51,7 @@ def isometric_folder(root, shape, n_copies=2, seed=0):
 
 @pytest.fixture(scope="module")
 def iso_data(tmp_path_factory):
-    return isometric_folder(tmp_path_factory.mktemp("iso") / "data", bumpy_sphere(3, amplitude=0.2, seed=3))
+    return isometric_folder(tmp_path_factory.mktemp("iso") / "data", bumpy_sphere(2, amplitude=0.2, seed=3))
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_rigid_copies_have_zero_error(iso_run):
     eigenvectors' sign changes, and every point lands on its true match, before and after ZoomOut."""
     out = evaluate(iso_run)
     assert out["n_pairs"] == 6 and out["pairs_from"] == "all ordered pairs"
-    assert out["n_points"] == 642 and out["refined"] and out["k_refine"] == 30 and out["fmap_k"] == 12
+    assert out["n_points"] == 162 and out["refined"] and out["k_refine"] == 30 and out["fmap_k"] == 12
     assert out["mean_geodesic_error"] == 0.0 and out["mean_geodesic_error_x100"] == 0.0
     assert out["pck_0.05"] == 1.0 and out["pck_0.1"] == 1.0
     # before ZoomOut: the solver's C on 12 eigenpairs carries its regulariser's small bias, and
@@ -124,7 +124,7 @@ def test_pair_list_is_honoured_and_checked(iso_data, iso_run, tmp_path):
 def test_cross_dataset(iso_run, tmp_path):
     """A run scores a dataset it was not trained on: a labelled-layout folder of other shapes,
     its operators computed with the run's spec into the run's cache."""
-    other = isometric_folder(tmp_path / "other", bumpy_sphere(3, amplitude=0.15, seed=11), n_copies=1, seed=5)
+    other = isometric_folder(tmp_path / "other", bumpy_sphere(2, amplitude=0.15, seed=11), n_copies=1, seed=5)
     for part in ("train", "test"):  # the labelled layout this time: meshes/ + corres/
         (other / part / "off").rename(other / part / "meshes")
     before = set((iso_run / "cache").rglob("*.npz"))
@@ -139,7 +139,7 @@ def test_vts_of_different_lengths(iso_data, iso_run, tmp_path):
     shutil.copytree(iso_data, data)
     vts = np.loadtxt(data / "test" / "corres" / "s2.vts", dtype=np.int64) - 1
     _write_vts(data / "test" / "corres" / "s2.vts", vts[:-3])
-    with pytest.raises(DatasetError, match=r"s\d.vts has 642 points but .*s2.vts has 639"):
+    with pytest.raises(DatasetError, match=r"s\d.vts has 162 points but .*s2.vts has 159"):
         evaluate(iso_run, data)
     _write_vts(data / "test" / "corres" / "s2.vts", np.append(vts, 9999))
     with pytest.raises(DatasetError, match=r"s2.vts: vertex 10000 out of range"):
@@ -169,15 +169,15 @@ def test_too_few_eigenpairs_and_bad_refinement(iso_run, tmp_path):
 
 def test_refinement_never_holds_a_va_by_vb_block(iso_run):
     """ZoomOut and the conversions work in blocks of ``chunk`` rows: with a small chunk, no single
-    allocation reaches a tenth of the (Va, Vb) float32 matrix."""
+    allocation reaches a quarter of the (Va, Vb) float32 matrix."""
     from torch.profiler import ProfilerActivity, profile
 
     config, meta, model = load_matching_run(iso_run)
     model.chunk = 64
-    shape = icosphere(4)  # 2562 vertices
+    shape = bumpy_sphere(3, amplitude=0.1, seed=2)  # 642 vertices
     other = random_rigid_motion(shape, seed=1)
-    for points in (0, 600):
-        matcher = FmapMatcher(config, meta, model, refine_points=points)
+    for points in (0, 200):
+        matcher = FmapMatcher(config, meta, model, refine_points=points, refine_step=3)
         a = matcher.prepare(shape, matcher.operators(shape))
         b = matcher.prepare(other, matcher.operators(other))
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
@@ -185,7 +185,7 @@ def test_refinement_never_holds_a_va_by_vb_block(iso_run):
         assert m.refined.shape == (shape.n_verts,) and m.refined.min() >= 0 and m.refined.max() < other.n_verts
         largest = max(e.cpu_memory_usage for e in prof.events())
         full = shape.n_verts * other.n_verts * 4
-        assert 0 < largest < full / 10, (points, largest, full)
+        assert 0 < largest < full / 4, (points, largest, full)
 
 
 def test_adaptation_steps_run(iso_run):
