@@ -64,8 +64,8 @@ def match_cmd(
     for target in [out] + ([screenshot] if screenshot is not None else []):
         if not target.parent.is_dir():
             raise WriteError(f"{target}: the folder {target.parent} does not exist; create it first")
-    T, a, b = match_files(shape_a, shape_b, run, checkpoint=checkpoint, device=device, progress=not quiet,
-                          refine=refine, k_refine=refine_k, adapt_steps=adapt_steps, source=source)
+    T, a, b = match_files(shape_a, shape_b, run, checkpoint=checkpoint, device=device, refine=refine,
+                          k_refine=refine_k, adapt_steps=adapt_steps, source=source)
     atomic_write_bytes(out, map_file_text(T, shape_a, shape_b).encode())
     if not quiet:
         typer.echo(f"wrote {out}: {len(T)} vertices of {shape_a.name} mapped onto {shape_b.name} ({b.n_verts} vertices)")

@@ -272,7 +272,6 @@ def match_files(
     *,
     checkpoint: str | None = None,
     device: Any = "cpu",
-    progress: bool = False,
     **matching: Any,
 ) -> tuple[np.ndarray, Any, Any]:
     """The map from the shape in ``path_a`` onto the shape in ``path_b`` with the run in ``run_dir``.

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from meshlearn.errors import ConfigError, DatasetError, InvalidMeshError
+from meshlearn.errors import CheckpointError, ConfigError, DatasetError, InvalidMeshError
 from meshlearn.io import save
 from meshlearn.testing import bumpy_sphere, icosphere, random_rigid_motion, write_fmap_run
 from meshlearn.train.evaluate import evaluate
@@ -193,3 +193,8 @@ def test_adaptation_steps_run(iso_run):
     out = evaluate(iso_run, adapt_steps=2, max_pairs=1)
     assert out["adapt_steps"] == 2 and out["n_pairs"] == 1
     assert out["mean_geodesic_error"] == 0.0
+
+
+def test_a_missing_run(tmp_path):
+    with pytest.raises(CheckpointError, match=r"nowhere: no such run folder"):
+        evaluate(tmp_path / "nowhere")
