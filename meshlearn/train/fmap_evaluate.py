@@ -84,7 +84,7 @@ def evaluate_fmap_run(run_dir: Path, data, config, meta, model, *, device: Any =
     """Score a functional-map run on ``split`` of ``data`` (default: the run's data folder, with its
     split file; another folder is split by its own layout or by ``split_file``). ``matching`` holds
     :class:`FmapMatcher`'s options (``refine``, ``k_refine``, ``refine_step``, ``refine_points``,
-    ``adapt_steps``, ``adapt_lr``, ``source``)."""
+    ``refine_full``, ``adapt_steps``, ``adapt_lr``, ``source``)."""
     from ..datasets import MeshDataset, read_dataset
 
     same_data = data is None or Path(data).resolve() == Path(config.data).resolve()

@@ -20,11 +20,12 @@ Steps for a pair (A, B):
    the functional map of the soft pointwise map), converted to the initial pointwise map;
 4. refinement (on by default): ZoomOut from ``fmap_k`` to ``k_refine`` eigenpairs (default all
    the run computes, its ``--k``), ``refine_step`` at a time, iterating between the sampled
-   vertices and converting the last map at full resolution (:func:`~meshlearn.correspondence.zoomout`).
+   vertices, then ``refine_full`` iterations and the last conversion at full resolution
+   (:func:`~meshlearn.correspondence.zoomout`).
 
 Memory per pair is O((Va + Vb) K) plus one ``chunk x Va`` block of distances: no (Va, Vb) matrix
-is formed. Time per pair is about ``(Va Vb fmap_k + (k_refine - fmap_k) / refine_step N^2 k_refine
-+ Va Vb k_refine)`` multiply-adds.
+is formed. Time per pair is about ``Va Vb fmap_k + (k_refine - fmap_k) / refine_step N^2 k_refine
++ (1 + refine_full) Va Vb k_refine`` multiply-adds.
 """
 
 from __future__ import annotations
@@ -134,6 +135,9 @@ class FmapMatcher:
     refine_points : int
         Vertices of each shape (farthest-point sampled) the ZoomOut iterations run on; 0 runs them
         on all vertices (Va Vb K per iteration). default: 1000
+    refine_full : int
+        With samples: ZoomOut iterations at ``k_refine`` between all vertices after the sampled
+        ones (they remove most of the samples' spacing from the map). default: 2
     adapt_steps : int
         Test-time adaptation steps per pair. default: 0
     adapt_lr : float
@@ -153,6 +157,7 @@ class FmapMatcher:
         k_refine: int | None = None,
         refine_step: int = 1,
         refine_points: int = DEFAULT_REFINE_POINTS,
+        refine_full: int = 2,
         adapt_steps: int = 0,
         adapt_lr: float = 1e-3,
         source: str = "solver",
@@ -188,7 +193,9 @@ class FmapMatcher:
                 log.warning("no refinement: the run computes %d eigenpairs per shape, its maps use %d", self.spec.k, self.fmap_k)
             else:
                 self.k_refine = k
-        self.refine_step, self.refine_points = int(refine_step), int(refine_points)
+        if int(refine_full) < 0:
+            raise ConfigError(f"refine_full must be 0 or more iterations (got {refine_full})")
+        self.refine_step, self.refine_points, self.refine_full = int(refine_step), int(refine_points), int(refine_full)
         self.adapt_steps, self.adapt_lr, self.source = int(adapt_steps), float(adapt_lr), source
 
     @property
@@ -254,7 +261,7 @@ class FmapMatcher:
             if a.points is not None or b.points is not None:
                 points = (_all_if_none(b), _all_if_none(a))
             _, refined = zoomout(C, eb, ea, a.ops.mass, k_final=self.k_refine, step=self.refine_step,
-                                 chunk=model.chunk, points=points)
+                                 chunk=model.chunk, points=points, full_iterations=self.refine_full)
             refined = refined.cpu().numpy()
         return PairMap(initial.cpu().numpy(), refined)
 

@@ -8,7 +8,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from meshlearn.errors import CheckpointError, ConfigError, DatasetError, InvalidMeshError
 from meshlearn.io import save
