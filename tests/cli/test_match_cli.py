@@ -121,3 +121,26 @@ def test_a_template_run_is_refused(files, tmp_path):
 def test_help_says_the_indexing():
     r = runner.invoke(app, ["match", "--help"])
     assert r.exit_code == 0 and "0-based" in r.output and "--adapt-steps" in r.output
+
+
+def test_eval_of_a_functional_map_run(run, files, tmp_path):
+    import json
+
+    from meshlearn.io import load
+
+    data = tmp_path / "data"
+    for part in ("train", "test"):
+        (data / part / "off").mkdir(parents=True)
+        (data / part / "corres").mkdir()
+        for name in ("a", "b"):
+            src = files / ("a.ply" if name == "a" else "b.off")
+            save(load(src), data / part / "off" / f"{name}.off")
+            (data / part / "corres" / f"{name}.vts").write_text("".join(f"{i + 1}\n" for i in range(162)))
+    r = runner.invoke(app, ["eval", str(run), "--data", str(data), "--json", "--points", "50"])
+    assert r.exit_code == 0, r.exception
+    out = json.loads(r.output.strip().splitlines()[-1])
+    assert out["n_pairs"] == 2 and out["n_points"] == 50 and out["refined"]
+    assert out["mean_geodesic_error_x100"] == 0.0 and "mean_geodesic_error_x100_initial" in out
+    r = runner.invoke(app, ["eval", str(run), "--data", str(data), "--no-refine", "-q"])
+    assert r.exit_code == 0, r.exception
+    assert "mean_geodesic_error_x100" in r.output and "seconds.geodesics" in r.output
