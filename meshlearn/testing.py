@@ -10,7 +10,7 @@ import numpy as np
 from .geometry.rotations import random_rotation
 from .shape import Shape
 
-__all__ = ["icosphere", "grid", "bumpy_sphere", "sphere_points", "random_rotation", "random_rigid_motion"]
+__all__ = ["icosphere", "grid", "bumpy_sphere", "sphere_points", "random_rotation", "random_rigid_motion", "write_fmap_run"]
 
 
 def icosphere(subdivisions: int = 3, radius: float = 1.0) -> Shape:
@@ -134,3 +134,33 @@ def mirror_symmetric_body(spacing: float = 0.03) -> tuple[Shape, np.ndarray]:
     verts = 0.5 * (verts + verts[T] * mirror)  # remove marching cubes' float32 rounding
     shape = Shape(verts, faces, source="mirror_symmetric_body", name="mirror_body")
     return shape, T.astype(np.int64)
+
+
+def write_fmap_run(out, data, **options):
+    """A functional-map run folder ``out`` holding ``last.pt`` of an untrained, seeded
+    DeepFunctionalMap for the dataset ``data``, in the layout ``meshlearn train`` writes (for tests
+    and examples of evaluation and matching). ``options`` are TrainConfig options (default: a
+    small DiffusionNet on WKS inputs, 8 descriptor channels, ``fmap_k`` 10 and ``k`` 24).
+    Returns the TrainConfig."""
+    from pathlib import Path
+
+    from .train.checkpoint import save_checkpoint
+    from .train.config import TrainConfig
+    from .train.fmap_model import build_fmap_model
+    from .train.model import in_channels, operator_spec
+
+    out = Path(out)
+    settings = dict(task="correspondence", data=str(data), out=str(out), width=16, n_blocks=2, k=24, fmap_k=10,
+                    fmap_dim=8, dropout=0.0, threads=1, log="none")
+    settings.update(options)
+    config = TrainConfig.from_dict(settings)
+    spec = operator_spec(config)
+    n_in = in_channels(config, spec)
+    model = build_fmap_model(config, n_in)
+    meta = {"n_in": n_in, "n_out": config.fmap_dim, "spec": spec.to_dict(), "part_names": [], "template": None,
+            "val_names": [], "normalize": config.normalize, "class_names": [], "method": config.method,
+            "fmap_k": config.fmap_k}
+    out.mkdir(parents=True, exist_ok=True)
+    config.to_file(out / "config.yaml")
+    save_checkpoint(out / "last.pt", {"config": config.to_dict(), "meta": meta, "model": model.state_dict(), "epoch": 0})
+    return config

@@ -7,7 +7,7 @@ import importlib
 from ._app import app
 
 # Each module registers its command(s) on `app` when imported.
-_COMMAND_MODULES = ("info", "demo", "data", "preprocess", "train", "view")
+_COMMAND_MODULES = ("info", "demo", "data", "preprocess", "train", "match", "view")
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_name}")

@@ -172,7 +172,8 @@ def _table(result: dict) -> str:
         if key in ("pck_curve", "per_class_iou", "class_names", "confusion", "per_class_accuracy"):
             continue
         if isinstance(value, dict):  # e.g. errors against the mirrored ground truth
-            lines += [f"{key + '.' + k:32s} {v:.4f}" for k, v in value.items()]
+            lines += [f"{key + '.' + k:32s} {v:.4f}" if isinstance(v, float) else f"{key + '.' + k:32s} {v}"
+                      for k, v in value.items()]
             continue
         lines.append(f"{key:32s} {value:.4f}" if isinstance(value, float) else f"{key:32s} {value}")
     if "per_class_iou" in result:
@@ -188,27 +189,51 @@ def _table(result: dict) -> str:
 @app.command("eval")
 def eval_cmd(
     run_dir: Path = typer.Argument(..., help="Run folder written by `meshlearn train`."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Dataset folder. Default: the run's."),
+    data: Optional[Path] = typer.Option(
+        None, "--data", help="Dataset folder. Default: the run's. Correspondence: any folder with .vts files, also "
+        "one the run was not trained on."
+    ),
     split: str = typer.Option("test", "--split"),
+    split_file: Optional[Path] = typer.Option(
+        None, "--split-file", help="JSON {train: [...], test: [...]} for a single --data folder. Default: the run's "
+        "(for its own data); FAUST_r and SCAPE_r folders need none."
+    ),
     checkpoint: Optional[str] = typer.Option(
         None, "--checkpoint", help="best, last or a .pt file. Default: best.pt when the run has one, else last.pt."
     ),
     device: str = typer.Option("cpu", "--device"),
-    refine: bool = typer.Option(True, "--refine/--no-refine", help="Spectral (functional-map) refinement of correspondences."),
+    refine: bool = typer.Option(
+        True, "--refine/--no-refine", help="Correspondence: refine the maps (functional-map runs: ZoomOut; "
+        "the *_initial keys are the maps before)."
+    ),
+    refine_k: Optional[int] = typer.Option(
+        None, "--refine-k", help="Eigenpairs of the refinement. Default: the run's --k (functional maps), 128 (template)."
+    ),
+    adapt_steps: int = typer.Option(0, "--adapt-steps", help="Functional-map runs: test-time adaptation steps per pair."),
+    source: str = typer.Option("solver", "--source", help="Functional-map runs: map from the solver's C or the soft map's (soft)."),
     pairs: Optional[int] = typer.Option(None, "--pairs", help="At most this many ordered pairs (random, seeded)."),
-    points: int = typer.Option(500, "--points", help="Template points evaluated per pair."),
+    points: Optional[int] = typer.Option(
+        None, "--points", help="Template points evaluated per pair (seeded random subset). Default: all for "
+        "functional-map runs, 500 for template runs."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Accuracy and IoU (segmentation), geodesic error and PCK (correspondence), or accuracy and
     the confusion matrix (classification); saves RUN_DIR/predictions/<name>.npz,
     RUN_DIR/eval_<split>.json, RUN_DIR/pck_<split>.png (correspondence) and, for classification,
-    RUN_DIR/confusion_<split>.png and RUN_DIR/predictions_<split>.csv."""
+    RUN_DIR/confusion_<split>.png and RUN_DIR/predictions_<split>.csv.
+
+    Functional-map runs are scored over every ordered pair of the split, or the pairs of a
+    test_pairs.txt ("nameA nameB" a line) in the split's or the dataset's folder: the geodesic
+    distance on B from the image of each ground-truth point of A to its true match, over
+    sqrt(area of B) (x100 in mean_geodesic_error_x100); RUN_DIR/pairs_<split>.csv lists every pair."""
     from ..train.evaluate import evaluate
 
     setup_logging(quiet or as_json)
-    result = evaluate(run_dir, data, split=split, checkpoint=checkpoint, device=device, refine=refine,
-                      n_points=points, max_pairs=pairs, progress=not (quiet or as_json))
+    result = evaluate(run_dir, data, split=split, split_file=split_file, checkpoint=checkpoint, device=device,
+                      refine=refine, k_refine=refine_k, adapt_steps=adapt_steps, source=source, n_points=points,
+                      max_pairs=pairs, progress=not (quiet or as_json))
     if as_json:
         typer.echo(json.dumps(result))
     else:

@@ -127,12 +127,34 @@ class DeepFunctionalMap(nn.Module):
         xa, xb, oa, ob = _listify(x_a), _listify(x_b), _listify(ops_a), _listify(ops_b)
         if not (len(xa) == len(xb) == len(oa) == len(ob)):
             raise ConfigError(f"got {len(xa)} and {len(xb)} inputs for {len(oa)} and {len(ob)} operator sets")
-        k = self.k
-        for i, (a, b) in enumerate(zip(oa, ob)):
-            _check_ops(a, k, f"pair {i}, shape A")
-            _check_ops(b, k, f"pair {i}, shape B")
+        self._check_pairs(oa, ob)
         fa = [self.descriptors(x, o) for x, o in zip(xa, oa)]
         fb = [self.descriptors(x, o) for x, o in zip(xb, ob)]
+        return self.maps(fa, oa, fb, ob, soft=soft, corr=corr)
+
+    def _check_pairs(self, oa: list, ob: list) -> None:
+        for i, (a, b) in enumerate(zip(oa, ob)):
+            _check_ops(a, self.k, f"pair {i}, shape A")
+            _check_ops(b, self.k, f"pair {i}, shape B")
+
+    def maps(
+        self,
+        desc_a: torch.Tensor | Sequence[torch.Tensor],
+        ops_a: Any,
+        desc_b: torch.Tensor | Sequence[torch.Tensor],
+        ops_b: Any,
+        *,
+        soft: bool = True,
+        corr: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
+    ) -> PairMaps:
+        """:meth:`forward` from descriptors ``(Va, D)``, ``(Vb, D)`` already computed by
+        :meth:`descriptors` (or lists of them): the solver and the soft maps only, so that a
+        shape met in many pairs goes through the network once."""
+        fa, fb, oa, ob = _listify(desc_a), _listify(desc_b), _listify(ops_a), _listify(ops_b)
+        if not (len(fa) == len(fb) == len(oa) == len(ob)):
+            raise ConfigError(f"got {len(fa)} and {len(fb)} descriptor sets for {len(oa)} and {len(ob)} operator sets")
+        self._check_pairs(oa, ob)
+        k = self.k
         dtype = fa[0].dtype
         ea = [o.evecs[:, :k].to(dtype) for o in oa]
         eb = [o.evecs[:, :k].to(dtype) for o in ob]

@@ -17,7 +17,9 @@ from .readers import (
     read_split,
 )
 from .shape_classes import SHAPE_CLASSES, ClassShape, generate_class_shape, write_class_dataset
+from .pairs import PAIRS_FILE, find_pairs_file, ordered_pairs, read_pairs
 from .splits import stratum_of, validation_split
+from .standard_splits import STANDARD_SPLITS, standard_split
 from .synthetic import SyntheticShape, Template, generate_shape, generate_shapes, make_template, write_dataset
 from .synthetic_scans import FamilyTemplate, SyntheticScan, generate_scan, make_family_template, write_scan_dataset
 
@@ -32,6 +34,8 @@ __all__ = [
     "make_family_template",
     "write_scan_dataset",
     "LAYOUTS",
+    "PAIRS_FILE",
+    "STANDARD_SPLITS",
     "SHAPE_CLASSES",
     "ClassShape",
     "PART_NAMES",
@@ -46,6 +50,7 @@ __all__ = [
     "Template",
     "collate_items",
     "detect_layout",
+    "find_pairs_file",
     "generate_class_shape",
     "generate_shape",
     "generate_shapes",
@@ -54,8 +59,11 @@ __all__ = [
     "make_template",
     "nbytes_of",
     "normalize_shape",
+    "ordered_pairs",
     "read_dataset",
+    "read_pairs",
     "read_split",
+    "standard_split",
     "stratum_of",
     "validation_split",
     "write_class_dataset",

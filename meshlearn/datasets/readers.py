@@ -2,7 +2,8 @@
 
 A dataset folder holds ``train/`` and ``test/`` subfolders in one of the layouts below, or is one
 folder in one layout split by a split file (JSON ``{"train": [names], "test": [names]}``), or is
-the human-segmentation benchmark of Maron et al. 2017 (which has its own split).
+the human-segmentation benchmark of Maron et al. 2017 (which has its own split), or is the FAUST_r
+or SCAPE_r folder, split by the papers' protocol (:mod:`.standard_splits`).
 
 ==================  ====================================================================================
 layout              files in a split folder
@@ -32,6 +33,7 @@ Letters: V vertices, F faces, T template points.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -43,6 +45,8 @@ from ..errors import DatasetError
 from ..io.normalize import DEFAULT_NORMALIZE
 from ..labels import vertex_labels_from_faces
 from ..shape import Shape
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "LAYOUTS",
@@ -278,7 +282,9 @@ def read_dataset(root: str | os.PathLike, *, split_file: str | os.PathLike | Non
         The dataset folder.
     split_file : path, optional
         JSON ``{"train": [names], "test": [names]}`` splitting a folder that has no ``train/`` and
-        ``test/`` subfolders. Names are file stems (``class/stem`` for the classes layout).
+        ``test/`` subfolders. Names are file stems (``class/stem`` for the classes layout). Not
+        needed for the FAUST_r and SCAPE_r folders, which are split by the papers' protocol
+        (:mod:`meshlearn.datasets.standard_splits`).
 
     Raises
     ------
@@ -311,13 +317,23 @@ def read_dataset(root: str | os.PathLike, *, split_file: str | os.PathLike | Non
         # run's classes are those of every split (meshlearn.train.classes), indices per split
     else:
         try:
-            detect_layout(root)
+            layout = detect_layout(root)
         except DatasetError:
             raise DatasetError(f"{root}: matches no known dataset layout; {_EXPECTED}") from None
-        raise DatasetError(
-            f"{root}: is one {detect_layout(root)} folder without train/ and test/ subfolders; "
-            "pass a split file (--split-file) naming the train and test shapes"
-        )
+        from .standard_splits import standard_split
+
+        whole = read_split(root, layout=layout) if layout == "faust_r" else None
+        standard = standard_split(r.name for r in whole.records) if whole is not None else None
+        if standard is None:
+            known = " (only the FAUST_r and SCAPE_r folders are split by their names)" if layout == "faust_r" else ""
+            raise DatasetError(
+                f"{root}: is one {layout} folder without train/ and test/ subfolders; "
+                f"pass a split file (--split-file) naming the train and test shapes{known}"
+            )
+        dataset, train, test = standard
+        log.info("%s: the %s folder; the standard split: %s .. %s train (%d), %s .. %s test (%d)",
+                 root, dataset, train[0], train[-1], len(train), test[0], test[-1], len(test))
+        out = {"train": whole.subset(train, "train"), "test": whole.subset(test, "test")}
     return {s: _with_root_files(sp, root) for s, sp in out.items()}
 
 

@@ -56,6 +56,7 @@ from .loop import forward_logits, target_of
 from .metrics import (ClassificationScores, SegmentationScores, face_labels_from_vertices, geodesic_errors, pck_curve,
                       plot_confusion, plot_pck)
 from .model import build_model, input_features
+from .template_matching import match_pair, match_scores, refine_map
 
 __all__ = ["evaluate", "load_run", "match_pair", "match_scores", "refine_map"]
 
@@ -75,50 +76,6 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | None = None, device: 
     return config, meta, net
 
 
-def match_scores(logits_a: torch.Tensor, logits_b: torch.Tensor, top: int = 8) -> torch.Tensor:
-    """Scores (Va, Vb): ``S[a, b] = sum_t p_a(t) p_b(t)`` over the ``top`` most likely template
-    points t of each vertex a, with ``p = softmax(logits)`` over the template (logits (V, T))."""
-    pa = torch.softmax(logits_a.float(), dim=1)
-    pb = torch.softmax(logits_b.float(), dim=1)
-    vals, idx = pa.topk(min(top, pa.shape[1]), dim=1)
-    S = torch.zeros(pa.shape[0], pb.shape[0], dtype=pa.dtype, device=pa.device)
-    for j in range(idx.shape[1]):
-        S += vals[:, j : j + 1] * pb[:, idx[:, j]].T
-    return S
-
-
-def match_pair(logits_a: torch.Tensor, logits_b: torch.Tensor, top: int = 8) -> torch.Tensor:
-    """Vertex of B for each vertex of A, (Va,) int64: the argmax of :func:`match_scores`."""
-    return match_scores(logits_a, logits_b, top).argmax(dim=1)
-
-
-def refine_map(
-    T0: torch.Tensor, ops_a, ops_b, k: int, *, candidates: torch.Tensor | None = None, iterations: int = 1
-) -> torch.Tensor:
-    """Refine a pointwise map A -> B, ``T0 : (Va,)`` into B, through its functional map.
-
-    Each iteration computes the map's functional map ``C = evecs_A^T M_A evecs_B[T]`` on the first
-    ``k`` eigenfunctions (:func:`meshlearn.nets.heads.pointwise_to_fmap`) and sends each vertex of A to
-    the vertex of B nearest to its image in B's spectral embedding: among ``candidates[a]`` (Va, m)
-    when given, else among all of B (ZoomOut's step at a fixed basis size). Returns (Va,) int64.
-    """
-    from ..nets.heads import fmap_to_pointwise, pointwise_to_fmap
-
-    k = min(k, ops_a.evecs.shape[1], ops_b.evecs.shape[1])
-    ea, eb = ops_a.evecs[:, :k], ops_b.evecs[:, :k]
-    T = T0
-    for _ in range(iterations):
-        # heads' convention: a map T : (Vb,) from shape "b" into shape "a"; here "b" is A, "a" is B.
-        C = pointwise_to_fmap(T, eb, ea, ops_a.mass)
-        if candidates is None:
-            T = fmap_to_pointwise(C, eb, ea)
-        else:
-            query = ea @ C.to(ea.dtype)  # (Va, k): where each vertex of A lands in B's embedding
-            d = ((eb[candidates] - query[:, None, :]) ** 2).sum(-1)  # (Va, m)
-            T = candidates[torch.arange(candidates.shape[0], device=candidates.device), d.argmin(1)]
-    return T
-
-
 def evaluate(
     run_dir: str | os.PathLike,
     data: str | os.PathLike | None = None,
@@ -126,15 +83,46 @@ def evaluate(
     split: str = "test",
     checkpoint: str | None = None,
     device: str = "cpu",
+    split_file: str | os.PathLike | None = None,
     refine: bool = True,
-    k_refine: int = 128,
+    k_refine: int | None = None,
     refine_iterations: int = 1,
     candidates: int = 5,
-    n_points: int = 500,
+    refine_step: int = 1,
+    refine_points: int = 1000,
+    refine_full: int = 2,
+    adapt_steps: int = 0,
+    adapt_lr: float = 1e-3,
+    source: str = "solver",
+    n_points: int | None = None,
     max_pairs: int | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Score the run in ``run_dir`` on ``split`` of ``data`` (default: the run's data folder).
+
+    Parameters
+    ----------
+    split_file : path, optional
+        Splits a single-folder ``data`` (default: the run's split file when ``data`` is the run's).
+    refine : bool
+        Correspondence: refine the maps (template runs: :func:`refine_map`; functional-map runs:
+        ZoomOut). default: True
+    k_refine : int, optional
+        Eigenpairs of the refinement. default: 128 (template runs), the run's ``--k`` (functional maps)
+    refine_iterations, candidates : int
+        Template runs' refinement (see :func:`refine_map`). default: 1, 5
+    refine_step, refine_points, refine_full, adapt_steps, adapt_lr, source
+        Functional-map runs (see :class:`meshlearn.train.fmap_matcher.FmapMatcher`). default: 1,
+        1000, 2, 0, 1e-3, "solver"
+    n_points : int, optional
+        Template points scored per pair. default: 500 (template runs), all (functional maps)
+    max_pairs : int, optional
+        At most this many ordered pairs (seeded random). default: all
+
+    Functional-map runs (``--method fmap-unsupervised`` / ``fmap-supervised``) are scored by
+    :func:`meshlearn.train.fmap_evaluate.evaluate_fmap_run` over every ordered pair of the split or
+    its ``test_pairs.txt``, on any dataset with ``.vts`` files; the keys below, with ``_initial``
+    for the maps before ZoomOut (see that module).
 
     Returns
     -------
@@ -150,17 +138,37 @@ def evaluate(
     """
     from threadpoolctl import threadpool_limits
 
+    from .fmap_matcher import fmap_checkpoint
+
     run_dir = Path(run_dir)
     dev = torch.device(device)
-    config, meta, net = load_run(run_dir, checkpoint, dev)
+    path = checkpoint_path(run_dir, checkpoint)
+    fmap = fmap_checkpoint(run_dir, checkpoint)
+    if fmap:
+        from .fmap_matcher import load_matching_run
+
+        config, meta, net = load_matching_run(run_dir, checkpoint, dev)
+    else:
+        config, meta, net = load_run(run_dir, checkpoint, dev)
     threads_before = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
     try:
         with threadpool_limits(config.threads or None):
-            result = _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine,
-                               (refine_iterations, candidates), n_points, max_pairs, progress)
-        result["checkpoint"] = checkpoint_path(run_dir, checkpoint).name
+            if fmap:
+                from .fmap_evaluate import evaluate_fmap_run
+
+                result = evaluate_fmap_run(
+                    run_dir, data, config, meta, net, device=dev, split=split, split_file=split_file,
+                    n_points=n_points, max_pairs=max_pairs, progress=progress, refine=refine, k_refine=k_refine,
+                    refine_step=refine_step, refine_points=refine_points, refine_full=refine_full,
+                    adapt_steps=adapt_steps, adapt_lr=adapt_lr, source=source,
+                )
+            else:
+                result = _evaluate(run_dir, data, config, meta, net, dev, split, refine,
+                                   128 if k_refine is None else k_refine, (refine_iterations, candidates),
+                                   500 if n_points is None else n_points, max_pairs, progress, split_file)
+        result["checkpoint"] = path.name
         (run_dir / f"eval_{split}.json").write_text(json.dumps(result, indent=2))
         return result
     finally:
@@ -168,12 +176,13 @@ def evaluate(
 
 
 def _evaluate(run_dir, data, config, meta, net, dev, split, refine, k_refine, refine_iterations, n_points,
-              max_pairs, progress):
+              max_pairs, progress, split_file=None):
     from tqdm.auto import tqdm
 
     spec = OperatorSpec.from_dict(meta["spec"])
+    same_data = data is None or Path(data).resolve() == Path(config.data).resolve()
     data = str(data or config.data)
-    parts = read_dataset(data, split_file=config.split_file)
+    parts = read_dataset(data, split_file=split_file if split_file is not None or not same_data else config.split_file)
     if split not in parts:
         raise DatasetError(f"{data}: no {split!r} split (have {', '.join(parts)})")
     ds = MeshDataset(parts[split], spec, cache=config.cache or run_dir / "cache", progress=progress,
