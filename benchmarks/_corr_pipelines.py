@@ -107,6 +107,16 @@ _PEER_PATHS = {
 }
 
 
+
+def selected_pipelines(parser, text: str) -> list[str]:
+    """The pipeline names of a comma-separated ``--pipelines`` value; ``parser.error`` (exit 2)
+    naming the unknown ones and the known ones."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(PIPELINES))
+    if unknown:
+        parser.error(f"unknown pipeline(s) {', '.join(unknown)}; known: {', '.join(PIPELINES)}")
+    return names
+
 def peer_problem(name: str) -> str:
     """Why the peer pipeline ``name`` cannot run here ("" when it can, and for meshlearn's)."""
     if name not in _PEER_PATHS:

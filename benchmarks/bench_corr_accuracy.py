@@ -56,7 +56,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from _common import command_line, load_average, print_table, run_side  # noqa: E402
-from _corr_pipelines import PIPELINES, make_pipeline, peer_problem  # noqa: E402
+from _corr_pipelines import PIPELINES, make_pipeline, peer_problem, selected_pipelines  # noqa: E402
 
 
 def load_split(data: str, split: str):
@@ -135,10 +135,7 @@ def main() -> None:
     args = p.parse_args()
     if args.quick:
         args.steps = 150
-    names = [n.strip() for n in args.pipelines.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(PIPELINES))
-    if unknown:
-        p.error(f"unknown pipeline(s) {', '.join(unknown)}; known: {', '.join(PIPELINES)}")
+    names = selected_pipelines(p, args.pipelines)
     k = args.k if args.k is not None else PIPELINES["meshlearn"][0].k
 
     from meshlearn.geometry.geodesics import GeodesicSolver

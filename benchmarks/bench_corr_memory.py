@@ -40,7 +40,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from _common import command_line, load_average, print_table, run_side  # noqa: E402
-from _corr_pipelines import PIPELINES, body_pair, dense_tensors, make_pipeline, peer_problem  # noqa: E402
+from _corr_pipelines import PIPELINES, body_pair, dense_tensors, make_pipeline, peer_problem, selected_pipelines  # noqa: E402
 
 WHAT = {"train": "training step", "match": "matching a pair"}
 
@@ -106,10 +106,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="5k vertices only")
     args = p.parse_args()
     sizes = [5000] if args.quick else [int(v) for v in args.sizes.split(",") if v.strip()]
-    names = [n.strip() for n in args.pipelines.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(PIPELINES))
-    if unknown:
-        p.error(f"unknown pipeline(s) {', '.join(unknown)}; known: {', '.join(PIPELINES)}")
+    names = selected_pipelines(p, args.pipelines)
 
     print(command_line())
     print(f"before: {load_average()}; {args.threads} thread(s) per process")

@@ -40,7 +40,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from _common import command_line, load_average, median_runs, print_table, run_side, timed  # noqa: E402
-from _corr_pipelines import PAIRED, PIPELINES, body_pair, make_pipeline, peer_problem  # noqa: E402
+from _corr_pipelines import PAIRED, PIPELINES, body_pair, make_pipeline, peer_problem, selected_pipelines  # noqa: E402
 
 
 def worker(name: str, n_vertices: int, steps: int, k: int) -> dict:
@@ -75,10 +75,7 @@ def main() -> None:
     args = p.parse_args()
     if args.quick:
         args.steps, args.runs = 2, 2
-    names = [n.strip() for n in args.pipelines.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(PIPELINES))
-    if unknown:
-        p.error(f"unknown pipeline(s) {', '.join(unknown)}; known: {', '.join(PIPELINES)}")
+    names = selected_pipelines(p, args.pipelines)
     k = args.k if args.k is not None else PIPELINES["meshlearn"][0].k
 
     print(command_line())
