@@ -72,3 +72,13 @@ def test_real_defect_files_json(shared_meshes):
     bunny, fan = (d["report"] for d in json.loads(result.stdout))
     assert bunny["components"] == 94 and bunny["duplicate_faces"] == 87 and not bunny["ok"]
     assert fan["non_manifold_edges"] == 1
+
+
+def test_python_dash_m_runs_the_same_command_line(files):
+    import subprocess
+    import sys
+
+    good = files[0]
+    out = subprocess.run([sys.executable, "-m", "meshlearn", "info", str(good), "--json"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)
