@@ -86,20 +86,26 @@ def test_pairs(n_test: int) -> list[tuple[int, int]]:
     return [(a, b) for a in range(n_test) for b in range(n_test) if a != b]
 
 
-def worker(name: str, data: str, steps: int, seed: int, k: int, out: str) -> dict:
+def worker(name: str, data: str, steps: int, seed: int, k: int, out: str, checks: tuple[int, ...] = ()) -> dict:
+    """Train pipeline ``name`` and save its test maps to ``out`` (``<a>_<b>``; ``s<N>_<a>_<b>`` after
+    each of ``checks`` steps short of the last, for the learning curve)."""
     train, test = load_split(data, "train"), load_split(data, "test")
     pipe = make_pipeline(name, seed=seed, k=k)
     t0 = time.perf_counter()
     prep_train = [pipe.prepare(t[1]) for t in train]
     prep_test = [pipe.prepare(t[1]) for t in test]
     prep_s = time.perf_counter() - t0
-    losses = []
+    losses, maps, match_s_checks = [], {}, 0.0
     t0 = time.perf_counter()
-    for i, j in train_pairs(len(train), steps, seed):
+    for n, (i, j) in enumerate(train_pairs(len(train), steps, seed), 1):
         losses.append(pipe.step(prep_train[i], prep_train[j], train[i][2], train[j][2]))
-    train_s = time.perf_counter() - t0
+        if n in checks and n < steps:
+            t1 = time.perf_counter()
+            maps.update({f"s{n}_{a}_{b}": pipe.match(prep_test[a], prep_test[b]) for a, b in test_pairs(len(test))})
+            match_s_checks += time.perf_counter() - t1
+    train_s = time.perf_counter() - t0 - match_s_checks
     t0 = time.perf_counter()
-    maps = {f"{a}_{b}": pipe.match(prep_test[a], prep_test[b]) for a, b in test_pairs(len(test))}
+    maps.update({f"{a}_{b}": pipe.match(prep_test[a], prep_test[b]) for a, b in test_pairs(len(test))})
     match_s = time.perf_counter() - t0
     if name == "meshlearn":  # the same trained model, T from the solver's C rather than the soft map's
         maps.update({f"solver_{a}_{b}": pipe.match(prep_test[a], prep_test[b], source="solver")
@@ -115,8 +121,9 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
-        name, data, steps, seed, k, out = sys.argv[2:8]
-        print(json.dumps(worker(name, data, int(steps), int(seed), int(k), out)))
+        name, data, steps, seed, k, out, checks = sys.argv[2:9]
+        checks = tuple(int(c) for c in checks.split(",") if c)
+        print(json.dumps(worker(name, data, int(steps), int(seed), int(k), out, checks)))
         return
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="dataset folder (train/ and test/, labelled or FAUST_r layout, .vts files)")
@@ -131,11 +138,20 @@ def main() -> None:
                    help="write this many synthetic bodies to --data first when it does not exist")
     p.add_argument("--vertices", type=int, default=1500, help="vertices per synthetic body (with --synthetic)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--checks", default="",
+                   help="comma-separated step counts (below --steps) at which the test pairs are also scored: "
+                        "a learning-curve table")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per pipeline before it counts as failed")
     args = p.parse_args()
     if args.quick:
         args.steps = 150
     names = selected_pipelines(p, args.pipelines)
+    try:
+        checks = sorted({int(c) for c in args.checks.split(",") if c.strip()})
+    except ValueError:
+        p.error(f"--checks takes comma-separated step counts (got {args.checks!r})")
+    if any(not 0 < c < args.steps for c in checks):
+        p.error(f"--checks must lie between 1 and --steps - 1 = {args.steps - 1} (got {args.checks})")
     k = args.k if args.k is not None else PIPELINES["meshlearn"][0].k
 
     from meshlearn.geometry.geodesics import GeodesicSolver
@@ -172,7 +188,7 @@ def main() -> None:
     print(f"{args.geodesics} geodesics of the test shapes: {time.perf_counter() - t0:.1f} s")
 
     env = dict(os.environ, BENCH_THREADS=str(args.threads))
-    rows = []
+    rows, curve = [], []
     with tempfile.TemporaryDirectory(prefix="meshlearn-bench-corr-") as scratch:
         for name in names:
             settings, supervised, inputs = PIPELINES[name]
@@ -182,26 +198,34 @@ def main() -> None:
                 rows.append([*head, "", "", "", "", "", "", "", f"not run: {why}"])
                 continue
             out = str(Path(scratch) / f"{name}.npz")
-            cmd = [sys.executable, __file__, "--worker", name, args.data, str(args.steps), str(args.seed), str(k), out]
+            cmd = [sys.executable, __file__, "--worker", name, args.data, str(args.steps), str(args.seed), str(k), out,
+                   ",".join(str(c) for c in checks)]
             r = run_side(cmd, env=env, timeout=args.timeout)
             if "train_s" not in r:
                 rows.append([*head, "", "", "", "", "", "", "", f"failed: {r.get('failed')}"])
                 continue
             maps = np.load(out)
-            for prefix, label in (("", name), ("solver_", f"{name}, T from the solver's C")):
-                if f"{prefix}0_1" not in maps:
-                    continue
+
+            def score(prefix: str) -> tuple[np.ndarray, np.ndarray | None]:
                 errs, flips = [], []
                 for a, b in pairs:
                     pred = maps[f"{prefix}{a}_{b}"][test[b][2][points]]
                     errs.append(dist[a][np.arange(points.size), pred] / sqrt_area[a])
                     if has_sym:
                         flips.append(dist_sym[a][np.arange(points.size), pred] / sqrt_area[a])
-                e = np.concatenate(errs)
-                flip = f"{100 * np.concatenate(flips).mean():.2f}" if has_sym else ""
+                return np.concatenate(errs), (np.concatenate(flips) if has_sym else None)
+
+            for prefix, label in (("", name), ("solver_", f"{name}, T from the solver's C")):
+                if f"{prefix}0_1" not in maps:
+                    continue
+                e, f = score(prefix)
+                flip = f"{100 * f.mean():.2f}" if f is not None else ""
                 rows.append([label, *head[1:], f"{r['prep_s']:.1f}", f"{r['train_s']:.0f}", f"{r['match_s']:.1f}",
                              f"{r['loss_first']:.3g} -> {r['loss_last']:.3g}", f"{100 * e.mean():.2f}",
                              f"{100 * (e < 0.05).mean():.1f}", flip, ""])
+            if checks:
+                curve.append([name] + [f"{100 * score(f's{c}_')[0].mean():.2f}" for c in checks]
+                             + [f"{100 * score('')[0].mean():.2f}"])
     print(f"\n### correspondence accuracy, {args.steps} training steps each, seed {args.seed}, "
           f"{len(pairs)} ordered test pairs, cpu, {args.threads} thread(s)\n")
     print_table(["pipeline", "supervision", "k", "prep s", "train s", "match s", "loss first -> last 10%",
@@ -209,6 +233,9 @@ def main() -> None:
     print("\ngeodesic error: mean over template points and ordered test pairs of d_A(T[vts_B], vts_A) / sqrt(area A), x100; "
           "'vs mirrored truth': the same against the mirror image of each template point (.sym.vts; low when a "
           "pipeline maps left to right); losses are each pipeline's own (not comparable across pipelines).")
+    if curve:
+        print("\n### learning curve: geodesic error x100 of the test pairs after N training steps\n")
+        print_table(["pipeline"] + [f"{c} steps" for c in checks] + [f"{args.steps} steps"], curve)
     print(f"after: {load_average()}")
 
 

@@ -29,7 +29,7 @@ QUICK = {
     "invariance": ["--trials", "3", "--k", "40"],
     "corr_train": ["--vertices", "2000", "--steps", "1", "--runs", "1", "--threads", "1"],
     "corr_memory": ["--sizes", "2000", "--threads", "1"],
-    "corr_accuracy": ["--steps", "20", "--synthetic", "8", "--vertices", "1000", "--threads", "1"],
+    "corr_accuracy": ["--steps", "20", "--checks", "10", "--synthetic", "8", "--vertices", "1000", "--threads", "1"],
 }
 
 
