@@ -23,8 +23,11 @@ Result keys: ``mean_geodesic_error``, ``mean_geodesic_error_x100``, ``pck_0.05``
 final maps (after refinement when it is on), the same four with the suffix ``_initial`` for the
 maps before refinement, ``refined`` (bool), ``k_refine``, ``fmap_k``, ``adapt_steps``, ``source``,
 ``n_pairs``, ``n_points`` (points per pair), ``pairs_from`` (``"all ordered pairs"`` or the pair
-file), ``pck_curve``, ``seconds`` (``prepare``, ``match``, ``geodesics``), and ``symmetric_flip``
-(errors against the mirrored ground truth) when every shape has a ``.sym.vts``. Files:
+file), ``pck_curve``, ``seconds`` (``prepare``, ``match``, ``geodesics``, ``mirrors``), and
+``symmetric_flip`` (errors against the mirrored ground truth; ``mirror_source`` says where it
+came from: every target shape's ``.sym.vts`` file, or else the left-right reflection that
+:func:`meshlearn.geometry.symmetry.detect_reflections` finds on each target, which leaves the
+report out when some target has none). Files:
 ``pck_<split>.png`` and ``pairs_<split>.csv`` (per pair: names, mean error before and after
 refinement).
 """
@@ -147,7 +150,17 @@ def evaluate_fmap(ds, matcher: FmapMatcher, pairs: list[tuple[int, int]], *, pai
     prepared = {i: matcher.prepare(items[i].shape, items[i].ops, str(records[i].mesh))
                 for i in tqdm(used, desc="descriptors", unit="shape", disable=not progress)}
     seconds["prepare"] = time.perf_counter() - t0
-    has_sym = all("sym_vts" in items[i].targets for i in used)
+    # the mirrored ground truth on each target shape: its .sym.vts, else the detected reflection
+    targets = sorted({b for _, b in pairs})
+    mirror_source = "files"
+    if not all("sym_vts" in items[b].targets for b in targets):
+        from ..geometry.mirror_targets import add_detected_mirrors
+
+        t = time.perf_counter()
+        add_detected_mirrors([items[b] for b in targets])
+        seconds["mirrors"] = time.perf_counter() - t
+        mirror_source = "detected reflections"
+    has_sym = all("sym_vts" in items[b].targets for b in targets)
     points_of: dict[int, np.ndarray] = {}
     by_target: dict[int, list[int]] = {}
     for a, b in pairs:
@@ -177,7 +190,7 @@ def evaluate_fmap(ds, matcher: FmapMatcher, pairs: list[tuple[int, int]], *, pai
             errs[(a, b)] = {key: d / np.sqrt(area) for key, d in dist[a].items()}
         seconds["geodesics"] += time.perf_counter() - t
     bar.close()
-    return _result(errs, pairs, records, matcher, pairs_from, points_of, seconds, has_sym, run_dir, split)
+    return _result(errs, pairs, records, matcher, pairs_from, points_of, seconds, has_sym and mirror_source, run_dir, split)
 
 
 def _distances_at(solver, truths: dict[str, np.ndarray], preds: dict[int, dict[str, np.ndarray]]):
@@ -202,7 +215,9 @@ def _distances_at(solver, truths: dict[str, np.ndarray], preds: dict[int, dict[s
     return out
 
 
-def _result(errs, pairs, records, matcher, pairs_from, points_of, seconds, has_sym, run_dir, split):
+def _result(errs, pairs, records, matcher, pairs_from, points_of, seconds, mirror_source, run_dir, split):
+    """The metrics of the module docstring; ``mirror_source`` ("files", "detected reflections" or
+    False when some target has no mirrored truth) labels the symmetric-flip report."""
     from ..cache import atomic_write_bytes
 
     refined = matcher.refines
@@ -214,13 +229,13 @@ def _result(errs, pairs, records, matcher, pairs_from, points_of, seconds, has_s
                            "fmap_k": matcher.fmap_k, "adapt_steps": matcher.adapt_steps, "source": matcher.source}
     out.update(_summary(final))
     out.update(_summary(init, "_initial"))
-    if has_sym:
+    if mirror_source:
         flip = np.concatenate([errs[p][f"{final_key}_mirror"] for p in pairs])
         out["symmetric_flip"] = {
             "mean_geodesic_error": float(flip.mean()),
             "pck_0.05": float((flip <= 0.05).mean()),
             "symmetry_confusions": float(((final > 0.05) & (flip <= 0.05)).mean()),
-            "mirror_source": "files",
+            "mirror_source": mirror_source,
         }
     curves = {"functional map": pck_curve(init)}
     if refined:

@@ -197,3 +197,27 @@ def test_adaptation_steps_run(iso_run):
 def test_a_missing_run(tmp_path):
     with pytest.raises(CheckpointError, match=r"nowhere: no such run folder"):
         evaluate(tmp_path / "nowhere")
+
+
+def test_symmetric_flip_report_from_detected_reflections(tmp_path):
+    """Without .sym.vts files the mirrored truth comes from the reflection detected on each target;
+    on an exactly symmetric shape that is the true reflection, so the report equals the one the
+    files give."""
+    from meshlearn.testing import mirror_symmetric_sphere
+
+    shape, T = mirror_symmetric_sphere(2, seed=1)
+    data = isometric_folder(tmp_path / "data", shape, n_copies=2)
+    run = tmp_path / "run"
+    write_fmap_run(run, data, inputs="wks", fmap_k=12, fmap_dim=24, k=30)
+    detected = evaluate(run)["symmetric_flip"]
+    assert detected["mirror_source"] == "detected reflections"
+    for part in ("train", "test"):  # the files: template point i's mirror is the copy's vertex of T[i]
+        for vts in sorted((data / part / "corres").glob("s?.vts")):
+            copy_of = np.loadtxt(vts, dtype=np.int64) - 1  # original vertex i -> copy vertex
+            _write_vts(vts.with_suffix(".sym.vts"), copy_of[T])
+    shutil.rmtree(run)
+    write_fmap_run(run, data, inputs="wks", fmap_k=12, fmap_dim=24, k=30)
+    files = evaluate(run)["symmetric_flip"]
+    assert files["mirror_source"] == "files"
+    for key in ("mean_geodesic_error", "pck_0.05", "symmetry_confusions"):
+        assert detected[key] == pytest.approx(files[key], abs=1e-12)
