@@ -32,6 +32,10 @@ def match_cmd(
     refine_k: Optional[int] = typer.Option(None, "--refine-k", help="Eigenpairs ZoomOut ends at. Default: the run's --k."),
     adapt_steps: int = typer.Option(0, "--adapt-steps", help="Test-time adaptation: Adam steps of the network on this pair's unsupervised loss."),
     source: str = typer.Option("solver", "--source", help="solver (the solver's functional map) or soft (the soft pointwise map's)."),
+    fix_flips: bool = typer.Option(
+        False, "--fix-flips", help="Replace the map by its mirror image on B when that agrees better with the "
+        "surfaces' orientation (when B has a detected left-right reflection)."
+    ),
     checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="best, last or a .pt file. Default: best.pt, else last.pt."),
     device: str = typer.Option("cpu", "--device"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
@@ -65,7 +69,7 @@ def match_cmd(
         if not target.parent.is_dir():
             raise WriteError(f"{target}: the folder {target.parent} does not exist; create it first")
     T, a, b = match_files(shape_a, shape_b, run, checkpoint=checkpoint, device=device, refine=refine,
-                          k_refine=refine_k, adapt_steps=adapt_steps, source=source)
+                          k_refine=refine_k, adapt_steps=adapt_steps, source=source, fix_flips=fix_flips)
     atomic_write_bytes(out, map_file_text(T, shape_a, shape_b).encode())
     if not quiet:
         typer.echo(f"wrote {out}: {len(T)} vertices of {shape_a.name} mapped onto {shape_b.name} ({b.n_verts} vertices)")

@@ -211,6 +211,10 @@ def eval_cmd(
     ),
     adapt_steps: int = typer.Option(0, "--adapt-steps", help="Functional-map runs: test-time adaptation steps per pair."),
     source: str = typer.Option("solver", "--source", help="Functional-map runs: map from the solver's C or the soft map's (soft)."),
+    fix_flips: bool = typer.Option(
+        False, "--fix-flips", help="Functional-map runs: replace a pair's map by its mirror image on the target when "
+        "that agrees better with the surfaces' orientation (targets with a detected left-right reflection)."
+    ),
     pairs: Optional[int] = typer.Option(None, "--pairs", help="At most this many ordered pairs (random, seeded)."),
     points: Optional[int] = typer.Option(
         None, "--points", help="Template points evaluated per pair (seeded random subset). Default: all for "
@@ -232,7 +236,7 @@ def eval_cmd(
 
     setup_logging(quiet or as_json)
     result = evaluate(run_dir, data, split=split, split_file=split_file, checkpoint=checkpoint, device=device,
-                      refine=refine, k_refine=refine_k, adapt_steps=adapt_steps, source=source, n_points=points,
+                      refine=refine, k_refine=refine_k, adapt_steps=adapt_steps, source=source, fix_flips=fix_flips, n_points=points,
                       max_pairs=pairs, progress=not (quiet or as_json))
     if as_json:
         typer.echo(json.dumps(result))

@@ -94,6 +94,7 @@ def evaluate(
     adapt_steps: int = 0,
     adapt_lr: float = 1e-3,
     source: str = "solver",
+    fix_flips: bool = False,
     n_points: int | None = None,
     max_pairs: int | None = None,
     progress: bool = False,
@@ -111,9 +112,9 @@ def evaluate(
         Eigenpairs of the refinement. default: 128 (template runs), the run's ``--k`` (functional maps)
     refine_iterations, candidates : int
         Template runs' refinement (see :func:`refine_map`). default: 1, 5
-    refine_step, refine_points, refine_full, adapt_steps, adapt_lr, source
+    refine_step, refine_points, refine_full, adapt_steps, adapt_lr, source, fix_flips
         Functional-map runs (see :class:`meshlearn.train.fmap_matcher.FmapMatcher`). default: 1,
-        1000, 2, 0, 1e-3, "solver"
+        1000, 2, 0, 1e-3, "solver", False
     n_points : int, optional
         Template points scored per pair. default: 500 (template runs), all (functional maps)
     max_pairs : int, optional
@@ -162,7 +163,7 @@ def evaluate(
                     run_dir, data, config, meta, net, device=dev, split=split, split_file=split_file,
                     n_points=n_points, max_pairs=max_pairs, progress=progress, refine=refine, k_refine=k_refine,
                     refine_step=refine_step, refine_points=refine_points, refine_full=refine_full,
-                    adapt_steps=adapt_steps, adapt_lr=adapt_lr, source=source,
+                    adapt_steps=adapt_steps, adapt_lr=adapt_lr, source=source, fix_flips=fix_flips,
                 )
             else:
                 result = _evaluate(run_dir, data, config, meta, net, dev, split, refine,

@@ -22,7 +22,8 @@ onto that target; memory is O(block x V), never (V, V) nor (Va, Vb).
 Result keys: ``mean_geodesic_error``, ``mean_geodesic_error_x100``, ``pck_0.05``, ``pck_0.1`` of the
 final maps (after refinement when it is on), the same four with the suffix ``_initial`` for the
 maps before refinement, ``refined`` (bool), ``k_refine``, ``fmap_k``, ``adapt_steps``, ``source``,
-``n_pairs``, ``n_points`` (points per pair), ``pairs_from`` (``"all ordered pairs"`` or the pair
+``n_pairs``, ``n_points`` (points per pair), ``flips_fixed`` (with ``fix_flips``: the pairs whose
+maps were replaced by their mirror images), ``pairs_from`` (``"all ordered pairs"`` or the pair
 file), ``pck_curve``, ``seconds`` (``prepare``, ``match``, ``geodesics``, ``mirrors``), and
 ``symmetric_flip`` (errors against the mirrored ground truth; ``mirror_source`` says where it
 came from: every target shape's ``.sym.vts`` file, or else the left-right reflection that
@@ -87,7 +88,7 @@ def evaluate_fmap_run(run_dir: Path, data, config, meta, model, *, device: Any =
     """Score a functional-map run on ``split`` of ``data`` (default: the run's data folder, with its
     split file; another folder is split by its own layout or by ``split_file``). ``matching`` holds
     :class:`FmapMatcher`'s options (``refine``, ``k_refine``, ``refine_step``, ``refine_points``,
-    ``refine_full``, ``adapt_steps``, ``adapt_lr``, ``source``)."""
+    ``refine_full``, ``adapt_steps``, ``adapt_lr``, ``source``, ``fix_flips``)."""
     from ..datasets import MeshDataset, read_dataset
 
     same_data = data is None or Path(data).resolve() == Path(config.data).resolve()
@@ -166,6 +167,7 @@ def evaluate_fmap(ds, matcher: FmapMatcher, pairs: list[tuple[int, int]], *, pai
     for a, b in pairs:
         by_target.setdefault(b, []).append(a)
     errs: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+    flips_fixed = 0
     bar = tqdm(total=len(pairs), desc="matching pairs", unit="pair", disable=not progress)
     for b, sources in by_target.items():
         t = time.perf_counter()
@@ -174,6 +176,7 @@ def evaluate_fmap(ds, matcher: FmapMatcher, pairs: list[tuple[int, int]], *, pai
         preds: dict[int, dict[str, np.ndarray]] = {}
         for a in sources:
             m = matcher.map(prepared[a], prepared[b])
+            flips_fixed += m.flipped
             src = items[a].targets["vts"][pts]
             preds[a] = {"initial": m.initial[src]}
             if m.refined is not None:
@@ -190,7 +193,10 @@ def evaluate_fmap(ds, matcher: FmapMatcher, pairs: list[tuple[int, int]], *, pai
             errs[(a, b)] = {key: d / np.sqrt(area) for key, d in dist[a].items()}
         seconds["geodesics"] += time.perf_counter() - t
     bar.close()
-    return _result(errs, pairs, records, matcher, pairs_from, points_of, seconds, has_sym and mirror_source, run_dir, split)
+    out = _result(errs, pairs, records, matcher, pairs_from, points_of, seconds, has_sym and mirror_source, run_dir, split)
+    if matcher.fix_flips:
+        out["flips_fixed"] = int(flips_fixed)
+    return out
 
 
 def _distances_at(solver, truths: dict[str, np.ndarray], preds: dict[int, dict[str, np.ndarray]]):

@@ -21,7 +21,12 @@ Steps for a pair (A, B):
 4. refinement (on by default): ZoomOut from ``fmap_k`` to ``k_refine`` eigenpairs (default all
    the run computes, its ``--k``), ``refine_step`` at a time, iterating between the sampled
    vertices, then ``refine_full`` iterations and the last conversion at full resolution
-   (:func:`~meshlearn.correspondence.zoomout`).
+   (:func:`~meshlearn.correspondence.zoomout`);
+5. optionally (``fix_flips``), when B has a detected left-right reflection S, the maps are replaced
+   by their mirror images ``S o T`` if those agree better with the surfaces' orientation
+   (:mod:`~meshlearn.correspondence.orientation`: oriented area forms of WKS gradients, which a
+   reflection negates); each shape's WKS, gradients and reflection are computed once, in
+   :meth:`FmapMatcher.prepare`.
 
 Memory per pair is O((Va + Vb) K) plus one ``chunk x Va`` block of distances: no (Va, Vb) matrix
 is formed. Time per pair is about ``Va Vb fmap_k + (k_refine - fmap_k) / refine_step N^2 k_refine
@@ -89,6 +94,8 @@ class PreparedShape:
     x : (V, C) network inputs
     desc : (V, D) descriptors of the run's network (None when each pair adapts the network)
     points : (N,) int64 vertices ZoomOut iterates on (None without refinement)
+    orientation : with ``fix_flips``, (oriented WKS pairs ``(V, P)``, vertex areas ``(V,)``, the
+        detected reflection ``(V,)`` or None): see :mod:`meshlearn.correspondence.orientation`
     """
 
     name: str
@@ -96,6 +103,7 @@ class PreparedShape:
     x: torch.Tensor
     desc: torch.Tensor | None
     points: torch.Tensor | None
+    orientation: Any = None  # (chi (V, P), mass (V,), reflection (V,) or None) with fix_flips
 
     @property
     def n_verts(self) -> int:
@@ -105,10 +113,12 @@ class PreparedShape:
 @dataclass
 class PairMap:
     """The maps of one pair A -> B: ``initial`` from the network's functional map and ``refined``
-    after ZoomOut (None without refinement), each ``(Va,) int64`` numpy, vertices of B."""
+    after ZoomOut (None without refinement), each ``(Va,) int64`` numpy, vertices of B; with
+    ``fix_flips``, both are the mirror images when ``flipped``."""
 
     initial: np.ndarray
     refined: np.ndarray | None
+    flipped: bool = False  # fix_flips replaced the map by its mirror image on B
 
     @property
     def final(self) -> np.ndarray:
@@ -161,6 +171,7 @@ class FmapMatcher:
         adapt_steps: int = 0,
         adapt_lr: float = 1e-3,
         source: str = "solver",
+        fix_flips: bool = False,
     ) -> None:
         from ..correspondence.matching import SOURCES
 
@@ -197,6 +208,7 @@ class FmapMatcher:
             raise ConfigError(f"refine_full must be 0 or more iterations (got {refine_full})")
         self.refine_step, self.refine_points, self.refine_full = int(refine_step), int(refine_points), int(refine_full)
         self.adapt_steps, self.adapt_lr, self.source = int(adapt_steps), float(adapt_lr), source
+        self.fix_flips = bool(fix_flips)
 
     @property
     def refines(self) -> bool:
@@ -238,7 +250,24 @@ class FmapMatcher:
 
             n = max(self.refine_points, 2 * self.k_refine)
             points = torch.from_numpy(farthest_point_sampling(np.asarray(shape.verts), n)).to(self.device)
-        return PreparedShape(str(label), o, x, desc, points)
+        prepared = PreparedShape(str(label), o, x, desc, points)
+        if self.fix_flips:
+            prepared.orientation = _orientation_data(shape, self.spec)
+        return prepared
+
+    def _orient(self, a: PreparedShape, b: PreparedShape, pair: PairMap) -> PairMap:
+        """``pair``, or its mirror image on B when that agrees better with the orientation
+        (``fix_flips``, when a reflection of B was detected)."""
+        from ..correspondence.orientation import choose_orientation
+
+        if not self.fix_flips or a.orientation is None or b.orientation is None or b.orientation[2] is None:
+            return pair
+        (chi_a, mass_a, _), (chi_b, _, reflection) = a.orientation, b.orientation
+        _, flipped, _, _ = choose_orientation(pair.final, reflection, chi_a, chi_b, mass_a)
+        if not flipped:
+            return pair
+        refined = None if pair.refined is None else reflection[pair.refined]
+        return PairMap(reflection[pair.initial], refined, flipped=True)
 
     @torch.no_grad()
     def map(self, a: PreparedShape, b: PreparedShape) -> PairMap:
@@ -263,7 +292,30 @@ class FmapMatcher:
             _, refined = zoomout(C, eb, ea, a.ops.mass, k_final=self.k_refine, step=self.refine_step,
                                  chunk=model.chunk, points=points, full_iterations=self.refine_full)
             refined = refined.cpu().numpy()
-        return PairMap(initial.cpu().numpy(), refined)
+        return self._orient(a, b, PairMap(initial.cpu().numpy(), refined))
+
+
+def _orientation_data(shape: Any, spec: OperatorSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(oriented WKS pairs (V, P), vertex areas (V,), detected reflection (V,) or None) of a shape:
+    128 unit-area WKS energies and the tangent gradients, on the run's Laplacian."""
+    from ..correspondence.orientation import oriented_descriptor_pairs
+    from ..errors import MeshlearnError
+    from ..geometry.operators import compute_operators
+    from ..geometry.symmetry import detect_reflections
+
+    o = compute_operators(shape, OperatorSpec(operators=frozenset({"wks", "gradients"}), k=spec.k, n_wks=128,
+                                              laplacian=spec.laplacian, knn=spec.knn, dtype="float64"))
+    chi = oriented_descriptor_pairs(o.wks, o.grad_x, o.grad_y, o.mass)
+    reflection = None
+    try:
+        found = detect_reflections(shape)
+        if found:
+            reflection = np.asarray(found[0].vertex_map, dtype=np.int64)
+        else:
+            log.info("%s: no reflection, its maps are kept as they are (%s)", shape.name, found.message)
+    except MeshlearnError as e:
+        log.warning("%s: no symmetry detection (%s); its maps are kept as they are", shape.name, e)
+    return chi, np.asarray(o.mass, dtype=np.float64), reflection
 
 
 def _all_if_none(p: PreparedShape) -> torch.Tensor:

@@ -221,3 +221,19 @@ def test_symmetric_flip_report_from_detected_reflections(tmp_path):
     assert files["mirror_source"] == "files"
     for key in ("mean_geodesic_error", "pck_0.05", "symmetry_confusions"):
         assert detected[key] == pytest.approx(files[key], abs=1e-12)
+
+
+def test_fix_flips_never_makes_symmetric_pairs_worse(tmp_path):
+    """On copies of an exactly symmetric shape a map and its mirror image fit the descriptors
+    equally; --fix-flips keeps whichever keeps the orientation, and the error can only fall."""
+    from meshlearn.testing import mirror_symmetric_sphere
+
+    shape, _ = mirror_symmetric_sphere(2, seed=1)
+    data = isometric_folder(tmp_path / "data", shape, n_copies=2)
+    run = tmp_path / "run"
+    write_fmap_run(run, data, inputs="wks", fmap_k=12, fmap_dim=24, k=30)
+    plain = evaluate(run)
+    fixed = evaluate(run, fix_flips=True)
+    assert "flips_fixed" not in plain and 0 <= fixed["flips_fixed"] <= fixed["n_pairs"]
+    assert fixed["mean_geodesic_error"] <= plain["mean_geodesic_error"] + 1e-12
+    assert fixed["mean_geodesic_error"] < 0.01  # every pair ends on the orientation-preserving side
