@@ -30,6 +30,7 @@ QUICK = {
     "corr_train": ["--vertices", "2000", "--steps", "1", "--runs", "1", "--threads", "1"],
     "corr_memory": ["--sizes", "2000", "--threads", "1"],
     "corr_accuracy": ["--steps", "20", "--checks", "10", "--synthetic", "8", "--vertices", "1000", "--threads", "1"],
+    "large_mesh": ["--vertices", "20000", "--k", "32", "--threads", "1"],
 }
 
 
