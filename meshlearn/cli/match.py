@@ -33,8 +33,8 @@ def match_cmd(
     adapt_steps: int = typer.Option(0, "--adapt-steps", help="Test-time adaptation: Adam steps of the network on this pair's unsupervised loss."),
     source: str = typer.Option("solver", "--source", help="solver (the solver's functional map) or soft (the soft pointwise map's)."),
     fix_flips: bool = typer.Option(
-        False, "--fix-flips", help="Replace the map by its mirror image on B when that agrees better with the "
-        "surfaces' orientation (when B has a detected left-right reflection)."
+        True, "--fix-flips/--no-fix-flips", help="Replace the map by its mirror image on B when that agrees better "
+        "with the surfaces' orientation (when B has a detected left-right reflection)."
     ),
     checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="best, last or a .pt file. Default: best.pt, else last.pt."),
     device: str = typer.Option("cpu", "--device"),

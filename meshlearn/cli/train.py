@@ -212,8 +212,8 @@ def eval_cmd(
     adapt_steps: int = typer.Option(0, "--adapt-steps", help="Functional-map runs: test-time adaptation steps per pair."),
     source: str = typer.Option("solver", "--source", help="Functional-map runs: map from the solver's C or the soft map's (soft)."),
     fix_flips: bool = typer.Option(
-        False, "--fix-flips", help="Functional-map runs: replace a pair's map by its mirror image on the target when "
-        "that agrees better with the surfaces' orientation (targets with a detected left-right reflection)."
+        True, "--fix-flips/--no-fix-flips", help="Functional-map runs: replace a pair's map by its mirror image on the "
+        "target when that agrees better with the surfaces' orientation (targets with a detected left-right reflection)."
     ),
     pairs: Optional[int] = typer.Option(None, "--pairs", help="At most this many ordered pairs (random, seeded)."),
     points: Optional[int] = typer.Option(

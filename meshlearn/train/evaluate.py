@@ -94,7 +94,7 @@ def evaluate(
     adapt_steps: int = 0,
     adapt_lr: float = 1e-3,
     source: str = "solver",
-    fix_flips: bool = False,
+    fix_flips: bool = True,
     n_points: int | None = None,
     max_pairs: int | None = None,
     progress: bool = False,
@@ -114,7 +114,7 @@ def evaluate(
         Template runs' refinement (see :func:`refine_map`). default: 1, 5
     refine_step, refine_points, refine_full, adapt_steps, adapt_lr, source, fix_flips
         Functional-map runs (see :class:`meshlearn.train.fmap_matcher.FmapMatcher`). default: 1,
-        1000, 2, 0, 1e-3, "solver", False
+        1000, 2, 0, 1e-3, "solver", True
     n_points : int, optional
         Template points scored per pair. default: 500 (template runs), all (functional maps)
     max_pairs : int, optional

@@ -157,6 +157,10 @@ def evaluate_fmap(ds, matcher: FmapMatcher, pairs: list[tuple[int, int]], *, pai
     if not all("sym_vts" in items[b].targets for b in targets):
         from ..geometry.mirror_targets import add_detected_mirrors
 
+        for b in targets:  # the reflections the matcher found already (fix_flips), else a search now
+            reflection = None if prepared[b].orientation is None else prepared[b].orientation[2]
+            if "sym_vts" not in items[b].targets and reflection is not None:
+                items[b].targets["sym_vts"] = reflection[items[b].targets["vts"]]
         t = time.perf_counter()
         add_detected_mirrors([items[b] for b in targets])
         seconds["mirrors"] = time.perf_counter() - t

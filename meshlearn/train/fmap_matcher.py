@@ -22,7 +22,7 @@ Steps for a pair (A, B):
    the run computes, its ``--k``), ``refine_step`` at a time, iterating between the sampled
    vertices, then ``refine_full`` iterations and the last conversion at full resolution
    (:func:`~meshlearn.correspondence.zoomout`);
-5. optionally (``fix_flips``), when B has a detected left-right reflection S, the maps are replaced
+5. unless ``fix_flips`` is off, when B has a detected left-right reflection S, the maps are replaced
    by their mirror images ``S o T`` if those agree better with the surfaces' orientation
    (:mod:`~meshlearn.correspondence.orientation`: oriented area forms of WKS gradients, which a
    reflection negates); each shape's WKS, gradients and reflection are computed once, in
@@ -171,7 +171,7 @@ class FmapMatcher:
         adapt_steps: int = 0,
         adapt_lr: float = 1e-3,
         source: str = "solver",
-        fix_flips: bool = False,
+        fix_flips: bool = True,
     ) -> None:
         from ..correspondence.matching import SOURCES
 

@@ -225,15 +225,16 @@ def test_symmetric_flip_report_from_detected_reflections(tmp_path):
 
 def test_fix_flips_never_makes_symmetric_pairs_worse(tmp_path):
     """On copies of an exactly symmetric shape a map and its mirror image fit the descriptors
-    equally; --fix-flips keeps whichever keeps the orientation, and the error can only fall."""
+    equally; the orientation check (on by default, --no-fix-flips turns it off) keeps whichever
+    keeps the orientation, and the error can only fall."""
     from meshlearn.testing import mirror_symmetric_sphere
 
     shape, _ = mirror_symmetric_sphere(2, seed=1)
     data = isometric_folder(tmp_path / "data", shape, n_copies=2)
     run = tmp_path / "run"
     write_fmap_run(run, data, inputs="wks", fmap_k=12, fmap_dim=24, k=30)
-    plain = evaluate(run)
-    fixed = evaluate(run, fix_flips=True)
+    plain = evaluate(run, fix_flips=False)
+    fixed = evaluate(run)  # on by default
     assert "flips_fixed" not in plain and 0 <= fixed["flips_fixed"] <= fixed["n_pairs"]
     assert fixed["mean_geodesic_error"] <= plain["mean_geodesic_error"] + 1e-12
     assert fixed["mean_geodesic_error"] < 0.01  # every pair ends on the orientation-preserving side
