@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from ..errors import ConfigError
+from .self_map_refinement import nearest_orthogonal
 
 __all__ = [
     "ApproximateAction",
@@ -90,16 +91,6 @@ def action_clusters(evals: np.ndarray, raw: np.ndarray | None = None, *, rtol: f
                 label[(label >= lo) & (label <= hi)] = lo
         _, label = np.unique(label, return_inverse=True)
     return [np.flatnonzero(label == c) for c in range(int(label.max()) + 1)]
-
-
-def nearest_orthogonal(B: np.ndarray, involution: bool = False) -> np.ndarray:
-    """The nearest orthogonal matrix to ``B`` (Frobenius): its polar factor; with ``involution``,
-    the nearest symmetric orthogonal one, ``Q sign(D) Q^T`` for ``(B + B^T) / 2 = Q D Q^T``."""
-    if involution:
-        w, Q = np.linalg.eigh(0.5 * (B + B.T))
-        return (Q * np.where(w >= 0, 1.0, -1.0)) @ Q.T
-    U, _, Vt = np.linalg.svd(B)
-    return U @ Vt
 
 
 def estimate_action(evecs: np.ndarray, mass: np.ndarray, vertex_map, evals: np.ndarray, *,

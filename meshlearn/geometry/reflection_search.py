@@ -24,7 +24,15 @@ search therefore:
    isometry, ``C O_f = -O_f C``, and commutes with an orientation-preserving one). The
    orientation test uses the first ``orient_k`` eigenfunctions only: higher up, the operators of
    a non-isometric shape no longer anticommute even with its true mirror;
-3. refines the best distinct candidates at full resolution and ranks them again.
+3. refines the best distinct candidates at full resolution and ranks them again. The last
+   steps run on every vertex with each functional map projected on the orthogonal involutions
+   (``C = C^T = C^-1``), as the map of a reflection (``T o T = id``) is one.
+
+Maps that leave a large share of the area in place (more than ``max_fixed_share``) are ranked
+behind every other candidate whatever their scores: a reflection moves everything but a strip
+around its fixed curve (about a tenth of a body's area moves by less than 5% of sqrt(area)),
+while a map that is the identity on one part of the shape and a flip elsewhere can preserve the
+descriptors, reverse orientation and commute with the eigenvalues better than the true mirror.
 """
 
 from __future__ import annotations
@@ -45,6 +53,8 @@ __all__ = [
     "commutativity_error",
     "fixed_share",
     "COMMUTATIVITY_WEIGHT",
+    "MAX_FIXED_SHARE",
+    "rank_candidates",
     "search_reflection",
 ]
 
@@ -52,6 +62,10 @@ __all__ = [
 #: Weight of the commutativity error in :attr:`ReflectionCandidate.rank_key`: its spread between
 #: right and wrong maps is about a quarter of that of the other two terms.
 COMMUTATIVITY_WEIGHT = 4.0
+
+#: Default largest share of the area a reflection may leave in place (see :func:`fixed_share`):
+#: about three times the strip around the symmetry plane of a body.
+MAX_FIXED_SHARE = 0.3
 
 
 def commutativity_error(phi: np.ndarray, mass: np.ndarray, evals: np.ndarray, T: np.ndarray,
@@ -137,6 +151,12 @@ class ReflectionCandidate:
         o = self.orientation if np.isfinite(self.orientation) else 0.0
         c = self.commutativity if np.isfinite(self.commutativity) else 0.0
         return self.descriptor_error + o + COMMUTATIVITY_WEIGHT * c + self.fixed_share
+
+
+def rank_candidates(cands: list["ReflectionCandidate"], max_fixed_share: float = MAX_FIXED_SHARE) -> list["ReflectionCandidate"]:
+    """The candidates best first: those leaving at most ``max_fixed_share`` of the area in place
+    by :attr:`ReflectionCandidate.rank_key`, then the others by the same key."""
+    return sorted(cands, key=lambda c: (c.fixed_share > max_fixed_share, c.rank_key))
 
 
 # ------------------------------------------------------------------------------ orientation
@@ -227,6 +247,8 @@ def search_reflection(
     commute_k: int = 30,
     step: int = 5,
     commute: float = 10.0,
+    finish_steps: int = 3,
+    max_fixed_share: float = MAX_FIXED_SHARE,
     seed: int = 0,
 ) -> list[ReflectionCandidate]:
     """Search, refine and rank candidate reflections; best first.
@@ -257,6 +279,12 @@ def search_reflection(
     commute : float
         Weight of the commutativity penalty of each refined functional map (see
         :func:`~meshlearn.geometry.self_map_refinement.isometric_fmap`). default: 10.0
+    finish_steps : int
+        Refinement steps on every vertex at the full basis size, with involutive functional
+        maps. default: 3
+    max_fixed_share : float
+        Candidates leaving more of the area in place are ranked last (see
+        :func:`rank_candidates`). default: ``MAX_FIXED_SHARE``
     seed : int
         Seed of the vertex sample. default: 0
     """
@@ -282,28 +310,30 @@ def search_reflection(
         comm = commutativity_error(phi[:, :ck], mass, evals[:ck], rows[T], rows)
         fixed = fixed_share(verts, mass, rows[T], rows)
         screened.append(ReflectionCandidate(rows[T], C, name, err, orientation_ratio(C, ops), resid, comm, fixed))
-    screened.sort(key=lambda c: c.rank_key)
+    screened = rank_candidates(screened, max_fixed_share)
     distinct: list[ReflectionCandidate] = []
     for cand in screened:
         if all(np.mean(cand.vertex_map != d.vertex_map) > 0.2 for d in distinct):
             distinct.append(cand)
         if len(distinct) == n_keep:
             break
-    out = [_finish(phi, mass, evals, desc, ops, cand, rows, screen_k, step, commute, ck, verts) for cand in distinct]
-    out.sort(key=lambda c: c.rank_key)
-    return out
+    out = [_finish(phi, mass, evals, desc, ops, cand, rows, screen_k, step, commute, ck, verts, finish_steps)
+           for cand in distinct]
+    return rank_candidates(out, max_fixed_share)
 
 
-def _finish(phi, mass, evals, desc, ops, cand, rows, screen_k, step, commute, ck, verts) -> ReflectionCandidate:
-    """Grow the screened candidate's basis to K on the sample, then finish on every vertex."""
+def _finish(phi, mass, evals, desc, ops, cand, rows, screen_k, step, commute, ck, verts, n_steps) -> ReflectionCandidate:
+    """Grow the screened candidate's basis to K on the sample, then ``n_steps`` steps on every
+    vertex with involutive functional maps."""
     V, K = phi.shape
     pos = np.full(V, -1, dtype=np.int64)
     pos[rows] = np.arange(rows.size)
     T = pos[cand.vertex_map]  # sample positions (the screened map lands on the sample)
     T, C, _ = zoomout_self_map(phi, mass, T, basis_sizes(screen_k, K, step), rows, evals, commute)
-    # to every vertex: nearest neighbours of Phi C among all rows, then a full-resolution step
+    # to every vertex: nearest neighbours of Phi C among all rows, then ZoomOut on every vertex
     _, Tf = nearest_rows(phi[:, :C.shape[0]], phi[:, :C.shape[0]] @ C)
-    Tf, C, resid = zoomout_self_map(phi, mass, Tf, [K], evals=evals, commute=commute)
+    Tf, C, resid = zoomout_self_map(phi, mass, Tf, [K] * max(n_steps, 1), evals=evals,
+                                    commute=commute, involution=True)
     err = descriptor_error(desc, mass, Tf)
     comm = commutativity_error(phi[:, :ck], mass, evals[:ck], Tf)
     return ReflectionCandidate(Tf, C, cand.start, err, orientation_ratio(C, ops), resid, comm,

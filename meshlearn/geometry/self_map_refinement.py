@@ -13,7 +13,10 @@ only approximately symmetric (non-isometric limbs, noise, remeshing):
 - it commutes with the eigenvalues, ``Lambda C = C Lambda``: the least-squares estimate with the
   penalty ``mu ||Lambda C - C Lambda||^2`` (eigenvalues over the largest in the basis) has the
   closed form ``C_ij / (1 + mu (l_i - l_j)^2)``, which damps couplings between distant frequencies;
-- it is orthogonal: the damped estimate is replaced by its nearest orthogonal matrix (polar factor).
+- it is orthogonal: the damped estimate is replaced by its nearest orthogonal matrix (polar factor);
+  for a reflection, optionally, by its nearest orthogonal involution (symmetric orthogonal,
+  ``C = C^T = C^-1``, the map of a ``T`` with ``T o T = id``):
+  ``Q sign(D) Q^T`` for ``(C + C^T) / 2 = Q D Q^T``.
 
 Without the two, the refinement of even the ground-truth mirror of a posed body drifts to maps
 whose points land several percent of sqrt(area) away (measured in
@@ -25,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-__all__ = ["nearest_rows", "isometric_fmap", "zoomout_self_map", "basis_sizes"]
+__all__ = ["nearest_rows", "nearest_orthogonal", "isometric_fmap", "zoomout_self_map", "basis_sizes"]
 
 
 def nearest_rows(points: np.ndarray, query: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +52,17 @@ def nearest_rows(points: np.ndarray, query: np.ndarray, chunk: int = 2048) -> tu
     return dist, idx
 
 
-def isometric_fmap(C: np.ndarray, evals: np.ndarray, commute: float = 10.0) -> np.ndarray:
+def nearest_orthogonal(B: np.ndarray, involution: bool = False) -> np.ndarray:
+    """The nearest orthogonal matrix to ``B`` (Frobenius): its polar factor; with ``involution``,
+    the nearest symmetric orthogonal one, ``Q sign(D) Q^T`` for ``(B + B^T) / 2 = Q D Q^T``."""
+    if involution:
+        w, Q = np.linalg.eigh(0.5 * (B + B.T))
+        return (Q * np.where(w >= 0, 1.0, -1.0)) @ Q.T
+    U, _, Vt = np.linalg.svd(B)
+    return U @ Vt
+
+
+def isometric_fmap(C: np.ndarray, evals: np.ndarray, commute: float = 10.0, involution: bool = False) -> np.ndarray:
     """The orthogonal matrix nearest to ``C`` damped towards commuting with ``diag(evals)``.
 
     Parameters
@@ -59,16 +72,18 @@ def isometric_fmap(C: np.ndarray, evals: np.ndarray, commute: float = 10.0) -> n
     commute : float
         Weight ``mu`` of the commutativity penalty, for eigenvalues divided by the largest;
         0 gives the plain polar factor. default: 10.0
+    involution : bool
+        Return the nearest symmetric orthogonal matrix (an involution, ``Q @ Q = I``) instead.
+        default: False
 
     Returns
     -------
-    (k, k) orthogonal float64
+    (k, k) orthogonal float64 (also symmetric with ``involution``)
     """
     if commute > 0:
         lam = np.asarray(evals, dtype=np.float64) / max(float(evals[-1]), 1e-300)
         C = C / (1.0 + commute * (lam[:, None] - lam[None, :]) ** 2)
-    U, _, Vt = np.linalg.svd(C)
-    return U @ Vt
+    return nearest_orthogonal(C, involution=involution)
 
 
 def basis_sizes(k0: int, k1: int, step: int) -> list[int]:
@@ -80,7 +95,7 @@ def basis_sizes(k0: int, k1: int, step: int) -> list[int]:
 
 
 def zoomout_self_map(phi: np.ndarray, mass: np.ndarray, T: np.ndarray, sizes, rows: np.ndarray | None = None,
-                     evals: np.ndarray | None = None, commute: float = 10.0):
+                     evals: np.ndarray | None = None, commute: float = 10.0, involution: bool = False):
     """ZoomOut refinement of a self-map restricted to ``rows`` (a vertex sample, or all).
 
     Parameters
@@ -93,6 +108,9 @@ def zoomout_self_map(phi: np.ndarray, mass: np.ndarray, T: np.ndarray, sizes, ro
         commuting with them (:func:`isometric_fmap` with weight ``commute``); else only symmetrised
     commute : float
         See :func:`isometric_fmap`. default: 10.0
+    involution : bool
+        With ``evals``: project each ``C`` on the orthogonal involutions (see
+        :func:`isometric_fmap`). default: False
 
     Returns
     -------
@@ -108,7 +126,7 @@ def zoomout_self_map(phi: np.ndarray, mass: np.ndarray, T: np.ndarray, sizes, ro
     for k in sizes:
         sub = ps[:, :k]
         C = sub.T @ (ms[:, None] * sub[T])
-        C = 0.5 * (C + C.T) if evals is None else isometric_fmap(C, evals[:k], commute)
+        C = 0.5 * (C + C.T) if evals is None else isometric_fmap(C, evals[:k], commute, involution)
         d, T = nearest_rows(sub, sub @ C)
         resid = float(d.mean() / np.linalg.norm(sub, axis=1).mean())
     return np.asarray(T, dtype=np.int64), C, resid

@@ -18,8 +18,9 @@ plus or minus itself. Two searches run in turn:
   involutions on the first few eigenfunctions, ZoomOut refinement of the self-map with an
   orthogonal functional map close to commuting with the eigenvalues, ranking by descriptor
   preservation, orientation reversal and distortion). Its best map is accepted when it reverses
-  orientation, preserves the wave kernel signature and nearly commutes with the eigenvalues
-  (thresholds ``max_orientation``, ``max_descriptor_error`` and ``max_commutativity``);
+  orientation, preserves the wave kernel signature, nearly commutes with the eigenvalues and moves
+  all but a strip of the shape (thresholds ``max_orientation``, ``max_descriptor_error``,
+  ``max_commutativity`` and ``max_fixed_share``);
   otherwise the result is an empty list whose ``message`` reports the best candidate's scores.
 """
 
@@ -35,6 +36,7 @@ from scipy.spatial import cKDTree
 
 from ..errors import ConfigError
 from ..shape import Shape
+from .reflection_search import MAX_FIXED_SHARE
 from .self_map_refinement import nearest_rows
 
 __all__ = [
@@ -78,6 +80,10 @@ class SymmetryMap:
         the first eigenfunctions (see
         :func:`~meshlearn.geometry.reflection_search.commutativity_error`; 0 for an isometry);
         ``nan`` when not measured.
+    fixed_share : float
+        Share of the area the map moves by less than 5% of sqrt(area) (see
+        :func:`~meshlearn.geometry.reflection_search.fixed_share`; a strip around the symmetry
+        plane for a reflection); ``nan`` when not measured.
     exact : bool
         Found by the exact search (the mesh is symmetric to the residual).
     """
@@ -89,6 +95,7 @@ class SymmetryMap:
     descriptor_error: float = float("nan")
     orientation: float = float("nan")
     commutativity: float = float("nan")
+    fixed_share: float = float("nan")
     exact: bool = False
 
     @property
@@ -255,6 +262,7 @@ def detect_reflections(
     max_orientation: float = 0.55,
     max_descriptor_error: float = 0.4,
     max_commutativity: float = 0.12,
+    max_fixed_share: float = MAX_FIXED_SHARE,
     seed: int = 0,
     evals: np.ndarray | None = None,
     evecs: np.ndarray | None = None,
@@ -287,6 +295,10 @@ def detect_reflections(
         ... and its wave kernel signature error (relative to chance) below this. default: 0.4
     max_commutativity : float
         ... and its distortion (commutativity error with the eigenvalues) below this. default: 0.12
+    max_fixed_share : float
+        ... and the share of the area it leaves in place below this; candidates above it are also
+        ranked last in the search. default:
+        :data:`~meshlearn.geometry.reflection_search.MAX_FIXED_SHARE` (0.3)
     seed : int
         Seed of the approximate search's vertex sample. default: 0
     evals, evecs, mass : optional
@@ -319,7 +331,7 @@ def detect_reflections(
             msg = (f"found {len(found)} exact reflection(s)" if found else
                    "no exact symmetry found (approximate search off)")
             return Reflections(found, msg, found[0] if found else None)
-        limits = (max_orientation, max_descriptor_error, max_commutativity)
+        limits = (max_orientation, max_descriptor_error, max_commutativity, max_fixed_share)
         return _approximate_search(shape, evals, evecs, mass, n_zero, k, limits, seed)
 
 
@@ -336,17 +348,19 @@ def _approximate_search(shape, evals, evecs, mass, n_zero, k, limits, seed) -> R
     if phi.shape[1] < 2:
         return Reflections([], f"no symmetry found: only {phi.shape[1]} non-constant eigenfunctions", None)
     faces = shape.faces if shape.is_mesh else None
-    cands = search_reflection(lam, phi, mass, verts=shape.verts, faces=faces, seed=seed)
+    max_orientation, max_descriptor_error, max_commutativity, max_fixed_share = limits
+    cands = search_reflection(lam, phi, mass, verts=shape.verts, faces=faces, seed=seed,
+                              max_fixed_share=max_fixed_share)
     best = cands[0]
-    max_orientation, max_descriptor_error, max_commutativity = limits
     sym = SymmetryMap(best.vertex_map, score=_round_trip_score(shape, best.vertex_map), residual=best.residual,
                       descriptor_error=best.descriptor_error, orientation=best.orientation,
-                      commutativity=best.commutativity)
+                      commutativity=best.commutativity, fixed_share=best.fixed_share)
     scores = (f"descriptor error {best.descriptor_error:.3f} (accepted below {max_descriptor_error}), orientation "
               f"ratio {best.orientation:.3f} (accepted below {max_orientation}), commutativity error "
-              f"{best.commutativity:.3f} (accepted below {max_commutativity}), round-trip score {sym.score:.3f}")
+              f"{best.commutativity:.3f} (accepted below {max_commutativity}), share left in place "
+              f"{best.fixed_share:.3f} (accepted below {max_fixed_share}), round-trip score {sym.score:.3f}")
     ok = (best.descriptor_error <= max_descriptor_error and not best.orientation > max_orientation
-          and not best.commutativity > max_commutativity)
+          and not best.commutativity > max_commutativity and not best.fixed_share > max_fixed_share)
     if not ok:
         msg = f"no symmetry found on {shape.source or 'the shape'}: best candidate's {scores}"
         log.info("%s", msg)

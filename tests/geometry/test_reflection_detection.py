@@ -6,7 +6,14 @@ import pytest
 
 from meshlearn.geometry import eigenbasis, laplacian
 from meshlearn.geometry.reflection_candidates import descriptor_complement_fmaps, sign_pattern_fmaps
-from meshlearn.geometry.reflection_search import commutativity_error, normalised_wks, search_reflection
+from meshlearn.geometry.reflection_search import (
+    ReflectionCandidate,
+    commutativity_error,
+    fixed_share,
+    normalised_wks,
+    rank_candidates,
+    search_reflection,
+)
 from meshlearn.geometry.self_map_refinement import isometric_fmap, zoomout_self_map
 from meshlearn.geometry.symmetry import detect_reflections
 from meshlearn.testing import bumpy_sphere, mirror_symmetric_sphere
@@ -83,5 +90,48 @@ def test_asymmetric_shape_reports_no_symmetry_with_its_scores():
     found = detect_reflections(bumpy_sphere(3, 0.1, seed=0))
     assert not found
     assert found.message.startswith("no symmetry found") and "commutativity error" in found.message
+    assert "share left in place" in found.message
     best = found.best_candidate
     assert best is not None and np.isfinite(best.descriptor_error) and best.descriptor_error > 0.4
+
+
+def test_involution_projection_is_a_symmetric_orthogonal_involution(mirror_sphere):
+    shape, T, evals, phi, mass = mirror_sphere
+    rng = np.random.default_rng(1)
+    Q = isometric_fmap(rng.normal(size=(8, 8)), evals[:8], involution=True)
+    np.testing.assert_allclose(Q, Q.T, atol=1e-12)
+    np.testing.assert_allclose(Q @ Q, np.eye(8), atol=1e-12)
+    # the map of an exact reflection already is one: the projection keeps it
+    C = phi[:, :20].T @ (mass[:, None] * phi[T, :20])
+    np.testing.assert_allclose(isometric_fmap(C, evals[:20], involution=True), C, atol=2e-3)
+
+
+def test_involutive_zoomout_keeps_an_exact_symmetry(mirror_sphere):
+    shape, T, evals, phi, mass = mirror_sphere
+    T2, C, resid = zoomout_self_map(phi, mass, T, [10, 20, 40, 40], evals=evals, involution=True)
+    assert np.mean(T2 == T) >= 0.99 and resid < 1e-3
+    np.testing.assert_allclose(C, C.T, atol=1e-12)
+    np.testing.assert_allclose(C @ C, np.eye(40), atol=1e-12)
+
+
+def test_fixed_share_of_a_sphere_mirror_is_the_zone_area(mirror_sphere):
+    shape, T, evals, phi, mass = mirror_sphere
+    # a reflection x -> -x moves a point by 2|x|: the points moved by less than 0.05 sqrt(area)
+    # lie in the zone |x| < 0.025 sqrt(4 pi) r, whose share of a sphere's area is its height over 2r
+    r = np.linalg.norm(shape.verts, axis=1).mean()
+    zone = 0.025 * np.sqrt(mass.sum()) / r
+    assert fixed_share(shape.verts, mass, T) == pytest.approx(zone, abs=0.03)
+    assert fixed_share(shape.verts, mass, np.arange(shape.n_verts)) == 1.0
+
+
+def test_maps_leaving_much_in_place_rank_last(mirror_sphere):
+    shape, T, evals, phi, mass = mirror_sphere
+    # identity on one half, the mirror on the other: not a reflection, but scores well otherwise
+    half = np.where(shape.verts[:, 0] > 0, np.arange(shape.n_verts), T)
+    assert fixed_share(shape.verts, mass, half) > 0.5
+    C = np.eye(2)
+    good = ReflectionCandidate(T, C, "good", 0.3, 0.3, 0.0, 0.05, fixed_share(shape.verts, mass, T))
+    partial = ReflectionCandidate(half, C, "partial", 0.05, 0.1, 0.0, 0.01, fixed_share(shape.verts, mass, half))
+    assert partial.rank_key < good.rank_key
+    assert [c.start for c in rank_candidates([partial, good])] == ["good", "partial"]
+    assert [c.start for c in rank_candidates([partial, good], max_fixed_share=1.0)] == ["partial", "good"]
