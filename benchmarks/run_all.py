@@ -31,6 +31,7 @@ QUICK = {
     "corr_memory": ["--sizes", "2000", "--threads", "1"],
     "corr_accuracy": ["--steps", "20", "--checks", "10", "--synthetic", "8", "--vertices", "1000", "--threads", "1"],
     "large_mesh": ["--vertices", "20000", "--k", "32", "--threads", "1"],
+    "seg_accuracy": ["--quick", "--synthetic", "12", "--vertices", "1000", "--threads", "1"],
 }
 
 
@@ -49,6 +50,10 @@ def command(name: str, full: bool, scratch: Path) -> tuple[list[str], str]:
         args += ["--data", str(scratch / "corr_synthetic")]
         if full:
             args += ["--synthetic", "12", "--vertices", "1500"]
+    if name == "seg_accuracy":  # the same: a segmentation dataset written first (40 bodies for --full)
+        args += ["--data", str(scratch / "seg_synthetic")]
+        if full:
+            args += ["--synthetic", "40", "--vertices", "2000"]
     return [sys.executable, str(HERE / f"bench_{name}.py"), *args], note
 
 
