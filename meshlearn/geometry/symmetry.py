@@ -218,7 +218,9 @@ def _icp(
 ) -> tuple[np.ndarray, float]:
     """Refine a map by alternating an orthogonal functional map and nearest neighbours, growing
     the basis from ``k0`` to all columns of ``phi`` (ZoomOut-style). Stops early, returning an
-    infinite residual, when halfway through the residual is still above ``give_up``.
+    infinite residual, as soon as the residual after a step (the first excepted) is above ``give_up``:
+    an exact reflection's residual is near zero at every basis size, so a map that is not one is
+    given up after two steps instead of running the whole refinement at full resolution.
 
     ``phi`` (V, K) M-orthonormal. The functional map C of T satisfies ``phi[T] ~ phi @ C``.
     """
@@ -229,7 +231,7 @@ def _icp(
         C = sub.T @ (mass[:, None] * sub[T])
         U, _, Vt = np.linalg.svd(C)
         d, T = nearest_rows(sub, sub @ (U @ Vt))
-        if step == len(sizes) // 2 and d.mean() / np.linalg.norm(sub, axis=1).mean() > give_up:
+        if step >= 1 and d.mean() / np.linalg.norm(sub, axis=1).mean() > give_up:
             return T.astype(np.int64), float("inf")
     C = phi.T @ (mass[:, None] * phi[T])
     U, _, Vt = np.linalg.svd(C)
@@ -397,7 +399,7 @@ def _refine(shape, candidates, evecs, mass, n_zero, k, k0, icp_iters, max_maps, 
     diam = shape.diameter()
     found: list[SymmetryMap] = []
     for coarse, s, T in candidates[: 2 * max_maps]:
-        T, resid = _icp(phi, mass, T, icp_iters, k0=k0, give_up=4 * max_residual)
+        T, resid = _icp(phi, mass, T, icp_iters, k0=k0, give_up=2 * max_residual)
         if resid > max_residual or np.mean(T == np.arange(V)) > 0.5:
             continue
         if any(np.mean(T == f.vertex_map) > 0.9 for f in found):
