@@ -10,7 +10,7 @@ import numpy as np
 from .geometry.rotations import random_rotation
 from .shape import Shape
 
-__all__ = ["icosphere", "grid", "bumpy_sphere", "sphere_points", "random_rotation", "random_rigid_motion", "write_fmap_run"]
+__all__ = ["icosphere", "grid", "bumpy_sphere", "sphere_points", "random_rotation", "random_rigid_motion", "write_fmap_run", "folder_digest"]
 
 
 def icosphere(subdivisions: int = 3, radius: float = 1.0) -> Shape:
@@ -164,3 +164,18 @@ def write_fmap_run(out, data, **options):
     config.to_file(out / "config.yaml")
     save_checkpoint(out / "last.pt", {"config": config.to_dict(), "meta": meta, "model": model.state_dict(), "epoch": 0})
     return config
+
+
+def folder_digest(root) -> str:
+    """SHA-256 over the relative paths and bytes of every file under ``root``, in sorted order:
+    equal for two folders exactly when they hold the same files with the same contents."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(root)
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()

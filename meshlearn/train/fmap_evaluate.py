@@ -197,7 +197,7 @@ def evaluate_fmap(ds, matcher: FmapMatcher, pairs: list[tuple[int, int]], *, pai
             errs[(a, b)] = {key: d / np.sqrt(area) for key, d in dist[a].items()}
         seconds["geodesics"] += time.perf_counter() - t
     bar.close()
-    out = _result(errs, pairs, records, matcher, pairs_from, points_of, seconds, has_sym and mirror_source, run_dir, split)
+    out = _result(errs, pairs, records, matcher, pairs_from, points_of, seconds, mirror_source if has_sym else None, run_dir, split)
     if matcher.fix_flips:
         out["flips_fixed"] = int(flips_fixed)
     return out
@@ -226,8 +226,8 @@ def _distances_at(solver, truths: dict[str, np.ndarray], preds: dict[int, dict[s
 
 
 def _result(errs, pairs, records, matcher, pairs_from, points_of, seconds, mirror_source, run_dir, split):
-    """The metrics of the module docstring; ``mirror_source`` ("files", "detected reflections" or
-    False when some target has no mirrored truth) labels the symmetric-flip report."""
+    """The metrics of the module docstring; ``mirror_source`` ("files", "detected reflections", or
+    None when some target has no mirrored truth) labels the symmetric-flip report."""
     from ..cache import atomic_write_bytes
 
     refined = matcher.refines

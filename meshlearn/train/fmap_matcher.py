@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 #: vertices of each shape that ZoomOut's iterations run on by default
 DEFAULT_REFINE_POINTS = 1000
 
+#: eigenpairs of the reflection search behind ``fix_flips`` (``detect_reflections``' default)
+REFLECTION_K = 80
+
 
 def fmap_checkpoint(run_dir: str | os.PathLike, checkpoint: str | None = None) -> bool:
     """Whether the run's checkpoint holds a functional-map model: a correspondence run whose
@@ -306,9 +309,14 @@ def _orientation_data(shape: Any, spec: OperatorSpec) -> tuple[np.ndarray, np.nd
     o = compute_operators(shape, OperatorSpec(operators=frozenset({"wks", "gradients"}), k=spec.k, n_wks=128,
                                               laplacian=spec.laplacian, knn=spec.knn, dtype="float64"))
     chi = oriented_descriptor_pairs(o.wks, o.grad_x, o.grad_y, o.mass)
+    # the search's own basis (REFLECTION_K + 1 eigenpairs of the robust Laplacian) is the start of
+    # these eigenpairs when they come from that Laplacian and are enough: no second eigensolve
+    basis = {}
+    if spec.laplacian == "robust" and o.evecs.shape[1] > REFLECTION_K:
+        basis = dict(evals=o.evals[: REFLECTION_K + 1], evecs=o.evecs[:, : REFLECTION_K + 1], mass=o.mass)
     reflection = None
     try:
-        found = detect_reflections(shape)
+        found = detect_reflections(shape, k=REFLECTION_K, **basis)
         if found:
             reflection = np.asarray(found[0].vertex_map, dtype=np.int64)
         else:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
@@ -11,6 +9,7 @@ from scipy.spatial import cKDTree
 from meshlearn.datasets import PART_NAMES, Body, generate_shape, make_template, write_dataset
 from meshlearn.datasets.body import Pose, random_pose, rotation_matrix
 from meshlearn.errors import ConfigError
+from meshlearn.testing import folder_digest
 
 
 @pytest.fixture(scope="module")
@@ -140,20 +139,11 @@ def test_point_cloud_variant(template):
     assert s.shape.faces is None and s.labels.shape == (s.shape.n_verts,)
 
 
-def _digest(root):
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
-
-
 def test_same_seed_same_bytes(tmp_path):
     a = write_dataset(tmp_path / "a", n=3, seed=7, n_vertices=400, progress=False)
     b = write_dataset(tmp_path / "b", n=3, seed=7, n_vertices=400, progress=False)
     c = write_dataset(tmp_path / "c", n=3, seed=8, n_vertices=400, progress=False)
-    assert _digest(a) == _digest(b) != _digest(c)
+    assert folder_digest(a) == folder_digest(b) != folder_digest(c)
     assert sorted(p.name for p in (a / "train" / "meshes").iterdir()) == ["body_000.ply", "body_001.ply"]
     assert [p.name for p in (a / "test" / "meshes").iterdir()] == ["body_002.ply"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import numpy as np
@@ -20,6 +19,7 @@ from meshlearn.datasets.synthetic_scans import (
     write_scan_dataset,
 )
 from meshlearn.errors import ConfigError
+from meshlearn.testing import folder_digest
 
 MIRROR = np.array([-1.0, 1.0, 1.0])
 SMALL = (700, 1400)
@@ -216,15 +216,6 @@ def test_rotations_are_arbitrary_unless_upright(templates):
 
 
 # ------------------------------------------------------------------------------------ files
-def _digest(root):
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
-
-
 def test_written_dataset_reads_back_and_is_seeded(tmp_path):
     from meshlearn.datasets.readers import load_sample, read_dataset
 
@@ -232,7 +223,7 @@ def test_written_dataset_reads_back_and_is_seeded(tmp_path):
     a = write_scan_dataset(tmp_path / "a", "faust", seed=7, **kw)
     b = write_scan_dataset(tmp_path / "b", "faust", seed=7, workers=2, **kw)
     c = write_scan_dataset(tmp_path / "c", "faust", seed=8, **kw)
-    assert _digest(a) == _digest(b) != _digest(c)
+    assert folder_digest(a) == folder_digest(b) != folder_digest(c)
     splits = read_dataset(a)
     assert splits["train"].layout == "faust_r" and splits["train"].template == a / "template.ply"
     assert [r.name for r in splits["test"].records] == ["faust_03_00"]
