@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     def run_setting(net: str, chain: list[str], folder: Path) -> dict:
         name = setting_name(chain)
         run = folder / name
-        base = [] if args.around_defaults else BASE[net]
+        base = [] if args.around_defaults or args.defaults else BASE[net]
         cmd = [sys.executable, "-m", "meshlearn", "train", *TASK_FLAGS[args.task], "--model", net,
                "--data", str(args.data), "--out", str(run), "--cache", str(args.cache),
                "--epochs", str(args.epochs), "--val-fraction", args.val_fraction, "--seed", args.seed,

@@ -8,18 +8,25 @@ from typing import Optional
 
 import typer
 
-from ..train.config import MODEL_DEFAULTS
+from ..train.config import MODEL_DEFAULTS, TASKS
 from ._app import app, setup_logging
 
 
 def _per_model(name: str) -> str:
-    """``"diffusionnet 64, gem 16, ..."``: the per-model defaults of TrainConfig option ``name``."""
-    return ", ".join(f"{model} {values[name]:g}" for model, values in MODEL_DEFAULTS.items() if name in values)
+    """``"diffusionnet 64, gem 16 (classification 8), ..."``: the per-model defaults of TrainConfig
+    option ``name``, with those of a task that differ."""
+    parts = []
+    for model, entry in MODEL_DEFAULTS.items():
+        if name not in entry:
+            continue
+        per_task = [f"{task} {entry[task][name]:g}" for task in TASKS if name in entry.get(task, {})]
+        parts.append(f"{model} {entry[name]:g}" + (f" ({', '.join(per_task)})" if per_task else ""))
+    return ", ".join(parts)
 
 
 def _per_model_net_options() -> str:
-    parts = [f"{model} " + " ".join(f"{k}={v}" for k, v in values["net_options"].items())
-             for model, values in MODEL_DEFAULTS.items() if values.get("net_options")]
+    parts = [f"{model} " + " ".join(f"{k}={v}" for k, v in entry["net_options"].items())
+             for model, entry in MODEL_DEFAULTS.items() if entry.get("net_options")]
     return f" Defaults: {'; '.join(parts)}." if parts else ""
 
 

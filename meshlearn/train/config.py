@@ -31,7 +31,7 @@ from typing import Any, Mapping
 from ..errors import ConfigError
 from ..io.normalize import DEFAULT_NORMALIZE
 
-__all__ = ["TrainConfig", "TASKS", "MODELS", "MODEL_DEFAULTS", "INPUTS", "METHODS", "FMAP_METHODS", "LR_SCHEDULES", "AUGMENT", "READOUTS", "LOGS", "parse_net_options", "parse_augment"]
+__all__ = ["TrainConfig", "TASKS", "MODELS", "MODEL_DEFAULTS", "model_defaults", "INPUTS", "METHODS", "FMAP_METHODS", "LR_SCHEDULES", "AUGMENT", "READOUTS", "LOGS", "parse_net_options", "parse_augment"]
 
 TASKS = ("segmentation", "correspondence", "classification")
 #: CLI name -> class name in meshlearn.nets
@@ -66,14 +66,16 @@ METHOD_DEFAULTS = {
     "fmap-supervised": {"lr_schedule": "cosine", "width": 128, "lr": 1e-3},
     "template": {"lr_schedule": "step"},
 }
-#: per model, what ``None`` stands for (chosen on validation shapes by ``benchmarks/tune_nets.py``;
-#: README "Results on the synthetic bodies"); ``net_options`` are merged under the user's
+#: per model, what ``None`` stands for, and under a task's name what differs for that task (chosen
+#: on validation shapes by ``benchmarks/tune_nets.py``; README "Results on the synthetic bodies");
+#: ``net_options`` are merged under the user's. A correspondence method's defaults come first.
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "diffusionnet": {"width": 64, "n_blocks": 4, "lr": 3e-3},
-    "gem": {"width": 16, "n_blocks": 4, "lr": 3e-3},
+    "diffusionnet": {"width": 64, "n_blocks": 4, "lr": 3e-3, "classification": {"lr": 1e-3}},
+    "gem": {"width": 16, "n_blocks": 4, "lr": 3e-3, "classification": {"lr": 1e-3}},
     "cheb": {"width": 64, "n_blocks": 4, "lr": 1e-3},
     "patch": {"width": 32, "n_blocks": 4, "lr": 1e-3, "net_options": {"n_theta": 6}},
-    "spectral": {"width": 64, "n_blocks": 4, "lr": 1e-2, "net_options": {"n_basis": 16}},
+    "spectral": {"width": 64, "n_blocks": 4, "lr": 1e-2, "net_options": {"n_basis": 16},
+                 "classification": {"lr": 1e-3}},
 }
 #: ``auto``: TensorBoard when the ``tb`` extra is installed, else metrics.jsonl only
 LOGS = ("auto", "tensorboard", "none")
@@ -261,7 +263,7 @@ class TrainConfig:
                 setattr(self, name, value)
         if not isinstance(self.net_options, Mapping) or not all(isinstance(k, str) for k in self.net_options):
             raise ConfigError(f"net_options must map argument names to values (got {self.net_options!r})")
-        for name, value in MODEL_DEFAULTS[self.model].items():
+        for name, value in model_defaults(self.model, self.task).items():
             if name == "net_options":
                 self.net_options = {**value, **self.net_options}
             elif getattr(self, name) is None:
@@ -399,6 +401,15 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+
+def model_defaults(model: str, task: str) -> dict[str, Any]:
+    """What ``None`` stands for with ``model`` on ``task`` (``MODEL_DEFAULTS``: the model's, with the
+    task's own entries over them); a KeyError for an unknown model."""
+    entry = MODEL_DEFAULTS[model]
+    out = {k: v for k, v in entry.items() if k not in TASKS}
+    out.update(entry.get(task, {}))
+    return out
 
 
 def parse_net_options(items: list[str] | tuple[str, ...], flag: str = "--net-option") -> dict[str, Any]:

@@ -191,11 +191,13 @@ def test_bad_run_file_and_missing_options_fail_before_training(data, tmp_path):
 
 
 @pytest.mark.parametrize("model", ["diffusionnet", "gem", "cheb", "patch", "spectral"])
-def test_model_defaults_fill_what_is_not_given(model):
-    from meshlearn.train.config import MODEL_DEFAULTS
+@pytest.mark.parametrize("task", ["segmentation", "classification"])
+def test_model_defaults_fill_what_is_not_given(model, task):
+    from meshlearn.train.config import model_defaults
 
-    cfg = TrainConfig(model=model)
-    for name, value in MODEL_DEFAULTS[model].items():
+    cfg = TrainConfig(task=task, model=model)
+    defaults = model_defaults(model, task)
+    for name, value in defaults.items():
         if name == "net_options":
             assert all(cfg.net_options[k] == v for k, v in value.items())
         else:
@@ -204,15 +206,20 @@ def test_model_defaults_fill_what_is_not_given(model):
     # the resolved values are what the run builds: the net gets the model's width and depth
     net = build_model(cfg, 3, 4)
     if hasattr(net, "width"):
-        assert net.width == MODEL_DEFAULTS[model]["width"]
+        assert net.width == defaults["width"]
 
 
 def test_explicit_values_win_over_the_model_defaults(monkeypatch):
     from meshlearn.train import config as config_module
 
     monkeypatch.setitem(config_module.MODEL_DEFAULTS, "cheb",
-                        {"width": 24, "n_blocks": 3, "lr": 5e-3, "net_options": {"K": 9, "bias": True}})
+                        {"width": 24, "n_blocks": 3, "lr": 5e-3, "net_options": {"K": 9, "bias": True},
+                         "classification": {"lr": 2e-4, "net_options": {"K": 4}}})
     assert (TrainConfig(model="cheb").width, TrainConfig(model="cheb").lr) == (24, 5e-3)
+    # a task's own entries replace the model's for that task only
+    cls = TrainConfig(task="classification", model="cheb")
+    assert (cls.width, cls.lr, cls.net_options) == (24, 2e-4, {"K": 4})
+    assert TrainConfig(task="classification", model="cheb", lr=1e-2).lr == 1e-2
     cfg = TrainConfig(model="cheb", width=8, lr=1e-4, n_blocks=2, net_options={"K": 3})
     assert (cfg.width, cfg.lr, cfg.n_blocks) == (8, 1e-4, 2)
     assert cfg.net_options == {"K": 3, "bias": True}  # the user's K, the default's other names
