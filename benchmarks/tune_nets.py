@@ -5,8 +5,8 @@ Every setting is one ``meshlearn train`` run in its own process (``--threads``, 
 stratified draw); its figure is the best validation accuracy of the run's ``metrics.jsonl``
 (``val_acc``: vertices right for segmentation, shapes right for classification, template vertices
 right for ``--method template`` correspondence). Beside it the table shows the epoch of that best,
-the training accuracy of the last epoch (far below the validation figure's ceiling: underfitting;
-at 100% with a low validation figure: overfitting), the median seconds an epoch and the number of
+the training accuracy of the last epoch (low and close to the validation figure: underfitting;
+near 100% above a low validation figure: overfitting), the median seconds an epoch and the number of
 weights. The grid (``GRID``) starts from ``BASE``, the defaults before tuning, and has two stages:
 the learning rates, then one change at a time (width, depth, one of the net's own options) on top of
 the setting picked among those. A stage's pick, and the net's, is the setting with the fewest
@@ -23,8 +23,8 @@ Runs go to ``--out/<task>/<net>/<setting>``; a folder whose ``metrics.jsonl`` al
 ``--epochs`` epochs and whose ``config.yaml`` equals the config its command resolves to now is
 read, not trained again, so adding a setting to the grid trains only that one. ``--around-defaults
 --stages 1`` tries the learning rates around the current ``MODEL_DEFAULTS`` instead (runs in
-``<net>/around_defaults/``): the check on a second task of what the first one picked. One ``--cache`` folder serves all runs on one
-dataset.
+``<net>/around_defaults/``): the check on a second task of what the first one picked. One
+``--cache`` folder serves all runs on one dataset; ``RUN/command.json`` records each command.
 
 Run::
 
@@ -41,7 +41,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -263,3 +263,20 @@ def test_help_names_the_defaults_of_every_model():
     text = " ".join(result.output.replace("│", " ").split())  # the help's lines are wrapped inside a box
     for model, values in MODEL_DEFAULTS.items():
         assert f"{model} {values['width']:g}" in text and f"{model} {values['lr']:g}" in text
+
+
+def test_a_checkpoint_saved_before_the_model_defaults_rebuilds_its_net(tmp_path):
+    import inspect
+
+    from meshlearn.nets import PatchConvNet
+    from meshlearn.train.checkpoint import config_of
+
+    built_then = inspect.signature(PatchConvNet.__init__).parameters["n_theta"].default
+    new = TrainConfig(model="patch", data="d", out="o")
+    assert new.net_options["n_theta"] != built_then  # the default this test is about
+    old = {**new.to_dict(), "net_options": {}}  # what a run of an earlier version stored
+    assert config_of({"config": old}, tmp_path / "best.pt").net_options["n_theta"] == built_then
+    # a run of this version recorded its options, and keeps them
+    assert config_of({"config": new.to_dict()}, tmp_path / "best.pt") == new
+    given = {**new.to_dict(), "net_options": {"n_rho": 2}}
+    assert config_of({"config": given}, tmp_path / "best.pt").net_options == {"n_rho": 2, "n_theta": built_then}
