@@ -15,7 +15,6 @@ never runs code from the file. A file that holds any other pickled object is ref
 from __future__ import annotations
 
 import inspect
-
 import io
 import os
 import pickle
