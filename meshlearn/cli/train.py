@@ -8,7 +8,26 @@ from typing import Optional
 
 import typer
 
+from ..train.config import MODEL_DEFAULTS, TASKS
 from ._app import app, setup_logging
+
+
+def _per_model(name: str) -> str:
+    """``"diffusionnet 64, gem 16 (classification 8), ..."``: the per-model defaults of TrainConfig
+    option ``name``, with those of a task that differ."""
+    parts = []
+    for model, entry in MODEL_DEFAULTS.items():
+        if name not in entry:
+            continue
+        per_task = [f"{task} {entry[task][name]:g}" for task in TASKS if name in entry.get(task, {})]
+        parts.append(f"{model} {entry[name]:g}" + (f" ({', '.join(per_task)})" if per_task else ""))
+    return ", ".join(parts)
+
+
+def _per_model_net_options() -> str:
+    parts = [f"{model} " + " ".join(f"{k}={v}" for k, v in entry["net_options"].items())
+             for model, entry in MODEL_DEFAULTS.items() if entry.get("net_options")]
+    return f" Defaults: {'; '.join(parts)}." if parts else ""
 
 
 #: command-line parameter -> TrainConfig option, for the options a run file may also set
@@ -42,7 +61,7 @@ def train_cmd(
     net_option: list[str] = typer.Option(
         [], "--net-option", metavar="NAME=VALUE",
         help="A constructor argument of the network, e.g. K=8 (cheb), max_order=3 (gem), n_theta=6 (patch), "
-        "n_basis=12 (spectral), diffusion=implicit (diffusionnet); repeatable."
+        "n_basis=12 (spectral), diffusion=implicit (diffusionnet); repeatable." + _per_model_net_options()
     ),
     epochs: int = typer.Option(30, "--epochs"),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps ..."),
@@ -53,10 +72,13 @@ def train_cmd(
         "simplified to about N vertices (see `meshlearn preprocess --help`). Default 0: exact."
     ),
     width: Optional[int] = typer.Option(
-        None, "--width", help="Channels inside the network. Default: 64; 128 for correspondence's fmap methods."
+        None, "--width", help=f"Channels inside the network. Default per model: {_per_model('width')}; "
+        "128 for correspondence's fmap methods."
     ),
-    n_blocks: int = typer.Option(4, "--blocks", help="Network depth."),
-    lr: float = typer.Option(1e-3, "--lr"),
+    n_blocks: Optional[int] = typer.Option(
+        None, "--blocks", help=f"Network depth. Default per model: {_per_model('n_blocks')}."
+    ),
+    lr: Optional[float] = typer.Option(None, "--lr", help=f"Adam learning rate. Default per model: {_per_model('lr')}."),
     lr_step: int = typer.Option(20, "--lr-step", help="Halve the learning rate every this many epochs (--lr-schedule step)."),
     lr_schedule: Optional[str] = typer.Option(
         None, "--lr-schedule", help="step (halve every --lr-step epochs) or cosine (down to lr/10 over the epochs). "

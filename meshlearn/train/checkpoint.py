@@ -14,6 +14,7 @@ never runs code from the file. A file that holds any other pickled object is ref
 
 from __future__ import annotations
 
+import inspect
 import io
 import os
 import pickle
@@ -107,13 +108,39 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
     return state
 
 
+def _with_constructor_defaults(stored: Any) -> Any:
+    """``stored`` with the network options that ``MODEL_DEFAULTS`` now sets but it lacks taken at the
+    constructor's defaults: a run saved before the per-model defaults built its net without them
+    (every later run records them), so it is rebuilt as it was trained."""
+    from .config import MODELS, model_defaults
+    from .model import net_class
+
+    if not isinstance(stored, Mapping) or stored.get("model", "diffusionnet") not in MODELS:
+        return stored
+    model, task = stored.get("model", "diffusionnet"), stored.get("task", "segmentation")
+    net = stored.get("net_options") or {}
+    if not isinstance(net, Mapping):
+        return stored
+    try:
+        wanted = model_defaults(model, task).get("net_options", {})
+    except KeyError:
+        return stored
+    missing = [name for name in wanted if name not in net]
+    if not missing:
+        return stored
+    params = inspect.signature(net_class(model).__init__).parameters
+    filled = {name: params[name].default for name in missing
+              if name in params and params[name].default is not inspect.Parameter.empty}
+    return {**stored, "net_options": {**net, **filled}}
+
+
 def config_of(state: Mapping[str, Any], path: str | os.PathLike):
     """The TrainConfig stored in checkpoint ``state`` read from ``path``; CheckpointError naming the
     file and both versions when this meshlearn no longer understands it."""
     from .config import TrainConfig
 
     try:
-        return TrainConfig.from_dict(state["config"])
+        return TrainConfig.from_dict(_with_constructor_defaults(state["config"]))
     except ConfigError as e:
         raise CheckpointError(
             f"{path}: its training options do not fit meshlearn {_version()} (written by "

@@ -31,7 +31,7 @@ from typing import Any, Mapping
 from ..errors import ConfigError
 from ..io.normalize import DEFAULT_NORMALIZE
 
-__all__ = ["TrainConfig", "TASKS", "MODELS", "INPUTS", "METHODS", "FMAP_METHODS", "LR_SCHEDULES", "AUGMENT", "READOUTS", "LOGS", "parse_net_options", "parse_augment"]
+__all__ = ["TrainConfig", "TASKS", "MODELS", "MODEL_DEFAULTS", "model_defaults", "INPUTS", "METHODS", "FMAP_METHODS", "LR_SCHEDULES", "AUGMENT", "READOUTS", "LOGS", "parse_net_options", "parse_augment"]
 
 TASKS = ("segmentation", "correspondence", "classification")
 #: CLI name -> class name in meshlearn.nets
@@ -62,9 +62,20 @@ TASK_DEFAULTS = {
 }
 #: per correspondence method, what ``None`` stands for
 METHOD_DEFAULTS = {
-    "fmap-unsupervised": {"lr_schedule": "cosine", "width": 128},
-    "fmap-supervised": {"lr_schedule": "cosine", "width": 128},
+    "fmap-unsupervised": {"lr_schedule": "cosine", "width": 128, "lr": 1e-3},
+    "fmap-supervised": {"lr_schedule": "cosine", "width": 128, "lr": 1e-3},
     "template": {"lr_schedule": "step"},
+}
+#: per model, what ``None`` stands for, and under a task's name what differs for that task (chosen
+#: on validation shapes by ``benchmarks/tune_nets.py``; README "Results on the synthetic bodies");
+#: ``net_options`` are merged under the user's. A correspondence method's defaults come first.
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "diffusionnet": {"width": 64, "n_blocks": 4, "lr": 3e-3, "classification": {"lr": 1e-3}},
+    "gem": {"width": 16, "n_blocks": 4, "lr": 3e-3, "classification": {"lr": 1e-3}},
+    "cheb": {"width": 64, "n_blocks": 4, "lr": 1e-3},
+    "patch": {"width": 32, "n_blocks": 4, "lr": 1e-3, "net_options": {"n_theta": 6}},
+    "spectral": {"width": 64, "n_blocks": 4, "lr": 1e-2, "net_options": {"n_basis": 16},
+                 "classification": {"lr": 1e-3}},
 }
 #: ``auto``: TensorBoard when the ``tb`` extra is installed, else metrics.jsonl only
 LOGS = ("auto", "tensorboard", "none")
@@ -92,11 +103,13 @@ class TrainConfig:
         Further keyword arguments of the network's constructor (``K`` of ChebNet, ``max_order``
         and ``n_samples`` of GemCNN, ``n_rho`` / ``n_theta`` of PatchConvNet, ``n_basis`` of
         SpectralFilterNet, ...), checked against its signature when the model is built; the
-        ``net:`` mapping of a run file. default: {}
+        ``net:`` mapping of a run file. Those of ``MODEL_DEFAULTS[model]`` fill in the names it
+        lacks. default: {}
     epochs : int
         default: 30
     lr : float
-        Adam learning rate, decayed by ``lr_schedule``. default: 1e-3
+        Adam learning rate, decayed by ``lr_schedule``. default (None): the model's
+        (``MODEL_DEFAULTS``)
     lr_step : int
         Epochs between halvings of the learning rate (``lr_schedule="step"``). default: 20
     lr_schedule : {"step", "cosine"}
@@ -108,10 +121,10 @@ class TrainConfig:
     batch_size : int
         Shapes per optimiser step (the global batch across processes). default: 1
     width : int
-        Network channels. default (None): 64, for the functional-map methods of correspondence 128
-        (as ULRSSM's DiffusionNet)
+        Network channels. default (None): the model's (``MODEL_DEFAULTS``), for the functional-map
+        methods of correspondence 128 (as ULRSSM's DiffusionNet)
     n_blocks : int
-        Network depth. default: 4
+        Network depth. default (None): the model's (``MODEL_DEFAULTS``)
     dropout : float
         default: 0.1
     k : int
@@ -197,13 +210,13 @@ class TrainConfig:
     out: str = ""
     model: str = "diffusionnet"
     epochs: int = 30
-    lr: float = 1e-3
+    lr: float | None = None
     lr_step: int = 20
     lr_schedule: str | None = None
     weight_decay: float = 0.0
     batch_size: int = 1
     width: int | None = None
-    n_blocks: int = 4
+    n_blocks: int | None = None
     dropout: float = 0.1
     k: int = 128
     eigen_coarse: int = 0
@@ -248,10 +261,15 @@ class TrainConfig:
         for name, value in METHOD_DEFAULTS.get(self.method or "", {}).items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        if not isinstance(self.net_options, Mapping) or not all(isinstance(k, str) for k in self.net_options):
+            raise ConfigError(f"net_options must map argument names to values (got {self.net_options!r})")
+        for name, value in model_defaults(self.model, self.task).items():
+            if name == "net_options":
+                self.net_options = {**value, **self.net_options}
+            elif getattr(self, name) is None:
+                setattr(self, name, value)
         if self.lr_schedule is None:
             self.lr_schedule = "step"
-        if self.width is None:
-            self.width = 64
         choice("lr_schedule", LR_SCHEDULES)
         if self.task != "correspondence" and self.method is not None:
             raise ConfigError(f"method is an option of --task correspondence only (got {self.method!r} for {self.task})")
@@ -261,8 +279,6 @@ class TrainConfig:
         self.augment = ",".join(parse_augment(self.augment))
         choice("readout", READOUTS)
         choice("log", LOGS)
-        if not isinstance(self.net_options, Mapping) or not all(isinstance(k, str) for k in self.net_options):
-            raise ConfigError(f"net_options must map argument names to values (got {self.net_options!r})")
         self.net_options = dict(self.net_options)
         if int(self.image_every) < 0:
             raise ConfigError(f"image_every must be 0 (no pictures) or a number of epochs (got {self.image_every!r})")
@@ -385,6 +401,15 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+
+def model_defaults(model: str, task: str) -> dict[str, Any]:
+    """What ``None`` stands for with ``model`` on ``task`` (``MODEL_DEFAULTS``: the model's, with the
+    task's own entries over them); a KeyError for an unknown model."""
+    entry = MODEL_DEFAULTS[model]
+    out = {k: v for k, v in entry.items() if k not in TASKS}
+    out.update(entry.get(task, {}))
+    return out
 
 
 def parse_net_options(items: list[str] | tuple[str, ...], flag: str = "--net-option") -> dict[str, Any]:

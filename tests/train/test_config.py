@@ -185,3 +185,98 @@ def test_bad_run_file_and_missing_options_fail_before_training(data, tmp_path):
     assert not (tmp_path / "r" / "cache").exists()  # refused before any preprocessing
     r = runner.invoke(app, ["train", "--out", str(tmp_path / "r")])
     assert isinstance(r.exception, ConfigError) and "no --data given" in str(r.exception)
+
+
+# ----- per-model defaults -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["diffusionnet", "gem", "cheb", "patch", "spectral"])
+@pytest.mark.parametrize("task", ["segmentation", "classification"])
+def test_model_defaults_fill_what_is_not_given(model, task):
+    from meshlearn.train.config import model_defaults
+
+    cfg = TrainConfig(task=task, model=model)
+    defaults = model_defaults(model, task)
+    for name, value in defaults.items():
+        if name == "net_options":
+            assert all(cfg.net_options[k] == v for k, v in value.items())
+        else:
+            assert getattr(cfg, name) == value
+    assert cfg.width is not None and cfg.lr is not None and cfg.n_blocks is not None
+    # the resolved values are what the run builds: the net gets the model's width and depth
+    net = build_model(cfg, 3, 4)
+    if hasattr(net, "width"):
+        assert net.width == defaults["width"]
+
+
+def test_explicit_values_win_over_the_model_defaults(monkeypatch):
+    from meshlearn.train import config as config_module
+
+    monkeypatch.setitem(config_module.MODEL_DEFAULTS, "cheb",
+                        {"width": 24, "n_blocks": 3, "lr": 5e-3, "net_options": {"K": 9, "bias": True},
+                         "classification": {"lr": 2e-4, "net_options": {"K": 4}}})
+    assert (TrainConfig(model="cheb").width, TrainConfig(model="cheb").lr) == (24, 5e-3)
+    # a task's own entries replace the model's for that task only
+    cls = TrainConfig(task="classification", model="cheb")
+    assert (cls.width, cls.lr, cls.net_options) == (24, 2e-4, {"K": 4})
+    assert TrainConfig(task="classification", model="cheb", lr=1e-2).lr == 1e-2
+    cfg = TrainConfig(model="cheb", width=8, lr=1e-4, n_blocks=2, net_options={"K": 3})
+    assert (cfg.width, cfg.lr, cfg.n_blocks) == (8, 1e-4, 2)
+    assert cfg.net_options == {"K": 3, "bias": True}  # the user's K, the default's other names
+    # the functional-map methods keep their width and learning rate (ULRSSM's), the model the rest
+    fmap = TrainConfig(task="correspondence", model="cheb")
+    assert (fmap.width, fmap.lr, fmap.n_blocks) == (128, 1e-3, 3)
+    template = TrainConfig(task="correspondence", method="template", model="cheb")
+    assert (template.width, template.lr, template.n_blocks) == (24, 5e-3, 3)
+
+
+def test_config_yaml_records_the_resolved_defaults(tmp_path):
+    from meshlearn.cli.train import resolve_train_config
+    from meshlearn.train.config import MODEL_DEFAULTS
+
+    cfg = resolve_train_config(None, {"model": "gem", "data": "d", "out": str(tmp_path)}, [])
+    path = cfg.to_file(tmp_path / "config.yaml")
+    text = path.read_text()
+    assert f"width: {MODEL_DEFAULTS['gem']['width']}\n" in text and "lr: null" not in text and "n_blocks: null" not in text
+    back = TrainConfig.from_file(path)
+    assert back == cfg
+    # a run file read back keeps its recorded width even after the model's default changes
+    given = resolve_train_config(path, {"width": 24}, ["n_samples=5"])
+    assert (given.width, given.model, given.net_options["n_samples"]) == (24, "gem", 5)
+    assert given.lr == cfg.lr
+
+
+def test_unknown_model_is_still_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="model must be one of diffusionnet, gem, cheb, patch, spectral"):
+        TrainConfig(model="gemcnn")
+    path = tmp_path / "r.yaml"
+    path.write_text("model: unet\n")
+    with pytest.raises(ConfigError, match=r"r\.yaml: model must be one of"):
+        TrainConfig.from_file(path)
+
+
+def test_help_names_the_defaults_of_every_model():
+    from meshlearn.train.config import MODEL_DEFAULTS
+
+    result = runner.invoke(app, ["train", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.replace("│", " ").split())  # the help's lines are wrapped inside a box
+    for model, values in MODEL_DEFAULTS.items():
+        assert f"{model} {values['width']:g}" in text and f"{model} {values['lr']:g}" in text
+
+
+def test_a_checkpoint_saved_before_the_model_defaults_rebuilds_its_net(tmp_path):
+    import inspect
+
+    from meshlearn.nets import PatchConvNet
+    from meshlearn.train.checkpoint import config_of
+
+    built_then = inspect.signature(PatchConvNet.__init__).parameters["n_theta"].default
+    new = TrainConfig(model="patch", data="d", out="o")
+    assert new.net_options["n_theta"] != built_then  # the default this test is about
+    old = {**new.to_dict(), "net_options": {}}  # what a run of an earlier version stored
+    assert config_of({"config": old}, tmp_path / "best.pt").net_options["n_theta"] == built_then
+    # a run of this version recorded its options, and keeps them
+    assert config_of({"config": new.to_dict()}, tmp_path / "best.pt") == new
+    given = {**new.to_dict(), "net_options": {"n_rho": 2}}
+    assert config_of({"config": given}, tmp_path / "best.pt").net_options == {"n_rho": 2, "n_theta": built_then}
