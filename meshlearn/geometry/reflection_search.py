@@ -24,7 +24,8 @@ search therefore:
    isometry, ``C O_f = -O_f C``, and commutes with an orientation-preserving one). The
    orientation test uses the first ``orient_k`` eigenfunctions only: higher up, the operators of
    a non-isometric shape no longer anticommute even with its true mirror;
-3. refines the best distinct candidates at full resolution and ranks them again. The last
+3. refines the best distinct candidates at full resolution and ranks them again: the basis
+   grows on the sample up to ``sample_k`` eigenfunctions, then on every vertex. The last
    steps run on every vertex with each functional map projected on the orthogonal involutions
    (``C = C^T = C^-1``), as the map of a reflection (``T o T = id``) is one.
 
@@ -248,6 +249,7 @@ def search_reflection(
     step: int = 5,
     commute: float = 10.0,
     finish_steps: int = 3,
+    sample_k: int = 80,
     max_fixed_share: float = MAX_FIXED_SHARE,
     seed: int = 0,
 ) -> list[ReflectionCandidate]:
@@ -282,6 +284,10 @@ def search_reflection(
     finish_steps : int
         Refinement steps on every vertex at the full basis size, with involutive functional
         maps. default: 3
+    sample_k : int
+        Basis size the refinement on the vertex sample grows to; beyond it the basis grows on
+        every vertex (a sample of ``sample`` vertices pins down too few coefficients of a larger
+        functional map). default: 80
     max_fixed_share : float
         Candidates leaving more of the area in place are ranked last (see
         :func:`rank_candidates`). default: ``MAX_FIXED_SHARE``
@@ -294,7 +300,8 @@ def search_reflection(
     ck = min(commute_k, screen_k)
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(V, size=min(sample, V), replace=False))
-    desc = normalised_wks(evals, phi, mass)
+    # the descriptors from the first sample_k eigenpairs: the ranking is that of a search on that basis
+    desc = normalised_wks(evals[:sample_k], phi[:, :sample_k], mass)
     ops = []
     if faces is not None and verts is not None and len(faces):
         ops = orientation_operators(verts, faces, phi[:, :min(orient_k, K)], desc[:, ::4])
@@ -317,22 +324,28 @@ def search_reflection(
             distinct.append(cand)
         if len(distinct) == n_keep:
             break
-    out = [_finish(phi, mass, evals, desc, ops, cand, rows, screen_k, step, commute, ck, verts, finish_steps)
+    sizes = (screen_k, max(screen_k, min(sample_k, K)), K)
+    out = [_finish(phi, mass, evals, desc, ops, cand, rows, sizes, step, commute, ck, verts, finish_steps)
            for cand in distinct]
     return rank_candidates(out, max_fixed_share)
 
 
-def _finish(phi, mass, evals, desc, ops, cand, rows, screen_k, step, commute, ck, verts, n_steps) -> ReflectionCandidate:
-    """Grow the screened candidate's basis to K on the sample, then ``n_steps`` steps on every
-    vertex with involutive functional maps."""
+def _finish(phi, mass, evals, desc, ops, cand, rows, sizes, step, commute, ck, verts, n_steps) -> ReflectionCandidate:
+    """Grow the screened candidate's basis from ``sizes[0]`` to ``sizes[1]`` on the sample, then
+    to ``sizes[2]`` on every vertex, then ``n_steps`` steps on every vertex with involutive
+    functional maps."""
     V, K = phi.shape
+    screen_k, sample_k, full_k = sizes
     pos = np.full(V, -1, dtype=np.int64)
     pos[rows] = np.arange(rows.size)
     T = pos[cand.vertex_map]  # sample positions (the screened map lands on the sample)
-    T, C, _ = zoomout_self_map(phi, mass, T, basis_sizes(screen_k, K, step), rows, evals, commute)
+    T, C, _ = zoomout_self_map(phi, mass, T, basis_sizes(screen_k, sample_k, step), rows, evals, commute)
     # to every vertex: nearest neighbours of Phi C among all rows, then ZoomOut on every vertex
     _, Tf = nearest_rows(phi[:, :C.shape[0]], phi[:, :C.shape[0]] @ C)
-    Tf, C, resid = zoomout_self_map(phi, mass, Tf, [K] * max(n_steps, 1), evals=evals,
+    if full_k > sample_k:
+        Tf, C, _ = zoomout_self_map(phi, mass, Tf, basis_sizes(sample_k, full_k, 4 * step)[1:], evals=evals,
+                                    commute=commute)
+    Tf, C, resid = zoomout_self_map(phi, mass, Tf, [full_k] * max(n_steps, 1), evals=evals,
                                     commute=commute, involution=True)
     err = descriptor_error(desc, mass, Tf)
     comm = commutativity_error(phi[:, :ck], mass, evals[:ck], Tf)

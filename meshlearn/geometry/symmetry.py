@@ -255,7 +255,7 @@ def _odd_compatible(f: np.ndarray, mass: np.ndarray, tol: float = 0.05) -> bool:
 def detect_reflections(
     shape: Shape,
     *,
-    k: int = 80,
+    k: int = 160,
     n_signs: int = 8,
     max_maps: int = 4,
     max_residual: float = 0.05,
@@ -277,7 +277,7 @@ def detect_reflections(
     shape : Shape
         A mesh or point cloud.
     k : int
-        Eigenpairs used for the refinement (the functional map's size). default: 80
+        Eigenpairs used for the refinement (the functional map's size). default: 160
     n_signs : int
         Simple (non-degenerate) eigenfunctions whose signs the exact search tries. default: 8
     max_maps : int

@@ -55,7 +55,8 @@ log = logging.getLogger(__name__)
 #: vertices of each shape that ZoomOut's iterations run on by default
 DEFAULT_REFINE_POINTS = 1000
 
-#: eigenpairs of the reflection search behind ``fix_flips`` (``detect_reflections``' default)
+#: eigenpairs of the reflection search behind ``fix_flips``: fewer than ``detect_reflections``'
+#: default, so that the run's own eigenpairs (k = 128 by default) serve without a second solve
 REFLECTION_K = 80
 
 
