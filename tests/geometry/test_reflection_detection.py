@@ -86,6 +86,16 @@ def test_approximate_search_finds_an_exact_map(mirror_sphere):
     assert best.commutativity < 0.01 and best.orientation < 0.1 and best.descriptor_error < 0.05
 
 
+def test_basis_grown_on_every_vertex_beyond_the_sample_keeps_the_exact_map(mirror_sphere):
+    """With ``sample_k`` below the basis size the refinement continues on every vertex up to all K
+    eigenfunctions: an exact reflection stays exact there, and its functional map is K x K."""
+    shape, T, evals, phi, mass = mirror_sphere
+    best = search_reflection(evals, phi, mass, verts=shape.verts, faces=shape.faces, sample_k=20)[0]
+    assert best.fmap.shape == (phi.shape[1], phi.shape[1])
+    assert np.mean(best.vertex_map == T) >= 0.95
+    assert best.commutativity < 0.01 and best.orientation < 0.1 and best.descriptor_error < 0.05
+
+
 def test_asymmetric_shape_reports_no_symmetry_with_its_scores():
     found = detect_reflections(bumpy_sphere(3, 0.1, seed=0))
     assert not found
