@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ConfigError
 from .reflection_candidates import descriptor_complement_fmaps, initial_map, sign_pattern_fmaps
 from .self_map_refinement import basis_sizes, nearest_rows, zoomout_self_map
 
@@ -295,6 +296,8 @@ def search_reflection(
         Seed of the vertex sample. default: 0
     """
     V, K = phi.shape
+    if int(sample_k) < 2:
+        raise ConfigError(f"sample_k must be at least 2 eigenfunctions (got {sample_k!r})")
     m = max(1, min(n_signs, K))
     screen_k = min(screen_k, K)
     ck = min(commute_k, screen_k)

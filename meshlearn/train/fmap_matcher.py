@@ -56,7 +56,8 @@ log = logging.getLogger(__name__)
 DEFAULT_REFINE_POINTS = 1000
 
 #: eigenpairs of the reflection search behind ``fix_flips``: fewer than ``detect_reflections``'
-#: default, so that the run's own eigenpairs (k = 128 by default) serve without a second solve
+#: default, so that the eigenpairs computed for the orientation data (the run's ``k``, 128 by
+#: default) serve the search without a second solve
 REFLECTION_K = 80
 
 

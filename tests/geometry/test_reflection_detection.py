@@ -4,6 +4,7 @@ refinement, the distortion score, and the "no symmetry" report."""
 import numpy as np
 import pytest
 
+from meshlearn.errors import ConfigError
 from meshlearn.geometry import eigenbasis, laplacian
 from meshlearn.geometry.reflection_candidates import descriptor_complement_fmaps, sign_pattern_fmaps
 from meshlearn.geometry.reflection_search import (
@@ -94,6 +95,12 @@ def test_basis_grown_on_every_vertex_beyond_the_sample_keeps_the_exact_map(mirro
     assert best.fmap.shape == (phi.shape[1], phi.shape[1])
     assert np.mean(best.vertex_map == T) >= 0.95
     assert best.commutativity < 0.01 and best.orientation < 0.1 and best.descriptor_error < 0.05
+
+
+def test_a_sample_basis_below_two_eigenfunctions_is_refused(mirror_sphere):
+    shape, _, evals, phi, mass = mirror_sphere
+    with pytest.raises(ConfigError, match="sample_k must be at least 2"):
+        search_reflection(evals, phi, mass, verts=shape.verts, faces=shape.faces, sample_k=1)
 
 
 def test_asymmetric_shape_reports_no_symmetry_with_its_scores():
