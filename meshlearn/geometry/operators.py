@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from ..errors import ConfigError
 from ..shape import Shape
+from .hugepages import no_hugepages
 from .types import (
     GEOMETRY_VERSION,
     OPERATOR_FIELDS,
@@ -176,10 +177,11 @@ def compute_operators(
 
 def _compute(shape: Shape, spec: OperatorSpec, progress: Callable[[str], None] | None = None) -> Operators:
     out = Operators(verts=shape.verts, faces=shape.faces, spec=spec, shape_hash=shape.content_hash())
-    for kind in _ORDER:
-        if kind in spec.operators:
-            if progress is not None:
-                progress(kind)
-            _compute_kind(kind, shape, spec, out)
+    with no_hugepages():  # many large short-lived arrays (see meshlearn.geometry.hugepages)
+        for kind in _ORDER:
+            if kind in spec.operators:
+                if progress is not None:
+                    progress(kind)
+                _compute_kind(kind, shape, spec, out)
     # Fields computed only as dependencies stay: they are cheap to keep and often useful.
     return _cast(out, spec.dtype)

@@ -99,8 +99,8 @@ def eigenbasis(
         :func:`~meshlearn.geometry.coarse_spectral.coarse_eigenbasis` (``OperatorSpec(eigen_coarse=N)``)
         saves much more: about 3x at 164k vertices, eigenvalues up to 1.3% high. default: False
     workers : int, optional
-        1 uses this thread only; 2 also a second thread (and, in the ARPACK fallback, a second
-        process). default: 2 where the machine has two or more cores
+        1 uses this process only; 2 lets the ARPACK fallback solve its two spectrum slices in
+        two processes. default: 2 where the machine has two or more cores
     seed : int
         Seed of the Lanczos start vectors (results agree across seeds up to the tolerance, and
         up to a rotation inside repeated eigenvalues). default: 0

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from meshlearn.errors import SolverError
 from meshlearn.geometry import eigensolver as es
-from meshlearn.geometry.eigensolver import checked_lanczos, driver, factor, slicing, workers
+from meshlearn.geometry.eigensolver import checked_lanczos, driver, factor, lanczos, slicing, workers
 from meshlearn.geometry.eigensolver import relative_residuals, solve_eigenpairs
 from meshlearn.geometry.eigensolver.lanczos import lanczos_smallest
 from meshlearn.geometry.laplacian import laplacian
@@ -46,8 +46,8 @@ def test_block_lanczos_matches_dense_eigh(block, monkeypatch):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_the_default_solver_is_block_lanczos(monkeypatch, workers):
-    """solve_eigenpairs answers from block Lanczos on a large enough mesh: ARPACK is not called
-    (with one worker the eigenvalue count runs before the iteration, in the same thread)."""
+    """solve_eigenpairs answers from block Lanczos on a large enough mesh: ARPACK is not called,
+    with one worker or two."""
 
     def no_arpack(*args, **kwargs):
         raise AssertionError("ARPACK was called")
@@ -92,12 +92,56 @@ def test_a_missed_copy_is_caught_and_the_fallback_answers(monkeypatch):
     np.testing.assert_allclose(evecs.T @ (M @ evecs), np.eye(k), atol=1e-10)
 
 
+def _counting(monkeypatch):
+    calls = []
+    real = checked_lanczos.count_below
+
+    def count_below(*args, **kwargs):
+        calls.append(args[-1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checked_lanczos, "count_below", count_below)
+    return calls
+
+
 def test_icosphere_multiplets_with_blocks(monkeypatch):
-    """With blocks of 4 (and the count's check), every copy of the icosphere's multiplets is found."""
+    """With blocks of 4 and the count's check, every copy of the icosphere's multiplets is found:
+    its eigenspaces of dimension 4 and 5 show as clusters of 4 Ritz values, and the count is made."""
     monkeypatch.setattr(driver, "LANCZOS_MIN_VERTS", 100)
+    calls = _counting(monkeypatch)
     L, M = laplacian(icosphere(4))
     evals, _ = solve_eigenpairs(L, M, 50)
     np.testing.assert_allclose(evals, _dense(L, M, 50), rtol=1e-9, atol=1e-9)
+    assert len(calls) >= 1
+
+
+def test_no_count_without_a_cluster(monkeypatch):
+    """A mesh without symmetry has no b equal eigenvalues: no eigenspace can have lost a copy, and
+    the count (a second factorisation) is not made; the answer is still the dense one."""
+    calls = _counting(monkeypatch)
+    L, M = laplacian(bumpy_sphere(4, amplitude=0.15, seed=2))
+    evals, evecs = solve_eigenpairs(L, M, 60)
+    assert calls == []
+    np.testing.assert_allclose(evals, _dense(L, M, 60), rtol=1e-10, atol=1e-10)
+    assert relative_residuals(L, M, evals, evecs)[1:].max() < 1e-10
+
+
+def test_clusters_of_b_values():
+    lam = np.array([1.0, 2.0, 3.0, 3.001, 3.002, 3.0025, 5.0])
+    assert lanczos._clustered(lam, 4)  # 3.0 .. 3.0025: within 1e-3 of 3.0025
+    assert not lanczos._clustered(lam, 5)
+    assert not lanczos._clustered(np.array([1.0, 1.0, 1.0]), 4)  # fewer values than b
+    assert not lanczos._clustered(np.arange(1.0, 200.0), 2)
+
+
+def test_rayleigh_ritz_residuals_equal_the_direct_ones():
+    """The residuals formed from (L X) (C Q) block by block equal those of the new vectors."""
+    L, M = laplacian(bumpy_sphere(3, seed=4))
+    mass = M.diagonal()
+    X = np.random.default_rng(0).standard_normal((L.shape[0], 12))
+    w, Xn, r = es.rayleigh_ritz(L, mass, X, residual_floor=1e-6)
+    np.testing.assert_allclose(r, relative_residuals(L, M, w, Xn, floor=1e-6), rtol=1e-10)
+    assert es.rayleigh_ritz(L, mass, X)[0].tolist() == w.tolist()
 
 
 def test_without_a_null_vector():

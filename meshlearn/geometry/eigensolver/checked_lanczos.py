@@ -8,12 +8,15 @@ semi-definite, ``M`` (V, V) positive diagonal):
   through ``cholespy``, :mod:`.factor`), applied to blocks of ``LANCZOS_BLOCK`` right-hand sides;
 * block Lanczos without restarts (:mod:`.lanczos`), its basis kept semi-orthogonal by partial
   reorthogonalisation, the constant null vector deflated exactly;
-* while it runs, a second thread counts the eigenvalues below a shift ``tau`` placed by Weyl's
-  law (``lambda_j ~ 4 pi j / area`` on a surface) a little above the wanted ones: the number of
-  negative pivots of a symmetric ``L D L^T`` of ``L - tau M`` (Sylvester's law of inertia). As
-  many Ritz values must lie below ``tau`` (Cauchy interlacing: none lies below its eigenvalue),
-  so a copy of a repeated eigenvalue missed by Lanczos cannot pass (a second count follows where
-  ``tau`` fell below the wanted pairs).
+* where the converged Ritz values hold a cluster of ``LANCZOS_BLOCK`` or more copies (a symmetric
+  mesh), a count of the eigenvalues below a shift ``tau`` placed by Weyl's law (``lambda_j ~ 4 pi
+  j / area`` on a surface) a little above the wanted ones: the number of negative pivots of a
+  symmetric ``L D L^T`` of ``L - tau M`` (Sylvester's law of inertia). As many Ritz values must
+  lie below ``tau`` (Cauchy interlacing: none lies below its eigenvalue), so a copy of a
+  repeated eigenvalue missed by Lanczos cannot pass (a second count follows where ``tau`` fell
+  below the wanted pairs). Without such a cluster no copy can be missing (a block of b random
+  vectors finds min(p, b) copies of an eigenvalue of multiplicity p), and the count, which costs
+  about as much as the factorisation, is not made.
 
 The caller's Rayleigh-Ritz step (:func:`.dense.rayleigh_ritz`) then makes the basis exactly
 M-orthonormal.
@@ -24,8 +27,7 @@ Letters: V vertices, K wanted pairs.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import nullcontext
+from collections.abc import Callable
 
 import numpy as np
 
@@ -51,15 +53,38 @@ def constant_null(L) -> np.ndarray | None:
     return None
 
 
-def solve_by_lanczos(L, M, mass, k, *, tol, seed, scale, parallel=True):
-    """The k smallest pairs by block Lanczos on one factorisation, checked by a count of eigenvalues:
-    ``(evals (K,), evecs (V, K), the iteration's LanczosResult)``.
+class _CountWhenAsked:
+    """Future-like: the eigenvalue count runs, in this thread, the first time its result is asked
+    for (:func:`.lanczos.lanczos_smallest` asks only where a copy may be missing)."""
 
-    While the iteration runs, a second thread (``parallel``; else this one, first) counts the
-    eigenvalues below a shift ``tau`` placed by Weyl's law a little above the wanted ones; as many
-    Ritz values must lie below ``tau`` (see :mod:`.lanczos`), so that no copy of a repeated
-    eigenvalue can be missed. Where ``tau`` fell short of the wanted pairs, a second count just
-    above them follows.
+    def __init__(self, count: Callable[[], tuple[float, int] | None]) -> None:
+        self._count = count
+        self._asked = False
+        self._value: tuple[float, int] | None = None
+
+    def done(self) -> bool:
+        return self._asked
+
+    def result(self) -> tuple[float, int] | None:
+        if not self._asked:
+            self._value = self._count()
+            self._asked = True
+        return self._value
+
+
+def solve_by_lanczos(L, M, mass, k, *, tol, seed, scale, threads=1):
+    """The k smallest pairs by block Lanczos on one factorisation, checked by a count of eigenvalues
+    where a copy of a repeated eigenvalue may be missing: ``(evals (K,), evecs (V, K), the
+    iteration's LanczosResult)``.
+
+    The count (of the eigenvalues below a shift ``tau`` placed by Weyl's law a little above the
+    wanted ones; as many Ritz values must lie below ``tau``, see :mod:`.lanczos`) is asked for only
+    when ``LANCZOS_BLOCK`` or more converged Ritz values agree to
+    :data:`.lanczos.CLUSTER_RTOL`: blocks of b
+    vectors find min(p, b) copies of an eigenvalue of multiplicity p, so an eigenspace with fewer
+    copies than b in the answer was found whole. Where ``tau`` fell short of the wanted pairs, a
+    second count just above them follows. ``threads``: BLAS threads of the final product that
+    forms the Ritz vectors.
     """
     V = L.shape[0]
     area = float(mass.sum())
@@ -77,37 +102,33 @@ def solve_by_lanczos(L, M, mass, k, *, tol, seed, scale, parallel=True):
         return None if c is None else (c[0], c[1] - (k - n))
 
     tau = 4.0 * np.pi * (1.1 * n + 4.0) / area
-    with ThreadPoolExecutor(max_workers=1) if parallel else nullcontext() as ex:
-        if parallel:
-            counting = ex.submit(count, tau)
-        else:  # one core: count first
-            counting = Future()
-            counting.set_result(count(tau))
-        factor = Factor((L - sigma * M).tocsr(), spd=True)
-        res = lanczos_smallest(
-            factor.solve,
-            mass,
-            n,
-            sigma,
-            block=LANCZOS_BLOCK,
-            null=null,
-            tol=tol,
-            seed=seed,
-            count=counting,
-            threads=2 if parallel else 1,
-        )
+    counting = _CountWhenAsked(lambda: count(tau))
+    factor = Factor((L - sigma * M).tocsr(), spd=True)
+    res = lanczos_smallest(
+        factor.solve,
+        mass,
+        n,
+        sigma,
+        block=LANCZOS_BLOCK,
+        null=null,
+        tol=tol,
+        seed=seed,
+        count=counting,
+        threads=threads,
+    )
+    if counting.done():  # a cluster of b or more copies: check that none is missing
         counted = counting.result()
-    if counted is not None and res.below is not None:
-        _check_below(res.ritz, *counted)
-    if counted is None or res.below is None or counted[0] <= res.evals[n - 1]:
-        # the count did not cover the wanted pairs: count again just above them
-        cut = 0.5 * (res.evals[n - 1] + res.ritz[n]) if res.ritz.size > n else None
-        if cut is None or not cut > res.evals[n - 1]:
-            raise SolverError("no Ritz value above the wanted eigenvalues to check them against")
-        again = count(cut)
-        if again is None:
-            raise SolverError("could not count the eigenvalues below the wanted ones")
-        _check_below(res.ritz, *again)
+        if counted is not None and res.below is not None:
+            _check_below(res.ritz, *counted)
+        if counted is None or res.below is None or counted[0] <= res.evals[n - 1]:
+            # the count did not cover the wanted pairs: count again just above them
+            cut = 0.5 * (res.evals[n - 1] + res.ritz[n]) if res.ritz.size > n else None
+            if cut is None or not cut > res.evals[n - 1]:
+                raise SolverError("no Ritz value above the wanted eigenvalues to check them against")
+            again = count(cut)
+            if again is None:
+                raise SolverError("could not count the eigenvalues below the wanted ones")
+            _check_below(res.ritz, *again)
     w, X = res.evals[:n], res.evecs[:, :n]
     if null is not None:
         w = np.concatenate([[0.0], w])

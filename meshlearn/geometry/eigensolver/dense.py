@@ -27,17 +27,22 @@ def dense_eigenpairs(L, mass, k):
     return sla.eigh(A, B, subset_by_index=(0, k - 1))
 
 
-def rayleigh_ritz(L, mass, X, *, drop_dependent: bool = False):
-    """M-orthonormalise the columns of X (V, n) and diagonalise L on their span.
+def rayleigh_ritz(L, mass, X, *, drop_dependent: bool = False, residual_floor: float | None = None):
+    """M-orthonormalise the columns of X (V, n) and diagonalise L on their span: ``(evals, evecs)``,
+    and with ``residual_floor`` also their relative residuals (see :func:`.residuals.relative_residuals`).
 
     The Gram matrices of M and L on X, then the small generalised eigenproblem between them, and
-    one product with X at the end: three products of X with an n-column matrix. The solvers
-    return M-orthonormal vectors, so nearly dependent columns mean a failed solve
-    (:class:`SolverError`); with ``drop_dependent`` (interpolated vectors) the directions X barely
-    spans are left out instead, and fewer than n pairs may come back.
+    one product with X at the end: one sparse and three dense products with X. The residuals
+    reuse ``L X``: ``L X'`` for the new vectors ``X' = X (C Q)`` is ``(L X) (C Q)``, formed a
+    block of rows at a time (no third (V, n) array). The solvers return M-orthonormal vectors,
+    so nearly dependent columns mean a failed solve (:class:`SolverError`); with
+    ``drop_dependent`` (interpolated vectors) the directions X barely spans are left out
+    instead, and fewer than n pairs may come back.
     """
+    X = np.ascontiguousarray(X)  # sparse products and row blocks want C order
+    LX = L @ X
     G = X.T @ (X * mass[:, None])
-    K = X.T @ (L @ X)
+    K = X.T @ LX
     g, U = np.linalg.eigh((G + G.T) / 2)
     if drop_dependent:
         keep = g > 1e-10 * g[-1]
@@ -47,5 +52,22 @@ def rayleigh_ritz(L, mass, X, *, drop_dependent: bool = False):
     C = U / np.sqrt(g)  # X C is M-orthonormal
     H = C.T @ K @ C
     w, Q = np.linalg.eigh((H + H.T) / 2)
-    return w, X @ (C @ Q)
+    CQ = C @ Q
+    Xn = X @ CQ
+    if residual_floor is None:
+        return w, Xn
+    return w, Xn, _residuals(LX, Xn, mass, w, CQ, residual_floor)
 
+
+def _residuals(LX, Xn, mass, w, CQ, floor, rows: int = 2048):
+    """``||L x - w M x|| / (max(|w|, floor) ||M x||)`` for the columns x of ``Xn = X CQ``, with
+    ``L Xn = LX CQ``, ``rows`` rows at a time."""
+    r2 = np.zeros(Xn.shape[1])
+    m2 = np.zeros(Xn.shape[1])
+    for i in range(0, Xn.shape[0], rows):
+        MXn = Xn[i : i + rows] * mass[i : i + rows, None]
+        R = LX[i : i + rows] @ CQ
+        m2 += np.einsum("ij,ij->j", MXn, MXn)
+        R -= MXn * w
+        r2 += np.einsum("ij,ij->j", R, R)
+    return np.sqrt(r2) / (np.maximum(np.abs(w), floor) * np.maximum(np.sqrt(m2), 1e-300))

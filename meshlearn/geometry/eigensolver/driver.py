@@ -23,6 +23,7 @@ import scipy.sparse.linalg as spla
 
 from ...errors import ConfigError, SolverError, where
 from ..blas import blas_threads
+from ..hugepages import no_hugepages
 from .checked_lanczos import LANCZOS_TOL, solve_by_lanczos
 from .components import solve_by_component
 from .dense import dense_eigenpairs, rayleigh_ritz
@@ -71,8 +72,8 @@ def solve_eigenpairs(
         ARPACK's relative tolerance on the shift-inverted eigenvalues; 0 means machine precision.
         default: 0.0
     workers : int, optional
-        Cores to use: 1 runs everything in this thread; 2 counts eigenvalues in a second thread
-        beside the Lanczos iteration, and runs the ARPACK fallback's two slices in two processes.
+        Cores to use: 1 runs everything in this process; 2 runs the ARPACK fallback's two slices
+        in two processes (block Lanczos, the first method, runs on one core).
         default: 2 on a machine with two or more cores, else 1
     seed : int
         Seed of ARPACK's start vectors. default: 0
@@ -103,7 +104,7 @@ def solve_eigenpairs(
     k = min(k, V)
     # One BLAS thread throughout: the dense work here is many small products, which a second
     # thread slows down (and, on a busy machine, by several times); the second core runs a slice.
-    with blas_threads(1):
+    with blas_threads(1), no_hugepages():
         return _solve(L, M, mass, k, tol=tol, workers=workers, seed=seed, source=source)
 
 
@@ -129,25 +130,24 @@ def _solve(L, M, mass, k, *, tol, workers, seed, source):
     workers = default_workers() if workers is None else int(workers)
     errors: list[str] = []
 
-    def good(w, X, what):
+    floor = 1e-6 * scale  # residuals of eigenvalues below it are relative to it
+
+    def good(w, X, what, r=None):
         if w.shape[0] < k or not np.all(np.isfinite(w)) or not np.all(np.isfinite(X)):
             errors.append(f"{what}: incomplete or non-finite result")
             return False
-        r = relative_residuals(L, M, w, X, floor=1e-6 * scale)
-        if float(r.max()) > accept:
+        r = relative_residuals(L, M, w, X, floor=floor) if r is None else r
+        if not np.all(np.isfinite(r)) or float(r.max()) > accept:
             errors.append(f"{what}: residual {float(r.max()):.1e}")
             return False
         return True
 
     if V >= LANCZOS_MIN_VERTS:
         try:
-            w, X, res = solve_by_lanczos(
-                L, M, mass, k, tol=max(tol, LANCZOS_TOL), seed=seed, scale=scale, parallel=workers >= 2
-            )
-            with blas_threads(max(1, min(workers, 2))):  # large products
-                w, X = rayleigh_ritz(L, mass, X)
+            w, X, res = solve_by_lanczos(L, M, mass, k, tol=max(tol, LANCZOS_TOL), seed=seed, scale=scale)
+            w, X, r = rayleigh_ritz(L, mass, X, residual_floor=floor)
             log.debug("block Lanczos: %d vectors, %d re-orthogonalisations", res.steps, res.reorthogonalisations)
-            if good(w, X, "block Lanczos"):
+            if good(w, X, "block Lanczos", r):
                 return w, X
         except (SolverError, RuntimeError, ValueError, np.linalg.LinAlgError, MemoryError) as e:
             errors.append(f"block Lanczos: {e}")
@@ -156,8 +156,8 @@ def _solve(L, M, mass, k, *, tol, workers, seed, source):
     if workers >= 2 and V >= PARALLEL_MIN_VERTS and k >= PARALLEL_MIN_K:
         try:
             w, X = solve_by_slices(L, M, mass, k, tol, seed, scale)
-            w, X = rayleigh_ritz(L, mass, X)
-            if good(w, X, "sliced solve"):
+            w, X, r = rayleigh_ritz(L, mass, X, residual_floor=floor)
+            if good(w, X, "sliced solve", r):
                 return w, X
         except (SolverError, RuntimeError, ValueError, spla.ArpackError, OSError) as e:
             errors.append(f"sliced solve: {e}")

@@ -144,8 +144,7 @@ def count_below(L, M, tau: float) -> tuple[float, int] | None:
     """``(tau, n)``: n eigenvalues of ``L x = lambda M x`` lie below ``tau`` (Sylvester's law of inertia).
 
     A symmetric ``L D L^T`` factorisation of ``L - tau M`` by SuperLU (COLAMD order, diagonal
-    pivots only), which releases the GIL, so that the count runs in a thread beside the Lanczos
-    iteration. The shift is nudged up when a pivot is too small for its sign to be certain; None
+    pivots only). The shift is nudged up when a pivot is too small for its sign to be certain; None
     when no factorisation gives a certain count.
     """
     for attempt in range(3):

@@ -52,6 +52,11 @@ REORTH_RANGE = _EPS**0.75
 #: between its two products (8 rows at 10k vertices, 32 at 2.5k). Where even 8 rows are larger,
 #: the chunks stream from L3 or memory anyway, and 32 rows make the products more efficient.
 REORTH_CHUNK_BYTES = 640 * 1024
+#: b or more converged eigenvalues within this relative spread may be copies of one eigenvalue
+#: of multiplicity above b, some of them missed: the eigenvalue count is asked for. Independent
+#: eigenvalues of a surface lie about 1/j apart relative to the j-th (Weyl), and repel: four
+#: within 1e-3 of each other do not happen by chance below j of some hundreds.
+CLUSTER_RTOL = 1e-3
 
 
 @dataclass
@@ -130,7 +135,10 @@ def lanczos_smallest(
     count : Future, optional
         For ``sigma`` below the spectrum: resolves to ``(tau, n)``, ``n`` eigenvalues (``null``
         excluded) below ``tau`` (or to None). Polled between steps and waited for once the
-        wanted pairs have converged; when ``n <= 2 k`` the iteration then goes on until ``n``
+        wanted pairs have converged, if b or more of the converged ones agree to
+        ``CLUSTER_RTOL`` (copies of an eigenvalue, some perhaps missed; otherwise never: the
+        answer has every copy, and ``LanczosResult.below`` is None); when ``n <= 2 k`` the
+        iteration then goes on until ``n``
         Ritz values lie below ``tau``, or until those up to ``tau`` have converged (a copy is
         missing): ``LanczosResult.below`` tells the caller which.
     threads : int
@@ -251,7 +259,7 @@ def lanczos_smallest(
         n_conv = ok.size if ok.all() else int(np.argmin(ok))  # converged from the largest theta down
         # the last pairs converge at about one per vector: look again when the missing ones might have
         next_check = j * b + max(spacing, k - n_conv)
-        if n_conv >= k and known is None and count is not None:
+        if n_conv >= k and known is None and count is not None and _clustered(sigma + 1.0 / theta[:n_conv], b):
             known = _counted(count, k, wait=True)
         below = None
         if n_conv >= k and known is not None:
@@ -284,6 +292,15 @@ def _orthogonalise(W: np.ndarray, rows: np.ndarray) -> None:
     for i in range(0, rows.shape[0], chunk):
         r = rows[i : i + chunk]
         W -= (W @ r.T) @ r
+
+
+def _clustered(lam: np.ndarray, b: int) -> bool:
+    """Whether some b of the eigenvalues ``lam`` lie within a relative ``CLUSTER_RTOL`` of each other."""
+    if lam.size < b:
+        return False
+    lam = np.sort(lam)
+    spread = lam[b - 1 :] - lam[: lam.size - b + 1]
+    return bool(np.any(spread <= CLUSTER_RTOL * np.abs(lam[b - 1 :])))
 
 
 def _frobenius(a: np.ndarray) -> float:

@@ -1,9 +1,8 @@
 """The worker process that solves a spectrum slice beside this one, and how many cores to use.
 
 The sliced ARPACK fallback (:mod:`.slicing`) solves its interior slice in one persistent worker
-process, forked so that it starts in milliseconds; the Lanczos iteration (:mod:`.checked_lanczos`)
-counts eigenvalues in a second thread. Both use a second core only where there is one and this
-process may use it: a daemonic process (a ``multiprocessing.Pool`` worker, as batch preprocessing
+process, forked so that it starts in milliseconds. It uses a second core only where there is one
+and this process may use it: a daemonic process (a ``multiprocessing.Pool`` worker, as batch preprocessing
 starts one per core) keeps to its own core and may not start children.
 """
 
