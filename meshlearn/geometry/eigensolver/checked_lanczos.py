@@ -26,6 +26,7 @@ Letters: V vertices, K wanted pairs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 
@@ -132,8 +133,10 @@ def solve_by_lanczos(L, M, mass, k, *, tol, seed, scale, threads=1):
     w, X = res.evals[:n], res.evecs[:, :n]
     if null is not None:
         w = np.concatenate([[0.0], w])
-        X = np.concatenate([np.full((V, 1), 1.0 / np.sqrt(area)), X], axis=1)
-    return w, X, res
+        X = np.empty((V, n + 1))  # C order, as the Rayleigh-Ritz step wants it
+        X[:, 0] = 1.0 / np.sqrt(area)
+        X[:, 1:] = res.evecs[:, :n]
+    return w, X, dataclasses.replace(res, evecs=X)  # one (V, K) array kept, not two
 
 
 def _check_below(ritz: np.ndarray, tau: float, n: int) -> None:

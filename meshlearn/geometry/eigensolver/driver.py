@@ -145,7 +145,7 @@ def _solve(L, M, mass, k, *, tol, workers, seed, source):
     if V >= LANCZOS_MIN_VERTS:
         try:
             w, X, res = solve_by_lanczos(L, M, mass, k, tol=max(tol, LANCZOS_TOL), seed=seed, scale=scale)
-            w, X, r = rayleigh_ritz(L, mass, X, residual_floor=floor)
+            w, X, r = rayleigh_ritz(L, mass, X, residual_floor=floor, overwrite=True)
             log.debug("block Lanczos: %d vectors, %d re-orthogonalisations", res.steps, res.reorthogonalisations)
             if good(w, X, "block Lanczos", r):
                 return w, X
@@ -156,7 +156,7 @@ def _solve(L, M, mass, k, *, tol, workers, seed, source):
     if workers >= 2 and V >= PARALLEL_MIN_VERTS and k >= PARALLEL_MIN_K:
         try:
             w, X = solve_by_slices(L, M, mass, k, tol, seed, scale)
-            w, X, r = rayleigh_ritz(L, mass, X, residual_floor=floor)
+            w, X, r = rayleigh_ritz(L, mass, X, residual_floor=floor, overwrite=True)
             if good(w, X, "sliced solve", r):
                 return w, X
         except (SolverError, RuntimeError, ValueError, spla.ArpackError, OSError) as e:

@@ -275,9 +275,9 @@ def lanczos_smallest(
             lam = sigma + 1.0 / theta[:n_conv]
             order = np.argsort(lam)
             with blas_threads(threads):  # one large product
-                Xt = S[:, order].T @ Q.rows[: j * b]
-            Xt /= d
-            return LanczosResult(lam[order], Xt.T, j * b, n_reorth, ritz, below)
+                X = Q.rows[: j * b].T @ S[:, order]  # (V, n) in C order, as the caller's products want
+            X /= d[:, None]
+            return LanczosResult(lam[order], X, j * b, n_reorth, ritz, below)
         if (j + 1) * b > max_vectors:
             raise SolverError(f"block Lanczos did not converge {k} pairs in {j * b} vectors ({n_conv} did)")
 
