@@ -9,9 +9,8 @@ Usage::
 
 Prints one table: for each configuration the wall time, shapes per second and the speed-up over
 one single-threaded worker. "load only" is the time to read and hash every file without touching
-the cache, the floor for a cached rerun. Note that with one worker meshlearn's eigensolver uses a
-second thread (it counts eigenvalues beside the Lanczos iteration), so one worker is not a strictly
-serial baseline; inside a pool of workers each solve keeps to one core.
+the cache, the floor for a cached rerun. Each solve runs on one core (its ARPACK fallback alone
+may use a second one outside a pool of workers).
 """
 
 from __future__ import annotations
