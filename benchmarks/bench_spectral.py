@@ -7,9 +7,9 @@ subdivisions 4, 5, 6, 7 (2.5k, 10k, 40k, 160k vertices).
 
 Every (method, shape) runs in a fresh process (peak memory, MB above the process's baseline, is its
 own, the worker process included); times are medians over ``--repeats`` runs of Laplacian + mass +
-eigenpairs: wall seconds, and CPU seconds on the critical path (meshlearn's block Lanczos counts
-the eigenvalues below a shift in a second thread: both threads' CPU seconds count; where its ARPACK
-fallback ran, the slower of the two slices that run at the same time counts, not their sum). On a
+eigenpairs: wall seconds, and CPU seconds on the critical path (all threads' CPU seconds count;
+where meshlearn's ARPACK fallback ran, the slower of the two slices that run at the same time
+counts, not their sum). On a
 busy machine the CPU seconds are the fairer comparison: wall time then mostly measures how the
 scheduler shares the cores. Accuracy: the largest relative residual
 ``||L x - lambda M x|| / (lambda ||M x||)`` over the non-zero eigenvalues, and for the approximate
@@ -29,7 +29,7 @@ Usage::
 
 ``scipy`` runs the reference with the machine's BLAS threads, as a user would; ``scipy-1thread``
 with one BLAS thread (``OPENBLAS_NUM_THREADS=1``), its fastest setting on a busy two-core machine.
-meshlearn sets its own threads (one BLAS thread for the iteration, a second thread for the count).
+meshlearn sets its own threads (one BLAS thread for the block Lanczos iteration).
 """
 
 from __future__ import annotations
