@@ -286,10 +286,26 @@ def soft_fmap(
     *,
     sinkhorn: int = 0,
     chunk: int = DEFAULT_CHUNK,
+    rows: torch.Tensor | None = None,
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Functional map ``evecs_b^T M_b (Pi evecs_a) : (Kb, Ka)`` of the soft pointwise map B -> A."""
-    pulled = soft_map_product(feat_a, feat_b, evecs_a, tau, sinkhorn=sinkhorn, chunk=chunk)
-    return evecs_b.T.to(pulled.dtype) @ (mass_b[:, None].to(pulled.dtype) * pulled)
+    """Functional map ``evecs_b^T M_b (Pi evecs_a) : (Kb, Ka)`` of the soft pointwise map B -> A.
+
+    ``rows`` (n,) and ``weights`` (n,): the sum over the vertices of B taken on those rows only,
+    with those weights instead of ``mass_b`` (a quadrature, see
+    :func:`~meshlearn.correspondence.quadrature.quadrature_points`): the soft map's rows are
+    computed for n vertices of B instead of all. Row softmax only (``sinkhorn`` 0), since
+    Sinkhorn's column sums need every row.
+    """
+    if rows is None:
+        pulled = soft_map_product(feat_a, feat_b, evecs_a, tau, sinkhorn=sinkhorn, chunk=chunk)
+        return evecs_b.T.to(pulled.dtype) @ (mass_b[:, None].to(pulled.dtype) * pulled)
+    if sinkhorn:
+        raise ConfigError("a soft map on some rows is a row softmax: use sinkhorn 0 with rows")
+    if weights is None or weights.shape != rows.shape:
+        raise ConfigError(f"rows need a weight each (got {None if weights is None else tuple(weights.shape)} for {tuple(rows.shape)})")
+    pulled = soft_map_product(feat_a, feat_b[rows], evecs_a, tau, chunk=chunk)
+    return evecs_b[rows].T.to(pulled.dtype) @ (weights[:, None].to(pulled.dtype) * pulled)
 
 
 def soft_map_log_likelihood(

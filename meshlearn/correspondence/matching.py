@@ -22,6 +22,7 @@ from torch import nn
 from ..errors import ConfigError
 from .conversions import DEFAULT_CHUNK, fmap_from_correspondences, fmap_to_pointwise, soft_fmap
 from .losses import CombinedLoss, PairMaps, unsupervised_loss
+from .quadrature import quadrature_points
 from .solver import FunctionalMapSolver, functional_map
 from .zoomout import zoomout
 
@@ -66,6 +67,13 @@ class DeepFunctionalMap(nn.Module):
         Sinkhorn iterations of the soft maps; 0 is a row softmax. default: 0
     chunk : int
         Rows per block of the soft maps. default: 2048
+    soft_points : int
+        In training, the soft maps' functional maps (for the coupling loss) are sums over this
+        many farthest-point samples of the target shape, weighted by their Voronoi cells' mass
+        (:func:`~meshlearn.correspondence.quadrature.quadrature_points`), instead of over every
+        vertex: the soft map's rows are computed for those points only. 0, or at least the
+        shape's vertex count, sums over every vertex; so do evaluation (``model.eval()``) and
+        Sinkhorn soft maps (``sinkhorn`` > 0: their column sums need every row). default: 0
     """
 
     def __init__(
@@ -77,12 +85,16 @@ class DeepFunctionalMap(nn.Module):
         normalize: bool = True,
         sinkhorn: int = 0,
         chunk: int = DEFAULT_CHUNK,
+        soft_points: int = 0,
     ) -> None:
         super().__init__()
         if int(k) < 1:
             raise ConfigError(f"k must be a positive number of eigenpairs (got {k!r})")
         if not tau > 0:
             raise ConfigError(f"tau must be positive (got {tau!r})")
+        if int(soft_points) < 0:
+            raise ConfigError(f"soft_points must be 0 or a positive number of points (got {soft_points!r})")
+        self.soft_points = int(soft_points)
         self.feature_net = feature_net
         self.k = int(k)
         self.solver = solver if solver is not None else FunctionalMapSolver(lam=1e-3, bidirectional=True)
@@ -91,6 +103,17 @@ class DeepFunctionalMap(nn.Module):
     def descriptors(self, x: torch.Tensor, ops: Any) -> torch.Tensor:
         """Per-vertex descriptors ``(V, D)`` of one shape."""
         return self.feature_net(x, ops)
+
+    def _soft_rows(self, ops: Any) -> dict[str, torch.Tensor]:
+        """``rows`` and ``weights`` of the soft maps' quadrature on a target shape (see
+        ``soft_points``), or nothing where the sum runs over every vertex."""
+        n = self.soft_points
+        if not (self.training and not self.sinkhorn and 0 < n < ops.mass.shape[0]):
+            return {}
+        if getattr(ops, "verts", None) is None:
+            raise ConfigError("soft_points needs the shapes' vertices in their operators (ops.verts)")
+        rows, weights = quadrature_points(torch.as_tensor(ops.verts), ops.mass, n)
+        return {"rows": rows, "weights": weights}
 
     def _soft_feat(self, d: torch.Tensor, mass: torch.Tensor) -> torch.Tensor:
         if not self.normalize:
@@ -172,12 +195,12 @@ class DeepFunctionalMap(nn.Module):
         if soft:
             kw = dict(sinkhorn=self.sinkhorn, chunk=self.chunk)
             maps.C_ab_soft = torch.stack([
-                soft_fmap(sa, sb, a, b, o.mass, self.tau, **kw)
+                soft_fmap(sa, sb, a, b, o.mass, self.tau, **kw, **self._soft_rows(o))
                 for sa, sb, a, b, o in zip(maps.feat_a, maps.feat_b, ea, eb, ob)
             ])
             if C_ba is not None:
                 maps.C_ba_soft = torch.stack([
-                    soft_fmap(sb, sa, b, a, o.mass, self.tau, **kw)
+                    soft_fmap(sb, sa, b, a, o.mass, self.tau, **kw, **self._soft_rows(o))
                     for sa, sb, a, b, o in zip(maps.feat_a, maps.feat_b, ea, eb, oa)
                 ])
         if corr is not None:

@@ -15,6 +15,9 @@ from ...errors import SolverError
 
 __all__ = ["dense_eigenpairs", "rayleigh_ritz"]
 
+#: Rows per block of the Rayleigh-Ritz products (2 MB of a 128-column block: it stays in cache).
+ROWS = 2048
+
 
 def dense_eigenpairs(L, mass, k):
     """The k smallest pairs ``(evals (K,), evecs (V, K))`` of ``L x = lambda M x`` by LAPACK (all V
@@ -69,9 +72,6 @@ def rayleigh_ritz(
         return w, Xn
     return w, Xn, _residuals(LX, Xn, mass, w, CQ, residual_floor)
 
-
-#: Rows per block of the Rayleigh-Ritz products (2 MB of a 128-column block: it stays in cache).
-ROWS = 2048
 
 
 def _residuals(LX, Xn, mass, w, CQ, floor):

@@ -16,8 +16,9 @@ Semi-orthogonality keeps the Ritz values accurate to rounding level and free of 
 Rayleigh-Ritz step on ``L`` and ``M`` (:func:`.dense.rayleigh_ritz`) makes the eigenvectors exactly
 M-orthonormal.
 
-Lanczos with a block of b start vectors finds at most b vectors per eigenspace: copies of an
-exactly repeated eigenvalue (symmetric meshes) can be missed. The caller checks the answer against
+Lanczos with a block of b start vectors finds min(p, b) vectors of an eigenspace of dimension p:
+copies of an exactly repeated eigenvalue (symmetric meshes) can be missed, and only where b or
+more converged Ritz values agree (``CLUSTER_RTOL``). There the answer is checked against
 a count ``n`` of the eigenvalues below a shift ``tau`` (Sylvester's law of inertia, see
 :mod:`.factor`). By Cauchy's interlacing theorem the i-th smallest Ritz value is never below
 the i-th eigenvalue, so the Ritz values below ``tau`` number at most ``n``, and exactly ``n`` only
