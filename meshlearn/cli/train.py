@@ -132,8 +132,9 @@ def train_cmd(
     fmap_dim: int = typer.Option(256, "--fmap-dim", help="Correspondence: descriptor channels of the feature network."),
     fmap_option: list[str] = typer.Option(
         [], "--fmap-option", metavar="NAME=VALUE",
-        help="A setting of the functional-map model or loss, e.g. mask=laplacian, lam=0.01, tau=0.05, coupling=0; "
-        "repeatable (see meshlearn.train.fmap_model)."
+        help="A setting of the functional-map model or loss, e.g. mask=laplacian, lam=0.01, tau=0.05, coupling=0, "
+        "soft_points=0 (the coupling's soft maps over every vertex, not 1000 samples); repeatable (see "
+        "meshlearn.train.fmap_model)."
     ),
 ) -> None:
     """Train a segmentation, correspondence or classification network; runs under `torchrun --nproc-per-node N` too.
