@@ -15,7 +15,6 @@ Letters: V vertices, n points.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ..errors import ConfigError
