@@ -82,13 +82,24 @@ def is_fmap_run(config: TrainConfig) -> bool:
 
 
 def fmap_settings(config: TrainConfig) -> dict[str, Any]:
-    """``FMAP_DEFAULTS`` updated by ``config.fmap_options``; ConfigError on an unknown key."""
+    """``FMAP_DEFAULTS`` updated by ``config.fmap_options``, each value of its default's type;
+    ConfigError on an unknown key or a value of the wrong kind."""
     unknown = sorted(set(config.fmap_options) - set(FMAP_DEFAULTS))
     if unknown:
         raise ConfigError(
             f"unknown functional-map option(s) {', '.join(unknown)}; known: {', '.join(FMAP_DEFAULTS)}"
         )
-    return {**FMAP_DEFAULTS, **config.fmap_options}
+    out = dict(FMAP_DEFAULTS)
+    for name, value in config.fmap_options.items():
+        kind = type(FMAP_DEFAULTS[name])
+        try:
+            out[name] = kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"functional-map option {name} must be {'an integer' if kind is int else 'a number' if kind is float else 'a string'} "
+                f"(got {value!r}), e.g. --fmap-option {name}={FMAP_DEFAULTS[name]}"
+            ) from None
+    return out
 
 
 def build_fmap_model(config: TrainConfig, n_in: int, device: Any = "cpu"):

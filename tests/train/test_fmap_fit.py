@@ -228,6 +228,8 @@ def test_a_run_with_the_coupling_on_quadrature_points(data, cache, tmp_path):
     assert np.isfinite(rec["train_coupling"]) and np.isfinite(rec["val_error"])
     _, _, model = load_fmap_run(tmp_path / "run")
     assert model.soft_points == 100
+    with pytest.raises(ConfigError, match="soft_points must be an integer"):
+        fit(_config(data, tmp_path / "bad", cache, epochs=1, fmap_options={"soft_points": "many"}), progress=False)
 
 
 @pytest.mark.slow
