@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from ..train.config import MODEL_DEFAULTS, TASKS
+from ..train.config import METHOD_DEFAULTS, MODEL_DEFAULTS, TASKS
 from ._app import app, setup_logging
 
 
@@ -22,6 +22,11 @@ def _per_model(name: str) -> str:
         per_task = [f"{task} {entry[task][name]:g}" for task in TASKS if name in entry.get(task, {})]
         parts.append(f"{model} {entry[name]:g}" + (f" ({', '.join(per_task)})" if per_task else ""))
     return ", ".join(parts)
+
+
+def _per_method(name: str) -> str:
+    """``"fmap-unsupervised 0.002, ..."``: the correspondence methods' defaults of option ``name``."""
+    return ", ".join(f"{method} {entry[name]:g}" for method, entry in METHOD_DEFAULTS.items() if name in entry)
 
 
 def _per_model_net_options() -> str:
@@ -78,7 +83,8 @@ def train_cmd(
     n_blocks: Optional[int] = typer.Option(
         None, "--blocks", help=f"Network depth. Default per model: {_per_model('n_blocks')}."
     ),
-    lr: Optional[float] = typer.Option(None, "--lr", help=f"Adam learning rate. Default per model: {_per_model('lr')}."),
+    lr: Optional[float] = typer.Option(None, "--lr", help=f"Adam learning rate. Default per model: {_per_model('lr')}; "
+                                     f"per correspondence method, whatever the model: {_per_method('lr')}."),
     lr_step: int = typer.Option(20, "--lr-step", help="Halve the learning rate every this many epochs (--lr-schedule step)."),
     lr_schedule: Optional[str] = typer.Option(
         None, "--lr-schedule", help="step (halve every --lr-step epochs) or cosine (down to lr/10 over the epochs). "

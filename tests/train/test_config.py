@@ -16,7 +16,7 @@ from meshlearn.datasets import write_dataset
 from meshlearn.errors import ConfigError
 from meshlearn.train import TrainConfig
 from meshlearn.train.checkpoint import load_checkpoint
-from meshlearn.train.config import parse_net_options
+from meshlearn.train.config import METHOD_DEFAULTS, parse_net_options
 from meshlearn.train.model import build_model, check_net_options, net_class, net_option_names, operator_spec
 
 runner = CliRunner()
@@ -223,9 +223,11 @@ def test_explicit_values_win_over_the_model_defaults(monkeypatch):
     cfg = TrainConfig(model="cheb", width=8, lr=1e-4, n_blocks=2, net_options={"K": 3})
     assert (cfg.width, cfg.lr, cfg.n_blocks) == (8, 1e-4, 2)
     assert cfg.net_options == {"K": 3, "bias": True}  # the user's K, the default's other names
-    # the functional-map methods keep their width and learning rate (ULRSSM's), the model the rest
+    # the functional-map methods keep their width and learning rate, the model the rest
     fmap = TrainConfig(task="correspondence", model="cheb")
-    assert (fmap.width, fmap.lr, fmap.n_blocks) == (128, 1e-3, 3)
+    assert (fmap.width, fmap.lr, fmap.n_blocks) == (128, METHOD_DEFAULTS["fmap-unsupervised"]["lr"], 3)
+    sup = TrainConfig(task="correspondence", method="fmap-supervised", model="cheb")
+    assert (sup.width, sup.lr, sup.n_blocks) == (128, METHOD_DEFAULTS["fmap-supervised"]["lr"], 3)
     template = TrainConfig(task="correspondence", method="template", model="cheb")
     assert (template.width, template.lr, template.n_blocks) == (24, 5e-3, 3)
 
