@@ -75,6 +75,9 @@ FMAP_DEFAULTS: dict[str, Any] = {
     "supervised": 1.0,
 }
 
+#: how an error names the kind of value each option's default has
+_KIND_NAMES = {int: "an integer", float: "a number", str: "a string"}
+
 
 def is_fmap_run(config: TrainConfig) -> bool:
     """Whether ``config`` trains a deep functional map (rather than a per-vertex net)."""
@@ -96,8 +99,8 @@ def fmap_settings(config: TrainConfig) -> dict[str, Any]:
             out[name] = kind(value)
         except (TypeError, ValueError):
             raise ConfigError(
-                f"functional-map option {name} must be {'an integer' if kind is int else 'a number' if kind is float else 'a string'} "
-                f"(got {value!r}), e.g. --fmap-option {name}={FMAP_DEFAULTS[name]}"
+                f"functional-map option {name} must be {_KIND_NAMES[kind]} (got {value!r}), "
+                f"e.g. --fmap-option {name}={FMAP_DEFAULTS[name]}"
             ) from None
     return out
 
